@@ -1,0 +1,29 @@
+# Two commands run everything: `make serve` (the emulator) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: serve test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+serve: $(STAMP)  ## set up and run the emulator on 127.0.0.1:8085 with ./sfmc-emulator.sqlite3
+	$(BIN)/sfmc-emulator serve $(ARGS)
+
+test: $(STAMP)  ## set up and run the whole test suite in parallel, then lint
+	$(BIN)/python -m pytest -n auto $(ARGS)
+	$(BIN)/ruff check .
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)  ## throughput of the sync rowset path with throttling off
+	$(BIN)/python -m loadtests.bench_sync
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,42 @@
+"""``POST /v2/token`` (OAuth2 client credentials) and legacy ``POST /v1/requestToken``.
+
+Token calls are not counted against the REST rate limit: in SFMC they go to the separate auth
+host, and the seed's 20 requests/second is about REST calls (RL-1).
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, request
+
+from ..errors import OAuthError
+from .common import engine, json_body, ok
+
+bp = Blueprint("auth", __name__)
+
+
+def _token_body() -> dict:
+    """JSON or form-encoded body; the Authorization header is ignored on purpose."""
+    if request.mimetype == "application/x-www-form-urlencoded":
+        return request.form.to_dict()
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except (ValueError, RecursionError):
+        raise OAuthError(400, "invalid_request", "The body must be JSON or form-encoded.") from None
+    if not isinstance(body, dict):
+        raise OAuthError(400, "invalid_request",
+                         "Send grant_type, client_id and client_secret as a JSON object or form fields.")
+    return body
+
+
+@bp.post("/v2/token")
+def token():
+    return ok(engine().issue_token(_token_body(), request.host_url))
+
+
+@bp.post("/v1/requestToken")
+def request_token():
+    body = json_body(dict)
+    legacy = request.args.get("legacy", "").lower() in ("1", "true")
+    return ok(engine().issue_legacy_token(body, legacy))

@@ -1,0 +1,100 @@
+"""Request parsing and response helpers shared by every blueprint."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from flask import current_app, g, jsonify, request
+
+from .. import errors
+from ..engine import Emulator
+
+MAX_PAYLOAD = 5 * 1024 * 1024  # SFMC's documented payload limit
+
+
+def engine() -> Emulator:
+    return current_app.extensions["sfmc"]
+
+
+def requires(scope: str) -> Callable:
+    """Mark a view as needing an OAuth scope; the request chain in ``app.py`` enforces it."""
+
+    def mark(view):
+        view.required_scope = scope
+        return view
+
+    return mark
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_body(expect: type | tuple[type, ...] = (dict, list), *, what: str = "The request body"):
+    """The parsed JSON body, or the SFMC error a client gets for a bad one."""
+    if request.mimetype != "application/json":
+        raise errors.SfmcError(
+            415, 0,
+            f"Unsupported Media Type: send the body as application/json (got '{request.mimetype or 'none'}').",
+        )
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise errors.bad_request("Unable to parse the request body: it is not valid JSON.",
+                                 errors.UNPARSEABLE) from None
+    if not isinstance(body, expect):
+        kinds = expect if isinstance(expect, tuple) else (expect,)
+        wanted = " or ".join("a JSON array" if k is list else "a JSON object" for k in kinds)
+        raise errors.bad_request(f"{what} must be {wanted}.", errors.INCORRECT_FORMAT)
+    return body
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise errors.bad_request(f"Parameter {name} is invalid: expected a whole number {low}..{high}.",
+                                 errors.INVALID_PARAMETER)
+    return value
+
+
+def ok(body, status: int = 200):
+    return jsonify(body), status
+
+
+def auth():
+    """The caller's AuthContext, set by the request chain."""
+    return g.auth
+
+
+GUID_CHARS = set("0123456789abcdefABCDEF-")
+
+
+def data_extension(ref: str, *, by: str | None = None):
+    """A DE of the caller's tenant from a path reference: ``key:K``, ``id:GUID`` or a bare GUID.
+
+    Another tenant's DE gets exactly the answer of one that does not exist.
+    """
+    tenant_id = auth().tenant_id
+    kind, _, value = ref.partition(":") if by is None else (by, ":", ref)
+    if by is None and not value:
+        kind, value = "id", ref
+    kind = kind.lower()
+    if kind == "key":
+        de = engine().find_data_extension(tenant_id, key=value)
+        if de is None:
+            raise errors.not_found(f"Data extension with the external key '{value}' was not found.")
+        return de
+    if kind != "id" or len(value) != 36 or not set(value) <= GUID_CHARS:
+        raise errors.bad_request(f"Parameter {value or ref} is invalid.", errors.INVALID_PARAMETER)
+    de = engine().find_data_extension(tenant_id, de_id=value)
+    if de is None:
+        raise errors.not_found(f"Data extension with the ID '{value}' was not found.")
+    return de

@@ -1,0 +1,82 @@
+"""``create_app``: wires the blueprints, the engine and the request chain; nothing else.
+
+Every SFMC call passes one chain (authenticate → throttle → scope), so the cross-cutting rules
+live here once. Every error, expected or not, leaves in an SFMC envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from . import errors
+from .api import admin, auth, data, hub
+from .api.common import MAX_PAYLOAD
+from .clock import Clock
+from .domain.throttle import retry_after_header
+from .engine import Config, Emulator
+from .scenario import apply_scenario, load_scenario_file
+from .store import open_store
+
+log = logging.getLogger("sfmc_emulator")
+UNTHROTTLED = {"auth", "admin"}  # token calls and the control plane do not count against the limit
+ADMIN_MAX_PAYLOAD = 64 * 1024 * 1024
+
+
+def create_app(config: Config | None = None, *, scenario: str | None = None, clock: Clock | None = None,
+               emulator: Emulator | None = None) -> Flask:
+    config = config or Config()
+    if emulator is None:
+        emulator = Emulator(open_store(config.database), clock or Clock(), config)
+        if scenario:
+            apply_scenario(emulator, load_scenario_file(scenario), replace=False)
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    app.extensions["sfmc"] = emulator
+    for blueprint in (auth.bp, hub.bp, data.bp, admin.bp):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def request_chain():
+        family = (request.endpoint or "").partition(".")[0]
+        request.max_content_length = ADMIN_MAX_PAYLOAD if family == "admin" else MAX_PAYLOAD
+        if not request.endpoint or family in UNTHROTTLED:
+            return
+        ctx = emulator.authenticate(request.headers.get("Authorization"))
+        g.auth = ctx
+        decision = emulator.admit(ctx.tenant_id)
+        if not decision.allowed:
+            raise errors.rate_limited(retry_after_header(decision.retry_after))
+        scope = getattr(app.view_functions[request.endpoint], "required_scope", None)
+        if scope and scope not in ctx.scopes:
+            raise errors.insufficient_privileges(scope)
+
+    @app.errorhandler(errors.EmulatorError)
+    def emulator_error(err: errors.EmulatorError):
+        response = jsonify(err.body())
+        response.status_code = err.status
+        response.headers.update(err.headers())
+        return response
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_err):
+        limit = request.max_content_length or MAX_PAYLOAD
+        return emulator_error(errors.SfmcError(
+            413, errors.GENERIC,
+            f"The request body exceeds the {limit // (1024 * 1024)} MB limit. Send fewer rows per call "
+            "(SFMC recommends 50) or use the async API.",
+        ))
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        return emulator_error(errors.SfmcError(err.code or 500, err.code or 0, err.name))
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return emulator_error(errors.SfmcError(
+            500, 0, "An unexpected error occurred in the emulator; check its log for the cause."))
+
+    return app

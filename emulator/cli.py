@@ -1,0 +1,113 @@
+"""``sfmc-emulator``: run the emulator, or reset its state."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import replace
+
+import click
+
+from .engine import Config
+from .scenario import ScenarioError, demo_scenario_path
+
+DEFAULT_DB = "sfmc-emulator.sqlite3"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sfmc-emulator")
+def main():
+    """A local Salesforce Marketing Cloud: OAuth, Data Extensions, Journey Builder events and contacts,
+    with SFMC's rules, errors and 20 requests/second throttling. State lives in SQLite."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8085, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0 picks a free one).")
+@click.option("--database", "--db", default=DEFAULT_DB, show_default=True,
+              help="SQLite file holding all state, or :memory: for a throw-away emulator.")
+@click.option("--scenario", type=click.Path(exists=True, dir_okay=False),
+              help="YAML/JSON scenario declaring tenants. Default: the bundled demo account.")
+@click.option("--no-demo", is_flag=True, help="Start with no tenants unless --scenario gives some.")
+@click.option("--rate-limit", type=click.FloatRange(min=0),
+              help="Requests/second per tenant for every tenant (0 turns throttling off).")
+@click.option("--burst", type=click.FloatRange(min=0), help="Token-bucket burst per tenant.")
+@click.option("--token-lifetime", type=click.IntRange(min=1), help="Access-token lifetime in seconds.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Server worker threads.")
+@click.option("--quiet", is_flag=True, help="Print only the URL line at start.")
+def serve(host, port, database, scenario, no_demo, rate_limit, burst, token_lifetime, threads, quiet):
+    """Serve the emulator with waitress (a production WSGI server) until interrupted."""
+    import socket
+
+    from waitress.server import create_server
+
+    from .app import create_app
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {k: v for k, v in (("rate_limit", rate_limit), ("burst", burst),
+                                    ("token_lifetime", token_lifetime)) if v is not None}
+    config = Config(database=database)
+    config = replace(config, default_settings=config.default_settings.updated(overrides))
+    if scenario is None and not no_demo:
+        scenario = str(demo_scenario_path())
+    try:
+        app = create_app(config, scenario=scenario)
+    except ScenarioError as err:
+        raise click.ClickException(f"the scenario is not valid:\n{err}") from None
+    emulator = app.extensions["sfmc"]
+    for tenant in emulator.tenants():
+        if overrides:
+            emulator.update_settings(tenant.id, overrides)
+    server = create_server(app, host=host, port=port, threads=threads, ident="sfmc-emulator")
+    bound_port = server.effective_port if hasattr(server, "effective_port") else port
+    url = f"http://{host if host not in ('0.0.0.0', '::') else socket.gethostname()}:{bound_port}"
+    click.echo(f"SFMC emulator listening on {url}/  (database: {database})", err=False)
+    if not quiet:
+        _banner(emulator, url)
+    sys.stdout.flush()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+def _banner(emulator, url: str) -> None:
+    for tenant in emulator.tenants():
+        package = tenant.packages[0]
+        s = tenant.settings
+        click.echo(f"\ntenant {tenant.id!r}: subdomain {tenant.subdomain}, MIDs "
+                   f"{', '.join(str(b.mid) for b in tenant.business_units)}")
+        click.echo(f"  client_id     {package.client_id}\n  client_secret {package.client_secret}")
+        click.echo(f"  rate limit    {s.rate_limit:g}/s (burst {s.burst:g}), tokens live {s.token_lifetime}s")
+        des = ", ".join(de.key for de in emulator.data_extensions(tenant.id)) or "none"
+        click.echo(f"  data extensions: {des}")
+    click.echo(f"""
+Point a client at it: auth base URL {url}/ (POST {url}/v2/token), REST base URL {url}/
+  curl -s -X POST {url}/v2/token -H 'Content-Type: application/json' \\
+    -d '{{"grant_type":"client_credentials","client_id":"demo-client-id","client_secret":"demo-client-secret"}}'
+Inspect state under {url}/_emulator/tenants . Stop with Ctrl-C.""")
+
+
+@main.command()
+@click.option("--database", "--db", default=DEFAULT_DB, show_default=True, help="SQLite file to reset.")
+@click.option("--tenant", "tenant_id", help="Reset only this tenant (default: all).")
+@click.option("--delete-tenants", is_flag=True, help="Also delete the tenants themselves, not just their data.")
+def reset(database, tenant_id, delete_tenants):
+    """Clear rows, tokens and logs from a database file (tenants and Data Extensions stay unless asked)."""
+    from .engine import Emulator
+    from .store import open_store
+
+    emulator = Emulator(open_store(database))
+    if tenant_id and emulator.tenant(tenant_id) is None:
+        known = ", ".join(t.id for t in emulator.tenants()) or "none"
+        raise click.ClickException(f"no tenant '{tenant_id}' in {database} (tenants: {known})")
+    targets = [tenant_id] if tenant_id else [t.id for t in emulator.tenants()]
+    if delete_tenants:
+        for tid in targets:
+            emulator.delete_tenant(tid)
+        click.echo(f"deleted {len(targets)} tenant(s) from {database}")
+    else:
+        emulator.reset(tenant_id)
+        click.echo(f"reset {tenant_id or 'all tenants'} in {database}")

@@ -1,0 +1,182 @@
+"""Data Extension field types and the value rules SFMC applies to each.
+
+``FieldSpec`` describes one column; ``check_value`` turns an incoming JSON value into the
+string SFMC stores, or returns the error message SFMC would give. Values are stored as
+strings, as SFMC does (a Number column answers ``"42"``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+TYPES = ("Text", "Number", "Decimal", "Date", "Boolean", "EmailAddress", "Phone", "Locale")
+_TYPES_BY_LOWER = {t.lower(): t for t in TYPES}
+
+DEFAULT_LENGTH = {"Text": 50, "EmailAddress": 254, "Phone": 50, "Locale": 5}
+MAX_LENGTH = {"Text": 4000, "EmailAddress": 254, "Phone": 50, "Locale": 5}
+DEFAULT_DECIMAL = (18, 2)
+MAX_PRECISION = 29
+NUMBER_RANGE = (-(2**31), 2**31 - 1)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9()\-. ]{3,}$")
+_LOCALE = re.compile(r"^[a-zA-Z]{2,3}([-_][a-zA-Z]{2})?$")
+_ISO_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}"  # date
+    r"([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"  # optional time
+    r"(Z|[+-]\d{2}:?\d{2})?)?$"  # optional zone
+)
+_TRUE = {"true", "1", "y", "yes"}
+_FALSE = {"false", "0", "n", "no"}
+
+
+def canonical_type(name: str) -> str | None:
+    """``'text'`` → ``'Text'``; None for a type SFMC does not have."""
+    return _TYPES_BY_LOWER.get(str(name).lower())
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str = "Text"
+    length: int | None = None  # Text/EmailAddress/Phone/Locale: max chars; Decimal: precision
+    scale: int | None = None  # Decimal only
+    is_primary_key: bool = False
+    is_nullable: bool = True
+    default: str | None = None
+    ordinal: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "length": self.length,
+            "scale": self.scale,
+            "isPrimaryKey": self.is_primary_key,
+            "isNullable": self.is_nullable,
+            "defaultValue": self.default,
+            "ordinal": self.ordinal,
+        }
+
+
+class ValueProblem(ValueError):
+    """A value a column refuses; the message is SFMC's wording."""
+
+
+def _not_valid(field: FieldSpec, what: str) -> ValueProblem:
+    return ValueProblem(f"{field.name}: The value for column [{field.name}] is not a valid {what}.")
+
+
+def _as_text(field: FieldSpec, value: object) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise ValueProblem(
+        f"{field.name}: The value for column [{field.name}] must be a string, number or boolean, "
+        f"not a JSON {'object' if isinstance(value, dict) else 'array'}."
+    )
+
+
+def _check_length(field: FieldSpec, text: str) -> str:
+    limit = field.length or DEFAULT_LENGTH.get(field.type)
+    if limit is not None and len(text) > limit:
+        raise ValueProblem(
+            f"{field.name}: The value for column [{field.name}] is too long "
+            f"({len(text)} characters, the column allows {limit})."
+        )
+    return text
+
+
+def is_empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def check_value(field: FieldSpec, value: object) -> str:
+    """The stored form of a non-empty ``value`` for ``field``; raises ValueProblem."""
+    kind = field.type
+    if kind == "Text":
+        return _check_length(field, _as_text(field, value))
+    if kind == "Number":
+        return _number(field, value)
+    if kind == "Decimal":
+        return _decimal(field, value)
+    if kind == "Date":
+        return _date(field, value)
+    if kind == "Boolean":
+        return _boolean(field, value)
+    text = _check_length(field, _as_text(field, value).strip())
+    pattern, what = {
+        "EmailAddress": (_EMAIL, "email address"),
+        "Phone": (_PHONE, "phone number"),
+        "Locale": (_LOCALE, "locale"),
+    }[kind]
+    if not pattern.match(text):
+        raise _not_valid(field, what)
+    return text
+
+
+def _number(field: FieldSpec, value: object) -> str:
+    if isinstance(value, bool):
+        raise _not_valid(field, "number")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        value = int(value)
+    if not isinstance(value, int):
+        raise _not_valid(field, "number")
+    if not NUMBER_RANGE[0] <= value <= NUMBER_RANGE[1]:
+        raise ValueProblem(f"{field.name}: The value for column [{field.name}] is out of range for a Number.")
+    return str(value)
+
+
+def _decimal(field: FieldSpec, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _not_valid(field, "decimal")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise _not_valid(field, "decimal") from None
+    if not number.is_finite():
+        raise _not_valid(field, "decimal")
+    precision = field.length or DEFAULT_DECIMAL[0]
+    scale = field.scale if field.scale is not None else DEFAULT_DECIMAL[1]
+    quantized = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    _sign, digits, exponent = quantized.as_tuple()
+    integer_digits = max(len(digits) + int(exponent), 0)
+    if integer_digits > precision - scale:
+        raise ValueProblem(
+            f"{field.name}: The value for column [{field.name}] exceeds the column's precision "
+            f"({precision}, scale {scale})."
+        )
+    return str(quantized)
+
+
+def _date(field: FieldSpec, value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if not isinstance(value, str) or not _ISO_DATE.match(value.strip()):
+        raise ValueProblem(
+            f"{field.name}: The value for column [{field.name}] is not a valid date. "
+            "Send dates in ISO-8601 format, e.g. 2020-05-30T13:30:00+00:00."
+        )
+    text = value.strip()
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _not_valid(field, "date") from None
+    return text
+
+
+def _boolean(field: FieldSpec, value: object) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    token = str(value).strip().lower() if isinstance(value, str | int) else None
+    if token in _TRUE:
+        return "True"
+    if token in _FALSE:
+        return "False"
+    raise _not_valid(field, "boolean")

@@ -1,0 +1,129 @@
+"""SFMC's ``$filter`` expressions for row reads, parsed into a small tree.
+
+Grammar: ``expr := term (or term)*``, ``term := factor (and factor)*``,
+``factor := '(' expr ')' | column op value`` with ``op`` one of ``eq``, ``ne``/``neq``. A column
+name may be several words (``First Name eq 'Ann'``), or quoted with ``[...]`` or ``"..."``.
+Values are ``'strings'`` (``''`` escapes a quote) or numbers. Comparison is case-insensitive.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<lp>\()|(?P<rp>\))|'(?P<str>(?:[^']|'')*)'|\[(?P<br>[^\]]+)\]|\"(?P<dq>[^\"]+)\""
+    r"|(?P<num>[+-]?\d+(?:\.\d+)?)(?![\w])|(?P<word>[^\s()']+))"
+)
+OPERATORS = {"eq": "eq", "ne": "ne", "neq": "ne"}
+
+
+class FilterError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Compare:
+    column: str
+    op: str
+    value: str
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # "and" | "or"
+    left: object
+    right: object
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise FilterError(f"cannot read the filter at position {pos}: {text[pos:pos + 20]!r}")
+        kind = m.lastgroup
+        value = m.group(kind)
+        if kind == "str":
+            value = value.replace("''", "'")
+        out.append((kind, value))
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, tokens):
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self):
+        return self.tokens[self.i] if self.i < len(self.tokens) else (None, None)
+
+    def take(self):
+        tok = self.peek()
+        self.i += 1
+        return tok
+
+    def keyword(self, *words) -> str | None:
+        kind, value = self.peek()
+        if kind == "word" and value.lower() in words:
+            self.i += 1
+            return value.lower()
+        return None
+
+    def expr(self):
+        node = self.term()
+        while self.keyword("or"):
+            node = BoolOp("or", node, self.term())
+        return node
+
+    def term(self):
+        node = self.factor()
+        while self.keyword("and"):
+            node = BoolOp("and", node, self.factor())
+        return node
+
+    def factor(self):
+        kind, _ = self.peek()
+        if kind == "lp":
+            self.take()
+            node = self.expr()
+            if self.take()[0] != "rp":
+                raise FilterError("missing ')'")
+            return node
+        words = []
+        while True:
+            kind, value = self.peek()
+            if kind in ("br", "dq") and not words:
+                self.take()
+                words.append(value)
+                continue
+            if kind == "word" and value.lower() not in OPERATORS:
+                self.take()
+                words.append(value)
+                continue
+            break
+        if not words:
+            raise FilterError("expected a column name")
+        op = self.keyword(*OPERATORS)
+        if op is None:
+            raise FilterError(f"expected eq or ne after '{' '.join(words)}' (other operators are not supported)")
+        kind, value = self.take()
+        if kind not in ("str", "num"):
+            raise FilterError(f"expected a quoted string or a number after '{op}'")
+        return Compare(" ".join(words), OPERATORS[op], value)
+
+
+def parse_filter(text: str):
+    parser = _Parser(_tokens(text))
+    node = parser.expr()
+    if parser.i != len(parser.tokens):
+        raise FilterError(f"unexpected {parser.peek()[1]!r} after a complete expression")
+    return node
+
+
+def columns_in(node) -> list[str]:
+    if isinstance(node, Compare):
+        return [node.column]
+    return columns_in(node.left) + columns_in(node.right)

@@ -1,0 +1,189 @@
+"""Row validation and upsert planning: the one validator every write path uses.
+
+Sync rowsets, single-row PUTs, async jobs and Journey Builder events all turn their input into
+``RowInput``s and call ``plan_rows``. It resolves column names case-insensitively, checks
+types, primary keys and nullability, merges with the rows already stored, and says what to
+write, what was ignored and what failed, in SFMC's wording.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .fields import FieldSpec, ValueProblem, check_value, is_empty
+from .schema import DataExtension
+
+
+@dataclass(frozen=True)
+class RowInput:
+    keys: dict
+    values: dict
+
+
+@dataclass
+class RowOutcome:
+    """What happened to one submitted row."""
+
+    index: int
+    row_key: str | None = None
+    data: dict | None = None  # the full stored row after the write, canonical column names
+    ignored: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    created: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class RowPlan:
+    outcomes: list[RowOutcome]
+    writes: dict[str | None, dict]  # row_key -> data (None-keyed rows are appended)
+    appends: list[dict]
+
+    @property
+    def saved(self) -> list[RowOutcome]:
+        return [o for o in self.outcomes if o.ok]
+
+    @property
+    def failed(self) -> list[RowOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def ignored_keys(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for outcome in self.outcomes:
+            seen.update(dict.fromkeys(outcome.ignored))
+        return list(seen)
+
+
+def row_key_of(values: Iterable[str]) -> str:
+    """Identity of a row from its primary-key values; case-insensitive, as SQL Server compares them."""
+    return json.dumps([v.lower() for v in values], ensure_ascii=False)
+
+
+def _resolve(de: DataExtension, given: dict, outcome: RowOutcome, strict: bool) -> dict[str, object]:
+    resolved: dict[str, object] = {}
+    for name, value in given.items():
+        column = de.column(name)
+        if column is None:
+            outcome.ignored.append(str(name))
+            if strict:
+                outcome.problems.append(
+                    f"{name}: The column [{name}] does not exist in data extension '{de.key}'."
+                )
+            continue
+        resolved[column.name] = value
+    return resolved
+
+
+def _check(column: FieldSpec, value: object, outcome: RowOutcome) -> str | None:
+    if is_empty(value):
+        if not column.is_nullable:
+            outcome.problems.append(
+                f"{column.name}: The column [{column.name}] is required and cannot be null or empty."
+            )
+        return None
+    try:
+        return check_value(column, value)
+    except ValueProblem as problem:
+        outcome.problems.append(str(problem))
+        return None
+
+
+def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool) -> RowOutcome:
+    """Validate one row in isolation: names, primary keys present, types, nullability of given values."""
+    outcome = RowOutcome(index)
+    if not isinstance(row.keys, dict) or not isinstance(row.values, dict):
+        outcome.problems.append("Each row needs 'keys' and 'values' objects.")
+        return outcome
+    pk_columns = de.primary_keys
+    unknown_keys = RowOutcome(index)
+    keys = _resolve(de, row.keys, unknown_keys, strict=False)
+    outcome.problems.extend(f"Primary key '{name}' does not exist." for name in unknown_keys.ignored)
+    for name in list(keys):
+        if not de.column(name).is_primary_key:
+            outcome.problems.append(f"Primary key '{name}' does not exist.")
+    values = _resolve(de, row.values, outcome, strict)
+    # A PK column may also arrive among the values (the async API's flat rows do that).
+    merged = {**values, **keys}
+    data: dict[str, str | None] = {}
+    for name, value in merged.items():
+        data[name] = _check(de.column(name), value, outcome)
+    for pk in pk_columns:
+        if data.get(pk.name) is None and not any(pk.name in p for p in outcome.problems):
+            outcome.problems.append(f"{pk.name}: The primary key column [{pk.name}] is required.")
+    if pk_columns and not outcome.problems:
+        outcome.row_key = row_key_of(data[pk.name] for pk in pk_columns)
+    outcome.data = data
+    return outcome
+
+
+def plan_rows(
+    de: DataExtension,
+    rows: list[RowInput],
+    existing: Callable[[list[str]], dict[str, dict]],
+    *,
+    strict: bool = False,
+    insert_only: bool = False,
+    stop_at_first_error: bool = True,
+) -> RowPlan:
+    """Decide the writes for ``rows`` against ``de``.
+
+    ``existing(row_keys)`` returns the stored rows for those keys. With ``stop_at_first_error``
+    (sync rowsets) rows before the first bad row are saved and the rest rejected, as SFMC does;
+    without it (async jobs) each row stands or fails alone. ``insert_only`` makes a duplicate
+    primary key an error instead of an update.
+    """
+    outcomes = [prepare_row(de, row, i, strict) for i, row in enumerate(rows)]
+    if stop_at_first_error:
+        first_bad = next((o.index for o in outcomes if not o.ok), None)
+        if first_bad is not None:
+            for later in outcomes[first_bad + 1:]:
+                later.problems.append("Not processed: an earlier row in the request failed.")
+    stored = existing([o.row_key for o in outcomes if o.ok and o.row_key is not None])
+    writes: dict[str | None, dict] = {}
+    appends: list[dict] = []
+    required = [c for c in de.fields if not c.is_nullable and c.default is None and not c.is_primary_key]
+    defaults = {c.name: c.default for c in de.fields if c.default is not None}
+    for outcome in outcomes:
+        if not outcome.ok:
+            continue
+        key = outcome.row_key
+        if key is None:
+            current = None
+        elif key in writes:
+            current = writes[key]
+        else:
+            current = stored.get(key)
+        if current is not None and insert_only:
+            names = ", ".join(pk.name for pk in de.primary_keys)
+            outcome.problems.append(
+                f"Violation of PRIMARY KEY constraint. Cannot insert duplicate key ({names}) "
+                f"in data extension '{de.key}'."
+            )
+        elif current is None:
+            missing = [c.name for c in required if outcome.data.get(c.name) is None]
+            if missing:
+                outcome.problems.extend(
+                    f"{name}: The column [{name}] is required and cannot be null or empty." for name in missing
+                )
+            else:
+                outcome.created = True
+                outcome.data = {**defaults, **outcome.data}
+        else:
+            outcome.data = {**current, **outcome.data}
+        if not outcome.ok:
+            if stop_at_first_error:
+                for later in outcomes[outcome.index + 1:]:
+                    if later.ok:
+                        later.problems.append("Not processed: an earlier row in the request failed.")
+            continue
+        if key is None:
+            appends.append(outcome.data)
+        else:
+            writes[key] = outcome.data
+    return RowPlan(outcomes, writes, appends)

@@ -1,0 +1,170 @@
+"""Data Extension definitions: building one from a client's or a scenario's description.
+
+``build_data_extension`` is the single place that decides whether a definition is acceptable,
+used by the REST ``customobjects`` API, scenario files and the admin API alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from .fields import DEFAULT_DECIMAL, DEFAULT_LENGTH, MAX_LENGTH, MAX_PRECISION, FieldSpec, canonical_type
+from .titlecase import title_case_problem
+
+FORBIDDEN_NAME_CHARS = set('"[]\\') | {chr(c) for c in range(32)}
+
+
+class DefinitionError(ValueError):
+    """A Data Extension definition SFMC would refuse; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class DataExtension:
+    id: str
+    key: str
+    name: str
+    fields: tuple[FieldSpec, ...]
+    is_sendable: bool = False
+    description: str = ""
+    category_id: int = 0
+    created_at: float = 0.0
+    _by_lower: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_lower.update({f.name.lower(): f for f in self.fields})
+
+    def column(self, name: str) -> FieldSpec | None:
+        """Column lookup, case-insensitive as in SFMC."""
+        return self._by_lower.get(str(name).lower())
+
+    @property
+    def primary_keys(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if f.is_primary_key)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "key": self.key,
+            "name": self.name,
+            "description": self.description,
+            "isSendable": self.is_sendable,
+            "categoryId": self.category_id,
+            "fieldCount": len(self.fields),
+            "fields": [f.to_dict() for f in self.fields],
+        }
+
+    def with_fields(self, fields: list[FieldSpec]) -> DataExtension:
+        return DataExtension(
+            self.id, self.key, self.name, tuple(fields), self.is_sendable, self.description,
+            self.category_id, self.created_at,
+        )
+
+
+def _pick(d: dict, *names, default=None):
+    """First present key among ``names`` (SFMC's API and scenario files spell some differently)."""
+    for name in names:
+        if name in d and d[name] is not None:
+            return d[name]
+    return default
+
+
+def _as_bool(value: object, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("true", "1", "yes", "y")
+
+
+def build_field(raw: object, ordinal: int, problems: list[str], require_title_case: bool) -> FieldSpec | None:
+    if not isinstance(raw, dict):
+        problems.append(f"fields[{ordinal}]: must be an object with at least 'name' and 'type'")
+        return None
+    name = raw.get("name")
+    where = f"fields[{ordinal}]"
+    if not isinstance(name, str) or not name.strip():
+        problems.append(f"{where}: 'name' is required")
+        return None
+    where = f"field '{name}'"
+    if FORBIDDEN_NAME_CHARS & set(name):
+        problems.append(f"{where}: names may not contain quotes, brackets, backslashes or control characters")
+    if require_title_case and (problem := title_case_problem(name)):
+        problems.append(problem)
+    kind = canonical_type(_pick(raw, "type", "fieldType", default="Text"))
+    if kind is None:
+        problems.append(f"{where}: unknown type {raw.get('type')!r}; use one of Text, Number, Decimal, Date, "
+                        "Boolean, EmailAddress, Phone, Locale")
+        return None
+    length = _pick(raw, "length", "maxLength", "precision")
+    scale = _pick(raw, "scale")
+    try:
+        length = int(length) if length is not None else None
+        scale = int(scale) if scale is not None else None
+    except (TypeError, ValueError):
+        problems.append(f"{where}: length, precision and scale must be whole numbers")
+        return None
+    if kind in MAX_LENGTH:
+        length = length or DEFAULT_LENGTH[kind]
+        if not 1 <= length <= MAX_LENGTH[kind]:
+            problems.append(f"{where}: a {kind} length must be between 1 and {MAX_LENGTH[kind]} (got {length})")
+    elif kind == "Decimal":
+        length = length or DEFAULT_DECIMAL[0]
+        scale = DEFAULT_DECIMAL[1] if scale is None else scale
+        if not 1 <= length <= MAX_PRECISION or not 0 <= scale <= length:
+            problems.append(f"{where}: Decimal precision must be 1..{MAX_PRECISION} and scale 0..precision "
+                            f"(got {length}, {scale})")
+    else:
+        length = None
+    if kind != "Decimal":
+        scale = None
+    primary = _as_bool(_pick(raw, "isPrimaryKey", "primary_key", "primaryKey"), False)
+    nullable = _as_bool(_pick(raw, "isNullable", "nullable"), not primary)
+    if primary and nullable and _pick(raw, "isNullable", "nullable") is not None:
+        problems.append(f"{where}: a primary key field can never be nullable")
+    default = _pick(raw, "defaultValue", "default")
+    return FieldSpec(
+        name=name, type=kind, length=length, scale=scale, is_primary_key=primary,
+        is_nullable=False if primary else nullable,
+        default=None if default is None else str(default), ordinal=ordinal,
+    )
+
+
+def build_data_extension(raw: object, *, require_title_case: bool = True, now: float = 0.0) -> DataExtension:
+    """A validated DataExtension from its JSON/YAML description; raises DefinitionError."""
+    if not isinstance(raw, dict):
+        raise DefinitionError(["a data extension must be a JSON object with 'name' and 'fields'"])
+    problems: list[str] = []
+    name = _pick(raw, "name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append("'name' is required")
+    key = _pick(raw, "key", "customerKey", "externalKey")
+    if key is not None and (not isinstance(key, str) or not key.strip() or len(key) > 200):
+        problems.append("'key' must be a non-empty string of at most 200 characters")
+    raw_fields = _pick(raw, "fields", default=[])
+    if not isinstance(raw_fields, list) or not raw_fields:
+        problems.append("'fields' must be a non-empty list")
+        raw_fields = []
+    fields = [f for i, rf in enumerate(raw_fields) if (f := build_field(rf, i, problems, require_title_case))]
+    seen: dict[str, str] = {}
+    for f in fields:
+        if f.name.lower() in seen:
+            problems.append(f"field '{f.name}' duplicates '{seen[f.name.lower()]}' (names are case-insensitive)")
+        seen[f.name.lower()] = f.name
+    if problems:
+        raise DefinitionError(problems)
+    de_id = str(_pick(raw, "id", default=uuid.uuid4())).lower()
+    return DataExtension(
+        id=de_id,
+        key=key if key is not None else de_id.upper(),
+        name=name,
+        fields=tuple(fields),
+        is_sendable=_as_bool(_pick(raw, "isSendable", "sendable"), False),
+        description=str(_pick(raw, "description", default="")),
+        category_id=int(_pick(raw, "categoryId", "category_id", default=0) or 0),
+        created_at=now,
+    )

@@ -1,0 +1,150 @@
+"""SFMC's error envelopes and the exceptions that map to them.
+
+Every route raises one of these and one error handler renders it, so a client sees the same
+shapes real SFMC sends (see ``sfmc-api-notes.md``):
+
+* REST calls: ``{"message", "errorcode", "documentation", "additionalErrors"}``
+* OAuth calls: ``{"error", "error_description", "error_uri"}``
+* async Data Extension calls: ``{"resultMessages": [{"resultType", "resultClass", "resultCode", "message"}]}``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DOCS = "https://developer.salesforce.com/docs/marketing/marketing-cloud/guide/error-handling.html"
+OAUTH_DOCS = "https://developer.salesforce.com/docs"
+
+# errorcodes from the SFMC REST error table
+GENERIC = 10000
+INVALID_PARAMETER = 10001
+MISSING_FIELD = 10002
+INCORRECT_FORMAT = 10003
+UNPARSEABLE = 10004
+ROWS_NOT_SAVED = 10006
+NOT_AUTHORIZED = 0
+INSUFFICIENT_PRIVILEGES = 20002
+NOT_FOUND = 30003
+ALREADY_EXISTS = 30004
+RATE_LIMITED = 50100
+BLOCKED = 50200
+UNAVAILABLE = 50300
+
+
+def detail(message: str, errorcode: int = GENERIC) -> dict:
+    """One ``additionalErrors`` entry."""
+    return {"message": message, "errorcode": errorcode, "documentation": ""}
+
+
+class EmulatorError(Exception):
+    """Base: an answer that is an error, with its status, body and headers (subclasses set ``status``)."""
+
+    def body(self) -> dict:
+        raise TypeError("subclasses render their own body")
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+@dataclass
+class SfmcError(EmulatorError):
+    """The REST error envelope."""
+
+    status: int
+    errorcode: int
+    message: str
+    additional: list[dict] = field(default_factory=list)
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    extra_body: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        Exception.__init__(self, self.message)
+
+    def body(self) -> dict:
+        out = {"message": self.message, "errorcode": self.errorcode, "documentation": DOCS}
+        if self.additional:
+            out["additionalErrors"] = self.additional
+        out.update(self.extra_body)
+        return out
+
+    def headers(self) -> dict[str, str]:
+        return dict(self.extra_headers)
+
+
+@dataclass
+class OAuthError(EmulatorError):
+    """The OAuth2 error envelope used by ``/v2/token``."""
+
+    status: int
+    error: str
+    description: str
+
+    def __post_init__(self) -> None:
+        Exception.__init__(self, self.description)
+
+    def body(self) -> dict:
+        return {"error": self.error, "error_description": self.description, "error_uri": OAUTH_DOCS}
+
+
+@dataclass
+class AsyncApiError(EmulatorError):
+    """The ``resultMessages`` envelope of the ``/data/v1/async`` family."""
+
+    status: int
+    result_code: str
+    message: str
+    result_type: str = "Validation"
+
+    def __post_init__(self) -> None:
+        Exception.__init__(self, self.message)
+
+    def body(self) -> dict:
+        return {
+            "resultMessages": [
+                {
+                    "resultType": self.result_type,
+                    "resultClass": "Error",
+                    "resultCode": self.result_code,
+                    "message": self.message,
+                }
+            ]
+        }
+
+
+# Constructors for the errors every route family shares.
+
+
+def bad_request(message: str, errorcode: int = GENERIC, additional: list[dict] | None = None) -> SfmcError:
+    return SfmcError(400, errorcode, message, additional or [])
+
+
+def not_found(message: str = "Object not found.") -> SfmcError:
+    return SfmcError(404, NOT_FOUND, message)
+
+
+def not_authorized(expired: bool = False) -> SfmcError:
+    headers = {}
+    if expired:
+        headers["WWW-Authenticate"] = (
+            'Bearer realm="example.com", error="invalid_token", error_description="The access token expired"'
+        )
+    return SfmcError(401, NOT_AUTHORIZED, "Not Authorized", extra_headers=headers)
+
+
+def insufficient_privileges(scope: str) -> SfmcError:
+    return SfmcError(
+        403,
+        INSUFFICIENT_PRIVILEGES,
+        "Insufficient privileges to complete this action.",
+        [detail(f"The access token lacks the scope '{scope}' this call needs.", INSUFFICIENT_PRIVILEGES)],
+    )
+
+
+def rate_limited(retry_after: int) -> SfmcError:
+    return SfmcError(
+        429,
+        RATE_LIMITED,
+        "Rate limit exceeded",
+        extra_headers={"Retry-After": str(retry_after)},
+        extra_body={"retryAfter": retry_after},
+    )

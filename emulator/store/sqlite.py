@@ -1,0 +1,220 @@
+"""SQLite implementation of the storage interface (standard library only).
+
+One connection guarded by a lock: SQLite serialises writers anyway, and a single connection
+keeps ``:memory:`` databases shared by every server thread. WAL with ``synchronous=NORMAL``
+means a transaction that returned is on disk for any later process, including after the
+emulator is killed. Rows live in one generic table keyed by (Data Extension id, row key), with
+the row as JSON, so reads can filter with ``json_extract``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+
+from ..domain.fields import FieldSpec
+from ..domain.filters import BoolOp, Compare
+from ..domain.schema import DataExtension
+from ..domain.tenants import Tenant
+
+# Each entry migrates the schema one version up; PRAGMA user_version records where a file is.
+MIGRATIONS = [
+    """
+    CREATE TABLE tenants (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+    CREATE TABLE data_extensions (
+        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL);
+    CREATE UNIQUE INDEX data_extensions_key ON data_extensions (tenant_id, lower(key));
+    CREATE TABLE rows (
+        seq INTEGER PRIMARY KEY, de_id TEXT NOT NULL, row_key TEXT, data TEXT NOT NULL);
+    CREATE UNIQUE INDEX rows_key ON rows (de_id, row_key);
+    CREATE INDEX rows_de ON rows (de_id, seq);
+    CREATE TABLE tokens (
+        token TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, expires_at REAL NOT NULL, body TEXT NOT NULL);
+    CREATE INDEX tokens_tenant ON tokens (tenant_id);
+    CREATE TABLE writes (
+        id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, at REAL NOT NULL, body TEXT NOT NULL);
+    CREATE INDEX writes_tenant ON writes (tenant_id, id);
+    """,
+]
+
+
+class SQLiteStore:
+    def __init__(self, path: str = ":memory:"):
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                self._db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+
+    @contextmanager
+    def transaction(self):
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params=()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- tenants ------------------------------------------------------------------------------
+
+    def put_tenant(self, tenant: Tenant) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO tenants (id, body) VALUES (?, ?)",
+                       (tenant.id, json.dumps(tenant.to_dict())))
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        rows = self._query("SELECT body FROM tenants WHERE id = ?", (tenant_id,))
+        return Tenant.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def list_tenants(self) -> list[Tenant]:
+        return [Tenant.from_dict(json.loads(b)) for (b,) in self._query("SELECT body FROM tenants ORDER BY id")]
+
+    def delete_tenant(self, tenant_id: str) -> bool:
+        with self.transaction() as db:
+            self._delete_tenant_data(db, tenant_id, keep_definitions=False)
+            return db.execute("DELETE FROM tenants WHERE id = ?", (tenant_id,)).rowcount > 0
+
+    # -- data extensions ----------------------------------------------------------------------
+
+    def put_data_extension(self, tenant_id: str, de: DataExtension) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO data_extensions (id, tenant_id, key, body) VALUES (?, ?, ?, ?)",
+                (de.id, tenant_id, de.key, json.dumps(_de_to_json(de))),
+            )
+
+    def list_data_extensions(self, tenant_id: str) -> list[DataExtension]:
+        rows = self._query("SELECT body FROM data_extensions WHERE tenant_id = ? ORDER BY rowid", (tenant_id,))
+        return [_de_from_json(json.loads(b)) for (b,) in rows]
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def rows_by_key(self, de_id: str, row_keys: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        unique = list(dict.fromkeys(row_keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, data in self._query(
+                f"SELECT row_key, data FROM rows WHERE de_id = ? AND row_key IN ({marks})", (de_id, *chunk)
+            ):
+                found[key] = json.loads(data)
+        return found
+
+    def write_rows(self, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
+        dumps = json.dumps
+        with self.transaction() as db:
+            if writes:
+                db.executemany(
+                    "INSERT INTO rows (de_id, row_key, data) VALUES (?, ?, ?) "
+                    "ON CONFLICT (de_id, row_key) DO UPDATE SET data = excluded.data",
+                    [(de_id, key, dumps(data)) for key, data in writes.items()],
+                )
+            if appends:
+                db.executemany("INSERT INTO rows (de_id, row_key, data) VALUES (?, NULL, ?)",
+                               [(de_id, dumps(data)) for data in appends])
+
+    def query_rows(self, de_id: str, where, offset: int, limit: int) -> tuple[list[dict], int]:
+        clause, params = _where_sql(where)
+        base = f"FROM rows WHERE de_id = ?{' AND ' + clause if clause else ''}"
+        total = self._query(f"SELECT count(*) {base}", (de_id, *params))[0][0]
+        rows = self._query(f"SELECT data {base} ORDER BY seq LIMIT ? OFFSET ?", (de_id, *params, limit, offset))
+        return [json.loads(d) for (d,) in rows], total
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    def put_token(self, token: str, record: dict) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM tokens WHERE expires_at < ?", (time.time() - 86400,))
+            db.execute("INSERT OR REPLACE INTO tokens (token, tenant_id, expires_at, body) VALUES (?, ?, ?, ?)",
+                       (token, record["tenant_id"], record["expires_at"], json.dumps(record)))
+
+    def get_token(self, token: str) -> dict | None:
+        rows = self._query("SELECT body FROM tokens WHERE token = ?", (token,))
+        return json.loads(rows[0][0]) if rows else None
+
+    # -- write log ----------------------------------------------------------------------------
+
+    def log_write(self, tenant_id: str, entry: dict) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO writes (tenant_id, at, body) VALUES (?, ?, ?)",
+                       (tenant_id, entry.get("at", time.time()), json.dumps(entry)))
+
+    def list_writes(self, tenant_id: str, limit: int) -> list[dict]:
+        rows = self._query("SELECT id, body FROM writes WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
+                           (tenant_id, limit))
+        return [{"id": i, **json.loads(b)} for i, b in rows]
+
+    # -- housekeeping -------------------------------------------------------------------------
+
+    def reset(self, tenant_id: str | None = None) -> None:
+        """Forget rows, tokens and logs; tenants and their Data Extension definitions stay."""
+        with self.transaction() as db:
+            if tenant_id is None:
+                for table in ("rows", "tokens", "writes"):
+                    db.execute(f"DELETE FROM {table}")
+            else:
+                self._delete_tenant_data(db, tenant_id, keep_definitions=True)
+
+    def _delete_tenant_data(self, db, tenant_id: str, keep_definitions: bool) -> None:
+        db.execute("DELETE FROM rows WHERE de_id IN (SELECT id FROM data_extensions WHERE tenant_id = ?)",
+                   (tenant_id,))
+        db.execute("DELETE FROM tokens WHERE tenant_id = ?", (tenant_id,))
+        db.execute("DELETE FROM writes WHERE tenant_id = ?", (tenant_id,))
+        if not keep_definitions:
+            db.execute("DELETE FROM data_extensions WHERE tenant_id = ?", (tenant_id,))
+
+
+def _de_to_json(de: DataExtension) -> dict:
+    return {
+        "id": de.id, "key": de.key, "name": de.name, "is_sendable": de.is_sendable,
+        "description": de.description, "category_id": de.category_id, "created_at": de.created_at,
+        "fields": [vars(f) for f in de.fields],
+    }
+
+
+def _de_from_json(d: dict) -> DataExtension:
+    return DataExtension(
+        id=d["id"], key=d["key"], name=d["name"], fields=tuple(FieldSpec(**f) for f in d["fields"]),
+        is_sendable=d["is_sendable"], description=d["description"], category_id=d["category_id"],
+        created_at=d["created_at"],
+    )
+
+
+def _where_sql(node) -> tuple[str, list]:
+    """A filter tree (columns already resolved to canonical names) as SQL over the JSON rows."""
+    if node is None:
+        return "", []
+    if isinstance(node, Compare):
+        path = '$."' + node.column + '"'
+        op = "=" if node.op == "eq" else "IS NOT"
+        return f"lower(json_extract(data, ?)) {op} lower(?)", [path, node.value]
+    if isinstance(node, BoolOp):
+        left, lp = _where_sql(node.left)
+        right, rp = _where_sql(node.right)
+        return f"({left} {node.op.upper()} {right})", lp + rp
+    raise TypeError(f"not a filter node: {node!r}")

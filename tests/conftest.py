@@ -1,0 +1,159 @@
+"""Shared fixtures: every test gets its own emulator (``:memory:`` store) and its own tenant."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from emulator.app import create_app
+from emulator.clock import Clock
+from emulator.engine import Config
+
+IDENTIFY_FIELDS = [
+    {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
+    {"name": "Email", "type": "EmailAddress"},
+    {"name": "First Name", "type": "Text", "length": 20},
+    {"name": "Age", "type": "Number"},
+    {"name": "Score", "type": "Decimal", "precision": 5, "scale": 2},
+    {"name": "Created At", "type": "Date"},
+    {"name": "Opted In", "type": "Boolean"},
+    {"name": "Phone", "type": "Phone"},
+    {"name": "Locale", "type": "Locale"},
+]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(clock):
+    return create_app(Config(database=":memory:"), clock=clock)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class Tenant:
+    """A tenant created through the admin API, with a client that speaks SFMC's REST API."""
+
+    client: object
+    id: str
+    client_id: str
+    client_secret: str
+    mids: list[int]
+    token: str = ""
+
+    def get_token(self, **extra) -> str:
+        body = {"grant_type": "client_credentials", "client_id": self.client_id,
+                "client_secret": self.client_secret, **extra}
+        response = self.client.post("/v2/token", json=body)
+        assert response.status_code == 200, response.get_json()
+        self.token = response.get_json()["access_token"]
+        return self.token
+
+    def headers(self) -> dict:
+        if not self.token:
+            self.get_token()
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def call(self, method: str, path: str, **kwargs):
+        headers = {**self.headers(), **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def rowset(self, key: str, rows: list):
+        return self.call("POST", f"/hub/v1/dataevents/key:{key}/rowset", json=rows)
+
+    def rows(self, key: str) -> list[dict]:
+        response = self.client.get(f"/_emulator/tenants/{self.id}/data-extensions/{key}/rows?page_size=10000")
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["items"]
+
+    def settings(self, **changes):
+        response = self.client.patch(f"/_emulator/tenants/{self.id}/settings", json=changes)
+        assert response.status_code == 200, response.get_json()
+
+
+def make_tenant(client, **body) -> Tenant:
+    body.setdefault("settings", {"rate_limit": 0})
+    body.setdefault("data_extensions", [{"key": "identify", "name": "Identify", "fields": IDENTIFY_FIELDS}])
+    response = client.post("/_emulator/tenants", json=body)
+    assert response.status_code == 201, response.get_json()
+    created = response.get_json()
+    package = created["packages"][0]
+    return Tenant(client, created["id"], package["client_id"], package["client_secret"],
+                  [bu["mid"] for bu in created["business_units"]])
+
+
+@pytest.fixture
+def tenant(client) -> Tenant:
+    """An isolated tenant with throttling off and one Identify-style Data Extension ``identify``."""
+    return make_tenant(client)
+
+
+@pytest.fixture
+def tenant_factory(client):
+    return lambda **body: make_tenant(client, **body)
+
+
+# -- a real server process, for what only a real process shows (restart, kill, the CLI) ------------
+
+class LiveServer:
+    def __init__(self, *args: str):
+        self.args = args
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 20.0) -> LiveServer:
+        cmd = [sys.executable, "-m", "emulator", "serve", "--port", "0", "--quiet", *self.args]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line and self.proc.poll() is not None:
+                raise RuntimeError(f"emulator exited with {self.proc.returncode}")
+            match = re.search(r"listening on (http://\S+?)/", line)
+            if match:
+                self.url = match.group(1)
+                requests.get(self.url + "/_emulator/health", timeout=5).raise_for_status()
+                return self
+        raise RuntimeError("emulator did not start in time")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def live_server_factory():
+    servers: list[LiveServer] = []
+
+    def start(*args: str) -> LiveServer:
+        server = LiveServer(*args).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
