@@ -51,16 +51,22 @@ class Emulator:
 
     def create_tenant(self, raw: dict, *, replace: bool = False) -> Tenant:
         """Create a tenant with its Data Extensions; raises TenantError listing every problem."""
-        tenant = build_tenant(raw, now=self.clock.now(), base_settings=self.config.default_settings)
         des, problems = [], []
+        try:
+            tenant = build_tenant(raw, now=self.clock.now(), base_settings=self.config.default_settings)
+            title_case = tenant.settings.require_title_case
+        except TenantError as err:
+            tenant, problems = None, list(err.problems)
+            title_case = (raw.get("settings") or {}).get("require_title_case", True) is not False
         for i, de_raw in enumerate(raw.get("data_extensions") or []):
             try:
-                des.append(build_data_extension(de_raw, require_title_case=tenant.settings.require_title_case,
-                                                now=self.clock.now()))
+                des.append(build_data_extension(de_raw, require_title_case=title_case, now=self.clock.now()))
             except DefinitionError as err:
                 problems.extend(f"data_extensions[{i}]: {p}" for p in err.problems)
         keys = [d.key.lower() for d in des]
         problems.extend(f"data_extensions: key '{k}' is used twice" for k in set(keys) if keys.count(k) > 1)
+        if tenant is None:
+            raise TenantError(problems)
         with self._lock:
             if tenant.id in self._tenants and not replace:
                 problems.append(f"id: a tenant '{tenant.id}' already exists")

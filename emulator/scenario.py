@@ -68,7 +68,12 @@ def parse_scenario(text: str, source: str = "<scenario>") -> dict:
     validator = jsonschema.Draft202012Validator(scenario_schema())
     problems = []
     for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
-        line = _line_of(node, list(error.absolute_path))
+        path = list(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            # point at the unexpected key itself, not at the object holding it
+            allowed = set(error.schema.get("properties", {}))
+            path += sorted(k for k in error.instance if k not in allowed)[:1]
+        line = _line_of(node, path)
         problems.append(f"{source}{f':{line}' if line else ''}: {_where(error.absolute_path)}: {error.message}")
     if problems:
         raise ScenarioError(problems)

@@ -175,7 +175,8 @@ def plan_rows(
                 outcome.created = True
                 outcome.data = {**defaults, **outcome.data}
         else:
-            outcome.data = {**current, **outcome.data}
+            # an update keeps the stored spelling of the key (keys compare case-insensitively)
+            outcome.data = {**current, **outcome.data, **{pk.name: current[pk.name] for pk in de.primary_keys}}
         if not outcome.ok:
             if stop_at_first_error:
                 for later in outcomes[outcome.index + 1:]:
