@@ -215,6 +215,28 @@ class Emulator:
             self._des.setdefault(tenant_id, []).append(de)
         return de
 
+    def add_fields(self, tenant_id: str, de: DataExtension, raw_fields: object) -> DataExtension:
+        """Add nullable columns to an existing DE (how Personas syncs grow their DE, PER-2)."""
+        if not isinstance(raw_fields, list) or not raw_fields:
+            raise errors.bad_request("'fields' must be a non-empty list.", errors.INCORRECT_FORMAT)
+        definition = {"name": de.name, "key": de.key, "id": de.id,
+                      "fields": [f.to_dict() for f in de.fields] + list(raw_fields)}
+        title_case = self._tenants[tenant_id].settings.require_title_case
+        try:
+            grown = build_data_extension(definition, require_title_case=title_case, now=de.created_at)
+        except DefinitionError as err:
+            raise errors.bad_request("Unable to add the fields: " + err.problems[0], errors.INCORRECT_FORMAT,
+                                     [errors.detail(p, errors.INCORRECT_FORMAT) for p in err.problems]) from None
+        added = grown.fields[len(de.fields):]
+        if any(f.is_primary_key or not f.is_nullable for f in added):
+            raise errors.bad_request("Fields added to an existing data extension must be nullable and not part "
+                                     "of the primary key.", errors.INCORRECT_FORMAT)
+        grown = de.with_fields(list(de.fields) + list(added))
+        with self._lock:
+            self.store.put_data_extension(tenant_id, grown)
+            self._des[tenant_id] = [grown if d.id == de.id else d for d in self._des[tenant_id]]
+        return grown
+
     # -- rows ---------------------------------------------------------------------------------
 
     def write_rows(self, tenant_id: str, de: DataExtension, rows: list[RowInput], *, source: str,

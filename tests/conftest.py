@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -157,3 +158,44 @@ def live_server_factory():
     yield start
     for server in servers:
         server.stop()
+
+
+# -- an emulator on a real socket inside the test process: real HTTP, and the test can move its clock --
+
+class ThreadedEmulator:
+    def __init__(self, clock: Clock):
+        from waitress.server import create_server
+
+        self.clock = clock
+        self.app = create_app(Config(database=":memory:"), clock=clock)
+        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=8)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    @property
+    def engine(self):
+        return self.app.extensions["sfmc"]
+
+    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, f"{self.url}/_emulator{path}", timeout=30, **kwargs)
+
+    def create_tenant(self, **body) -> dict:
+        response = self.admin("POST", "/tenants", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def rows(self, tenant_id: str, key: str) -> list[dict]:
+        response = self.admin("GET", f"/tenants/{tenant_id}/data-extensions/{key}/rows", params={"page_size": 10000})
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def emulator_server(clock):
+    server = ThreadedEmulator(clock)
+    yield server
+    server.close()

@@ -88,3 +88,12 @@ def get_custom_object(ref: str):
 def get_custom_object_fields(ref: str):
     de = data_extension(ref)
     return ok({"id": de.id, "key": de.key, "fields": [f.to_dict() for f in de.fields]})
+
+
+@bp.post("/data/v1/customobjects/<ref>/fields")
+@requires("data_extensions_write")
+def add_custom_object_fields(ref: str):
+    """Add nullable columns (inferred: SFMC's public docs show no REST call for it)."""
+    de = data_extension(ref)
+    grown = engine().add_fields(auth().tenant_id, de, json_body(dict).get("fields"))
+    return ok({"id": grown.id, "key": grown.key, "fields": [f.to_dict() for f in grown.fields]}, 201)

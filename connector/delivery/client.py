@@ -1,0 +1,237 @@
+"""The SFMC HTTP client: tokens, pacing and retries in one place.
+
+* Tokens (OAuth2 v2, or legacy v1 without a subdomain, AUTH-2) are cached until shortly before
+  expiry and refreshed once on a 401.
+* Every call waits for the client-side rate limiter (RL-1).
+* Retryable answers (429 honouring Retry-After, 5xx, network errors, and the 400 errorcode 10006
+  without ``additionalErrors`` that SFMC gives for transient save failures) are retried with
+  exponential backoff and jitter (tenacity). Any other 4xx is final and returned to the caller,
+  who records the reason.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from ..settings import Settings
+from .ratelimit import RateLimiter
+
+LEGACY_REST_BASE = "https://www.exacttargetapis.com"
+TOKEN_MARGIN = 60.0
+PACING_MARGIN = 0.97  # refresh this many seconds before SFMC says the token expires
+
+
+class RetryableError(Exception):
+    """A failure worth another try; ``retry_after`` is the server's hint in seconds, if any."""
+
+    def __init__(
+        self, reason: str, retry_after: float | None = None, response: requests.Response | None = None
+    ):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.response = response
+
+
+class DeliveryError(Exception):
+    """Retries exhausted, or authentication impossible: the events stay in the outbox for later."""
+
+
+class AuthenticationError(DeliveryError):
+    pass
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0  # 429 answers seen
+    token_requests: int = 0
+    by_status: Counter = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, status: int | str) -> None:
+        with self.lock:
+            self.requests += 1
+            self.by_status[str(status)] += 1
+            if status == 429:
+                self.throttled += 1
+
+    def as_dict(self) -> dict:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "throttled_429": self.throttled,
+            "token_requests": self.token_requests,
+            "by_status": dict(self.by_status),
+        }
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        try:
+            value = response.json().get("retryAfter")
+        except ValueError:
+            return None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def is_retryable(response: requests.Response) -> bool:
+    if response.status_code == 429 or response.status_code >= 500:
+        return True
+    if response.status_code == 400:
+        try:
+            body = response.json()
+        except ValueError:
+            return False
+        return isinstance(body, dict) and body.get("errorcode") == 10006 and not body.get("additionalErrors")
+    return False
+
+
+class SfmcClient:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session: requests.Session | None = None,
+        sleep=time.sleep,
+        timeout: float = 30.0,
+    ):
+        self.settings = settings
+        self.session = session or requests.Session()
+        # A small margin under the account's limit absorbs clock skew between us and SFMC's bucket.
+        self.limiter = RateLimiter(settings.rate_limit * PACING_MARGIN, sleep=sleep)
+        self.stats = ClientStats()
+        self.timeout = timeout
+        self._sleep = sleep
+        self._token_lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._rest_base = settings.rest_base_url
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    def _authenticate(self) -> None:
+        s = self.settings
+        if s.uses_legacy_auth:
+            body = {"clientId": s.client_id, "clientSecret": s.client_secret}
+        else:
+            body = {
+                "grant_type": "client_credentials",
+                "client_id": s.client_id,
+                "client_secret": s.client_secret,
+            }
+            if s.account_id:
+                body["account_id"] = s.account_id
+        for attempt in Retrying(
+            stop=stop_after_attempt(s.max_retries + 1),
+            reraise=True,
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableError),
+            sleep=self._sleep,
+        ):
+            with attempt:
+                try:
+                    response = self.session.post(s.auth_url(), json=body, timeout=self.timeout)
+                except requests.RequestException as err:
+                    raise RetryableError(f"token request failed: {err.__class__.__name__}") from err
+                self.stats.token_requests += 1
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise RetryableError(
+                        f"token request answered {response.status_code}", _retry_after(response)
+                    )
+        if response.status_code != 200:
+            raise AuthenticationError(
+                f"authentication failed ({response.status_code}): {response.text[:300]}"
+            )
+        data = response.json()
+        if s.uses_legacy_auth:
+            self._token, lifetime = data["accessToken"], float(data.get("expiresIn", 3600))
+            self._rest_base = self._rest_base or (s.auth_base_url or LEGACY_REST_BASE)
+        else:
+            self._token, lifetime = data["access_token"], float(data.get("expires_in", 1079))
+            self._rest_base = s.rest_base_url or data.get("rest_instance_url", "").rstrip("/")
+        self._expires_at = time.monotonic() + max(lifetime - TOKEN_MARGIN, lifetime / 2)
+
+    def token(self, *, renew: bool = False) -> str:
+        with self._token_lock:
+            if renew or self._token is None or time.monotonic() >= self._expires_at:
+                self._authenticate()
+            return self._token
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Retry-After when the server gave one, else exponential backoff with full jitter."""
+        self.stats.retries += 1
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RetryableError) and error.retry_after is not None:
+            self.limiter.penalise(error.retry_after)
+            return error.retry_after
+        return wait_random_exponential(multiplier=0.25, max=20)(state)
+
+    def _send(self, method: str, path: str, body) -> requests.Response:
+        renewed = False
+        while True:
+            token = self.token()
+            self.limiter.acquire()
+            try:
+                response = self.session.request(
+                    method,
+                    f"{self._rest_base}{path}",
+                    json=body,
+                    timeout=self.timeout,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            except requests.RequestException as err:
+                self.stats.count(type(err).__name__)
+                raise RetryableError(f"network error: {err.__class__.__name__}") from err
+            self.stats.count(response.status_code)
+            if response.status_code == 401 and not renewed:
+                renewed = True  # expired or revoked: one fresh token, then the answer stands
+                self.token(renew=True)
+                continue
+            if is_retryable(response):
+                raise RetryableError(
+                    f"{method} {path} answered {response.status_code}: {response.text[:200]}",
+                    _retry_after(response),
+                    response,
+                )
+            return response
+
+    def call(self, method: str, path: str, body=None) -> requests.Response:
+        """The final answer for a call: 2xx, or a 4xx that retrying cannot change.
+
+        Raises DeliveryError when retries run out (the caller keeps the events for later).
+        """
+        try:
+            for attempt in Retrying(
+                stop=stop_after_attempt(self.settings.max_retries + 1),
+                reraise=True,
+                wait=self._wait,
+                retry=retry_if_exception_type(RetryableError),
+                sleep=self._sleep,
+            ):
+                with attempt:
+                    return self._send(method, path, body)
+        except RetryableError as err:
+            raise DeliveryError(
+                f"gave up after {self.settings.max_retries + 1} attempts: {err.reason}"
+            ) from err
+        raise AssertionError("unreachable")

@@ -1,0 +1,368 @@
+"""The destination: accept Segment events into the outbox, then deliver them to SFMC.
+
+Each pending event is planned (``connector.plan``); its operations are grouped so SFMC sees as
+few calls as the seed allows: synchronous rowsets of up to ``sync_group_size`` rows per Data
+Extension, or with batching (BAT-1) async jobs of up to 32,000 items / 5 MB whose per-row
+results are mapped back to the events. An event ends ``delivered`` when all its operations
+succeeded, ``rejected`` (with SFMC's reason) when one was refused for good, ``dropped`` when the
+seed says it is not sent (with the rule). When SFMC stays unreachable after retries the events
+stay ``pending`` and the next run resumes them: delivery is at least once, never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from .. import personas
+from ..plan import EnsurePersonasDataExtension, FireApiEvent, UpsertContact, UpsertRow, plan
+from ..settings import Settings
+from .client import DeliveryError, SfmcClient
+from .outbox import DELIVERED, DROPPED, PENDING, REJECTED, Outbox, OutboxEvent
+
+ASYNC_DONE = ("Complete", "Error")
+
+
+class Refused(Exception):
+    """SFMC refused an operation for good; ``code`` is a stable reason code for summaries."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _error_text(response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+    if isinstance(body, dict):
+        details = [e.get("message", "") for e in body.get("additionalErrors") or []]
+        results = [m.get("message", "") for m in body.get("resultMessages") or []]
+        main = body.get("message") or body.get("error_description") or ""
+        return f"HTTP {response.status_code}: " + "; ".join(x for x in [main, *details, *results] if x)
+    return f"HTTP {response.status_code}"
+
+
+def _is_row_error(response) -> bool:
+    """400 errorcode 10006 naming problems: some row was bad (rows before it were saved)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("errorcode") == 10006 and bool(body.get("additionalErrors"))
+
+
+@dataclass
+class RunSummary:
+    delivered: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    dropped: Counter = field(default_factory=Counter)
+    pending: int = 0
+    stopped_because: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "delivered": self.delivered,
+            "rejected": dict(self.rejected),
+            "dropped": dict(self.dropped),
+            "pending": self.pending,
+            "stopped_because": self.stopped_because,
+        }
+
+
+class Destination:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        outbox: Outbox | None = None,
+        client: SfmcClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.settings = settings
+        self.outbox = outbox or Outbox(settings.outbox_path)
+        self.client = client or SfmcClient(settings, sleep=sleep)
+        self._sleep = sleep
+        self._personas_ready: set[tuple[str, str]] = set()
+
+    # -- intake -------------------------------------------------------------------------------
+
+    def accept(self, events: Iterable[dict]) -> tuple[int, int]:
+        """Durably queue events; returns (accepted, duplicates by messageId)."""
+        return self.outbox.accept(events)
+
+    # -- delivery -----------------------------------------------------------------------------
+
+    def chunk_size(self) -> int:
+        return self.settings.batching.max_items * 2 if self.settings.batching.enabled else 500
+
+    def deliver_pending(self, *, on_progress: Callable[[int], None] | None = None) -> RunSummary:
+        """Deliver every pending event; stops early (events kept) when SFMC stays unreachable."""
+        summary = RunSummary()
+        last = 0
+        while True:
+            batch = self.outbox.pending(self.chunk_size(), after_seq=last)
+            if not batch:
+                break
+            last = batch[-1].seq
+            try:
+                self.process(batch, summary)
+            except DeliveryError as err:
+                summary.stopped_because = str(err)
+                break
+            if on_progress:
+                on_progress(len(batch))
+        summary.pending = self.outbox.counts()[PENDING]
+        return summary
+
+    def process(self, batch: list[OutboxEvent], summary: RunSummary | None = None) -> None:
+        summary = summary if summary is not None else RunSummary()
+        outcomes: dict[int, tuple[str, str | None, str | None]] = {}
+        failures: dict[int, Refused] = {}
+        plans = {}
+        for item in batch:
+            planned = plan(item.event, self.settings)
+            if planned.is_dropped:
+                first = planned.dropped[0] if planned.dropped else None
+                outcomes[item.seq] = (
+                    DROPPED,
+                    str(first.reason_code) if first else "dropped",
+                    first.reason if first else "nothing to send",
+                )
+            else:
+                plans[item.seq] = planned
+        ops: dict[type, list[tuple[int, object]]] = defaultdict(list)
+        for seq, planned in plans.items():
+            for op in planned.operations:
+                ops[type(op)].append((seq, op))
+        try:
+            for seq, op in ops[EnsurePersonasDataExtension]:
+                self._guard(seq, failures, self._ensure_personas, op)
+            rows = [(seq, op) for seq, op in ops[UpsertRow] if seq not in failures]
+            if self.settings.batching.enabled:
+                self._rows_async(rows, failures)
+            else:
+                self._rows_sync(rows, failures)
+            self._contacts([(s, op) for s, op in ops[UpsertContact] if s not in failures], failures)
+            for seq, op in ops[FireApiEvent]:
+                if seq not in failures:
+                    self._guard(seq, failures, self._api_event, op)
+        except DeliveryError as err:
+            # SFMC unreachable: settle what is decided, keep the rest pending for the next run
+            decided = {s: o for s, o in outcomes.items()}
+            decided.update({s: (REJECTED, f.code, f.reason) for s, f in failures.items()})
+            self.outbox.settle(decided)
+            self.outbox.note_attempt([s for s in plans if s not in failures], str(err))
+            self._count(decided, summary)
+            raise
+        for seq in plans:
+            failure = failures.get(seq)
+            outcomes[seq] = (REJECTED, failure.code, failure.reason) if failure else (DELIVERED, None, None)
+        self.outbox.settle(outcomes)
+        self._count(outcomes, summary)
+
+    @staticmethod
+    def _count(outcomes, summary: RunSummary) -> None:
+        for status, code, _reason in outcomes.values():
+            if status == DELIVERED:
+                summary.delivered += 1
+            elif status == REJECTED:
+                summary.rejected[code] += 1
+            elif status == DROPPED:
+                summary.dropped[code] += 1
+
+    @staticmethod
+    def _guard(seq: int, failures: dict, action, op) -> None:
+        try:
+            action(op)
+        except Refused as refused:
+            failures.setdefault(seq, refused)
+
+    # -- synchronous rowsets ------------------------------------------------------------------
+
+    def _rows_sync(self, rows: list[tuple[int, UpsertRow]], failures: dict) -> None:
+        by_de: dict[str, list[tuple[int, UpsertRow]]] = defaultdict(list)
+        for seq, op in rows:
+            by_de[op.de_key].append((seq, op))
+        size = self.settings.sync_group_size
+        for de_key, items in by_de.items():
+            for start in range(0, len(items), size):
+                self._rowset(de_key, items[start : start + size], failures)
+
+    def _rowset(self, de_key: str, items: list[tuple[int, UpsertRow]], failures: dict) -> None:
+        body = [{"keys": op.keys, "values": op.values} for _, op in items]
+        response = self.client.call("POST", f"/hub/v1/dataevents/key:{quote(de_key, safe='')}/rowset", body)
+        if response.ok:
+            return
+        refused = Refused(
+            f"rows_refused_{response.status_code}", f"data extension '{de_key}': {_error_text(response)}"
+        )
+        if len(items) > 1 and response.status_code == 400 and _is_row_error(response):
+            # SFMC saved the rows before the bad one but does not say which it was: upserts are
+            # idempotent, so send each row alone to find the bad ones and land the rest.
+            for item in items:
+                self._rowset(de_key, [item], failures)
+            return
+        for seq, _ in items:
+            failures.setdefault(seq, refused)
+
+    # -- async jobs (batching) ----------------------------------------------------------------
+
+    def _async_requests(self, items: list[tuple[int, UpsertRow]]):
+        """Split one DE's rows into request bodies within the item and byte limits."""
+        limit_items, limit_bytes = self.settings.batching.max_items, self.settings.batching.max_bytes - 64
+        chunk, size = [], 0
+        for seq, op in items:
+            row = {**op.values, **op.keys}
+            row_size = len(json.dumps(row, separators=(",", ":"))) + 1
+            if chunk and (len(chunk) >= limit_items or size + row_size > limit_bytes):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append((seq, row))
+            size += row_size
+        if chunk:
+            yield chunk
+
+    def _rows_async(self, rows: list[tuple[int, UpsertRow]], failures: dict) -> None:
+        by_de: dict[str, list[tuple[int, UpsertRow]]] = defaultdict(list)
+        for seq, op in rows:
+            by_de[op.de_key].append((seq, op))
+        submitted = []
+        for de_key, items in by_de.items():
+            path = f"/data/v1/async/dataextensions/key:{quote(de_key, safe='')}/rows"
+            for chunk in self._async_requests(items):
+                response = self.client.call("PUT", path, {"items": [row for _, row in chunk]})
+                if response.status_code != 202:
+                    refused = Refused(
+                        f"async_refused_{response.status_code}",
+                        f"data extension '{de_key}': {_error_text(response)}",
+                    )
+                    for seq, _ in chunk:
+                        failures.setdefault(seq, refused)
+                    continue
+                submitted.append((de_key, response.json()["requestId"], chunk))
+        for de_key, request_id, chunk in submitted:
+            self._await_job(de_key, request_id, chunk, failures)
+
+    def _await_job(self, de_key: str, request_id: str, chunk: list, failures: dict) -> None:
+        status = {}
+        while status.get("requestStatus") not in ASYNC_DONE:
+            self._sleep(self.settings.batching.poll_interval)
+            response = self.client.call("GET", f"/data/v1/async/{request_id}/status")
+            if not response.ok:
+                raise DeliveryError(
+                    f"async request {request_id}: status unavailable: {_error_text(response)}"
+                )
+            status = response.json().get("status") or {}
+        results = self.client.call("GET", f"/data/v1/async/{request_id}/results")
+        items = results.json().get("items", []) if results.ok else []
+        if status["requestStatus"] == "Error" and not any(i.get("status") == "OK" for i in items):
+            # the whole job failed, e.g. the async API is not enabled on the account (BAT-3)
+            why = (
+                "; ".join(m.get("message", "") for m in (results.json().get("resultMessages") or []))
+                if results.ok
+                else ""
+            )
+            refused = Refused(
+                "async_job_failed",
+                f"async request {request_id} into '{de_key}' ended in Error"
+                f"{': ' + why if why else ''} (BAT-3: is the async API enabled "
+                "on the account?)",
+            )
+            for seq, _ in chunk:
+                failures.setdefault(seq, refused)
+            return
+        for (seq, _), item in zip(chunk, items, strict=False):
+            if item.get("status") != "OK":
+                failures.setdefault(
+                    seq,
+                    Refused(
+                        "row_refused",
+                        f"data extension '{de_key}': {item.get('message') or item.get('errors')}",
+                    ),
+                )
+        for seq, _ in chunk[len(items) :]:
+            failures.setdefault(
+                seq, Refused("row_result_missing", f"async request {request_id} gave no result")
+            )
+
+    # -- contacts, API events, Personas ------------------------------------------------------
+
+    def _contacts(self, items: list[tuple[int, UpsertContact]], failures: dict) -> None:
+        by_key: dict[str, list[int]] = defaultdict(list)
+        for seq, op in items:
+            by_key[op.contact_key].append(seq)
+        for key, seqs in by_key.items():
+            response = self.client.call(
+                "POST", "/contacts/v1/contacts", {"contactKey": key, "attributeSets": []}
+            )
+            if not response.ok:
+                refused = Refused(
+                    f"contact_refused_{response.status_code}", f"contact '{key}': {_error_text(response)}"
+                )
+                for seq in seqs:
+                    failures.setdefault(seq, refused)
+
+    def _api_event(self, op: FireApiEvent) -> None:
+        response = self.client.call(
+            "POST",
+            "/interaction/v1/events",
+            {"ContactKey": op.contact_key, "EventDefinitionKey": op.event_definition_key, "Data": op.data},
+        )
+        if not response.ok:
+            raise Refused(
+                f"api_event_refused_{response.status_code}",
+                f"API event '{op.event_definition_key}': {_error_text(response)}",
+            )
+
+    def _ensure_personas(self, op: EnsurePersonasDataExtension) -> None:
+        """PER-1/PER-2: create the Personas DE, or check an existing one and add the missing column."""
+        if (op.de_key, op.column_name.lower()) in self._personas_ready:
+            return
+        key = quote(op.de_key, safe="")
+        response = self.client.call("GET", f"/data/v1/customobjects/key:{key}/fields")
+        if response.status_code == 404 and op.create_if_missing:
+            created = self.client.call(
+                "POST",
+                "/data/v1/customobjects",
+                {
+                    "name": personas.DEFAULT_PERSONAS_DE_NAME,
+                    "key": op.de_key,
+                    "isSendable": False,
+                    "fields": personas.new_data_extension_fields(op.column_name, op.column_type),
+                },
+            )
+            if created.status_code not in (201, 409):
+                raise Refused(
+                    "personas_de_not_created", f"could not create '{op.de_key}': {_error_text(created)}"
+                )
+            response = self.client.call("GET", f"/data/v1/customobjects/key:{key}/fields")
+        if not response.ok:
+            raise Refused(
+                "personas_de_missing", f"Personas data extension '{op.de_key}': {_error_text(response)}"
+            )
+        fields = response.json().get("fields", [])
+        problems = personas.requirements_problems(fields, op.column_name, op.column_type)
+        if problems:
+            raise Refused(
+                "personas_de_invalid",
+                f"data extension '{op.de_key}' cannot take the Personas sync: " + "; ".join(problems),
+            )
+        if not any(f.get("name", "").lower() == op.column_name.lower() for f in fields):
+            added = self.client.call(
+                "POST",
+                f"/data/v1/customobjects/key:{key}/fields",
+                {"fields": [personas.column_field(op.column_name, op.column_type)]},
+            )
+            if not added.ok and added.status_code != 409:
+                raise Refused(
+                    "personas_column_not_added",
+                    f"could not add '{op.column_name}' to '{op.de_key}': {_error_text(added)}",
+                )
+        self._personas_ready.add((op.de_key, op.column_name.lower()))

@@ -1,0 +1,154 @@
+"""The durable outbox: every accepted event stays here until it is delivered, rejected or dropped.
+
+SQLite in WAL mode. ``accept`` commits before it returns, so an event acknowledged to a caller
+survives the connector being killed; a restarted connector picks up every ``pending`` event.
+Events are keyed by Segment's ``messageId``, so a replayed event is not sent twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+PENDING, DELIVERED, REJECTED, DROPPED = "pending", "delivered", "rejected", "dropped"
+STATUSES = (PENDING, DELIVERED, REJECTED, DROPPED)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    reason_code TEXT,
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    received_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_status ON events (status, seq);
+"""
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    seq: int
+    event: dict
+    attempts: int
+
+
+class Outbox:
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def accept(self, events: Iterable[dict]) -> tuple[int, int]:
+        """Store events durably; returns (accepted, duplicates). Events without a messageId get one."""
+        now = time.time()
+        rows = []
+        for event in events:
+            if isinstance(event, dict) and not event.get("messageId"):
+                event = {**event, "messageId": f"generated-{uuid.uuid4()}"}
+            message_id = (
+                str(event.get("messageId")) if isinstance(event, dict) else f"malformed-{uuid.uuid4()}"
+            )
+            rows.append((message_id, json.dumps(event, default=str), now, now))
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO events (message_id, body, received_at, updated_at) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+            self._db.execute("COMMIT")
+            accepted = self._db.total_changes - before
+        return accepted, len(rows) - accepted
+
+    def reject_unreadable(self, items: list[tuple[str, str, str]]) -> None:
+        """Keep input that is not an event at all (e.g. a line of bad JSON) as rejected, with the reason.
+
+        ``items`` are (message id, raw text, reason): nothing read is dropped without a trace.
+        """
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO events (message_id, body, status, reason_code, reason, received_at, updated_at) "
+                "VALUES (?, ?, 'rejected', 'malformed_input', ?, ?, ?)",
+                [(mid, json.dumps({"raw": raw[:2000]}), reason, now, now) for mid, raw, reason in items],
+            )
+            self._db.execute("COMMIT")
+
+    def pending(self, limit: int, after_seq: int = 0) -> list[OutboxEvent]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, body, attempts FROM events WHERE status = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            ).fetchall()
+        return [OutboxEvent(seq, json.loads(body), attempts) for seq, body, attempts in rows]
+
+    def settle(self, outcomes: dict[int, tuple[str, str | None, str | None]]) -> None:
+        """Record final outcomes: seq -> (status, reason_code, reason)."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "UPDATE events SET status = ?, reason_code = ?, reason = ?, updated_at = ? WHERE seq = ?",
+                [(status, code, reason, now, seq) for seq, (status, code, reason) in outcomes.items()],
+            )
+            self._db.execute("COMMIT")
+
+    def note_attempt(self, seqs: Iterable[int], reason: str) -> None:
+        """A delivery attempt that will be retried later: count it and keep the last reason."""
+        with self._lock:
+            self._db.executemany(
+                "UPDATE events SET attempts = attempts + 1, reason = ?, updated_at = ? WHERE seq = ?",
+                [(reason, time.time(), seq) for seq in seqs],
+            )
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT status, count(*) FROM events GROUP BY status").fetchall()
+        return {status: 0 for status in STATUSES} | dict(rows)
+
+    def reasons(self, status: str) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT coalesce(reason_code, '?'), count(*) FROM events WHERE status = ? "
+                "GROUP BY 1 ORDER BY 2 DESC",
+                (status,),
+            ).fetchall()
+        return dict(rows)
+
+    def listing(self, status: str, limit: int = 100) -> list[dict]:
+        """Events of one status with their reasons, newest first (e.g. the rejected ones)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, message_id, reason_code, reason, attempts, body FROM events WHERE status = ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (status, limit),
+            ).fetchall()
+        return [
+            {"seq": s, "message_id": m, "reason_code": c, "reason": r, "attempts": a, "event": json.loads(b)}
+            for s, m, c, r, a, b in rows
+        ]
+
+    def requeue(self, status: str = REJECTED) -> int:
+        """Send rejected (or dropped) events again, e.g. after fixing a Data Extension."""
+        with self._lock:
+            return self._db.execute(
+                "UPDATE events SET status = 'pending', reason_code = NULL, reason = NULL WHERE status = ?",
+                (status,),
+            ).rowcount
