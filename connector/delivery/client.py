@@ -60,6 +60,7 @@ class ClientStats:
     throttled: int = 0  # 429 answers seen
     token_requests: int = 0
     by_status: Counter = field(default_factory=Counter)
+    throttled_at: list[float] = field(default_factory=list, repr=False)  # time.monotonic() of each 429
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, status: int | str) -> None:
@@ -68,6 +69,11 @@ class ClientStats:
             self.by_status[str(status)] += 1
             if status == 429:
                 self.throttled += 1
+                self.throttled_at.append(time.monotonic())
+
+    def throttled_after(self, moment: float) -> int:
+        """429s seen after ``moment`` (a time.monotonic() reading), e.g. after warm-up."""
+        return sum(1 for t in self.throttled_at if t > moment)
 
     def as_dict(self) -> dict:
         return {

@@ -1,0 +1,1 @@
+"""Benchmarks and locust scenarios for the emulator and the connector."""
