@@ -34,6 +34,9 @@ def create_app(config: Config | None = None, *, scenario: str | None = None, clo
             apply_scenario(emulator, load_scenario_file(scenario), replace=False)
     app = Flask(__name__)
     app.json.sort_keys = False
+    # SFMC answers odd paths itself; never an HTML redirect for a doubled or trailing slash
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.extensions["sfmc"] = emulator
     for blueprint in (auth.bp, hub.bp, data.bp, admin.bp):
         app.register_blueprint(blueprint)

@@ -10,17 +10,14 @@ import uuid
 from dataclasses import dataclass, field
 
 from .fields import DEFAULT_DECIMAL, DEFAULT_LENGTH, MAX_LENGTH, MAX_PRECISION, FieldSpec, canonical_type
+from .problems import Problems
 from .titlecase import title_case_problem
 
 FORBIDDEN_NAME_CHARS = set('"[]\\') | {chr(c) for c in range(32)}
 
 
-class DefinitionError(ValueError):
-    """A Data Extension definition SFMC would refuse; ``problems`` lists every reason."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
+class DefinitionError(Problems):
+    """A Data Extension definition SFMC would refuse."""
 
 
 @dataclass(frozen=True)

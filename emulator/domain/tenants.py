@@ -11,6 +11,8 @@ import secrets
 import string
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from .problems import Problems
+
 # The permissions the seed tells users to grant (AUTH-1), as SFMC scope names.
 SEED_SCOPES = (
     "email_read", "email_write", "web_read", "web_write",
@@ -31,10 +33,8 @@ def new_subdomain() -> str:
     return "mc" + _random(26)
 
 
-class TenantError(ValueError):
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
+class TenantError(Problems):
+    """A tenant description the emulator cannot build."""
 
 
 @dataclass(frozen=True)
