@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,17 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)  ## set up and run the emulator on 127.0.0.1:8085 with ./sfmc-emulator.sqlite3
 	$(BIN)/sfmc-emulator serve $(ARGS)
 
-test: $(STAMP)  ## set up and run the whole test suite in parallel, then lint
+test: $(STAMP) browser  ## set up and run the whole test suite in parallel, then lint
 	$(BIN)/python -m pytest -n auto $(ARGS)
 	$(BIN)/ruff check .
+
+# The inspector's browser tests drive Debian's chromium; Playwright never downloads a browser here.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import errors
-from .api import admin, auth, data, hub
+from .api import admin, auth, control, data, hub, ui
 from .api.common import MAX_PAYLOAD
 from .clock import Clock
 from .domain.throttle import retry_after_header
@@ -22,6 +22,7 @@ from .store import open_store
 
 log = logging.getLogger("sfmc_emulator")
 UNTHROTTLED = {"auth", "admin"}  # token calls and the control plane do not count against the limit
+CONTROL_PLANE = {"admin", "ui"}  # never journaled, never faulted; guarded by the admin token when one is set
 ADMIN_MAX_PAYLOAD = 64 * 1024 * 1024
 
 
@@ -38,23 +39,43 @@ def create_app(config: Config | None = None, *, scenario: str | None = None, clo
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.extensions["sfmc"] = emulator
-    for blueprint in (auth.bp, hub.bp, data.bp, admin.bp):
+    for blueprint in (auth.bp, hub.bp, data.bp, admin.bp, ui.bp):
         app.register_blueprint(blueprint)
+    app.wsgi_app = control.DropConnection(app.wsgi_app)
 
     @app.before_request
     def request_chain():
         family = (request.endpoint or "").partition(".")[0]
         request.max_content_length = ADMIN_MAX_PAYLOAD if family == "admin" else MAX_PAYLOAD
-        if not request.endpoint or family in UNTHROTTLED:
+        if family in CONTROL_PLANE or request.path.startswith("/_emulator"):
+            control.check_admin_token(emulator)
+            control.validate_body(family)
             return
+        control.start_journal(emulator)  # every SFMC call from here on is journaled, refused ones included
+        if not request.endpoint:
+            return
+        if family in UNTHROTTLED:
+            g.token_tenant = control.tenant_of_token_call(emulator)
+            dropped = control.apply_fault(emulator, g.token_tenant, token_call=True)
+            control.validate_body(family)
+            return dropped
         ctx = emulator.authenticate(request.headers.get("Authorization"))
         g.auth = ctx
+        dropped = control.apply_fault(emulator, ctx.tenant_id)  # before the throttle: injected answers cost no token
+        if dropped is not None:
+            return dropped
         decision = emulator.admit(ctx.tenant_id)
         if not decision.allowed:
             raise errors.rate_limited(retry_after_header(decision.retry_after))
         scope = getattr(app.view_functions[request.endpoint], "required_scope", None)
         if scope and scope not in ctx.scopes:
             raise errors.insufficient_privileges(scope)
+        control.validate_body(family)
+
+    @app.after_request
+    def journal(response):
+        control.finish_journal(emulator, response, (request.endpoint or "").partition(".")[0])
+        return response
 
     @app.errorhandler(errors.EmulatorError)
     def emulator_error(err: errors.EmulatorError):

@@ -37,7 +37,12 @@ def main():
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Server worker threads.")
 @click.option("--quiet", is_flag=True, help="Print only the URL line at start.")
-def serve(host, port, database, scenario, no_demo, rate_limit, burst, token_lifetime, threads, quiet):
+@click.option("--admin-token", envvar="SFMC_EMULATOR_ADMIN_TOKEN",
+              help="Require this token on /_emulator calls (Authorization: Bearer or X-Emulator-Admin-Token).")
+@click.option("--journal-size", default=1000, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Request-journal entries kept per tenant; older ones are evicted and counted.")
+def serve(host, port, database, scenario, no_demo, rate_limit, burst, token_lifetime, threads, quiet,
+          admin_token, journal_size):
     """Serve the emulator with waitress (a production WSGI server) until interrupted."""
     import socket
 
@@ -48,7 +53,7 @@ def serve(host, port, database, scenario, no_demo, rate_limit, burst, token_life
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {k: v for k, v in (("rate_limit", rate_limit), ("burst", burst),
                                     ("token_lifetime", token_lifetime)) if v is not None}
-    config = Config(database=database)
+    config = Config(database=database, admin_token=admin_token or None, journal_size=journal_size)
     config = replace(config, default_settings=config.default_settings.updated(overrides))
     if scenario is None and not no_demo:
         scenario = str(demo_scenario_path())

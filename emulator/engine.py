@@ -7,15 +7,19 @@ it asks of an ``Emulator``. The CLI and tests can use the same object directly.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import errors
 from .clock import Clock
 from .domain import auth
 from .domain.auth import AuthContext
+from .domain.faults import FaultSet
 from .domain.filters import Compare, FilterError, columns_in, parse_filter
+from .domain.journal import ANY, Journal
 from .domain.rows import RowInput, RowPlan, plan_rows
 from .domain.schema import DataExtension, DefinitionError, build_data_extension
+from .domain.stats import Stats
 from .domain.tenants import Tenant, TenantError, TenantSettings, build_tenant
 from .domain.throttle import Decision, Throttle
 from .errors import OAuthError, SfmcError
@@ -26,6 +30,8 @@ from .store import Store
 class Config:
     database: str = ":memory:"
     default_settings: TenantSettings = field(default_factory=TenantSettings)
+    admin_token: str | None = None  # when set, /_emulator calls need it (Bearer or X-Emulator-Admin-Token)
+    journal_size: int = 1000  # request-journal entries kept per tenant before the oldest is evicted
 
 
 class Emulator:
@@ -34,6 +40,10 @@ class Emulator:
         self.clock = clock or Clock()
         self.config = config or Config()
         self.throttle = Throttle(self.clock)
+        self.faults = FaultSet(self.clock)
+        self.journal = Journal(self.clock, self.config.journal_size)
+        self.stats = Stats(self.clock)
+        self.async_queue_depth: Callable[[], int] = lambda: 0  # the async engine replaces it; read by /metrics
         self._lock = threading.RLock()
         self._tenants: dict[str, Tenant] = {}
         self._clients: dict[str, str] = {}  # client_id -> tenant id
@@ -99,6 +109,8 @@ class Emulator:
                 self._clients.pop(package.client_id, None)
             self._des.pop(tenant_id, None)
             self.throttle.forget(tenant_id)
+            self.journal.clear(tenant_id)
+            self.stats.forget(tenant_id)
             return self.store.delete_tenant(tenant_id)
 
     def update_settings(self, tenant_id: str, changes: dict) -> Tenant:
@@ -113,6 +125,9 @@ class Emulator:
         """Clear rows, tokens and logs (of one tenant or all); definitions stay."""
         self.store.reset(tenant_id)
         self.throttle.forget(tenant_id)
+        self.journal.clear(ANY if tenant_id is None else tenant_id)
+        self.stats.forget(tenant_id, everything=tenant_id is None)
+        self.faults.clear(tenant_id)
 
     # -- auth ---------------------------------------------------------------------------------
 
@@ -177,6 +192,9 @@ class Emulator:
             raise errors.not_authorized()
         if record["expires_at"] <= self.clock.now():
             raise errors.not_authorized(expired=True)
+        refusal = self.faults.token_refusal(record["tenant_id"], record["issued_at"])
+        if refusal:
+            raise errors.not_authorized(expired=refusal == "expired")
         return AuthContext(record["tenant_id"], record["mid"], frozenset(record["scopes"]), token,
                            record["expires_at"])
 
@@ -248,6 +266,8 @@ class Emulator:
                              insert_only=insert_only, stop_at_first_error=stop_at_first_error)
             if plan.writes or plan.appends:
                 self.store.write_rows(de.id, plan.writes, plan.appends)
+        self.stats.record_write(tenant_id, saved=len(plan.saved), failed=len(plan.failed),
+                                ignored_keys=plan.ignored_keys, problems=[p for o in plan.failed for p in o.problems])
         if plan.ignored_keys or plan.failed:
             self.store.log_write(tenant_id, {
                 "at": self.clock.now(), "source": source, "data_extension": de.key,

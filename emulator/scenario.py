@@ -105,6 +105,20 @@ def apply_scenario(emulator, doc: dict, *, replace: bool = True) -> list[str]:
             created.append(emulator.create_tenant(tenant, replace=replace).id)
         except TenantError as err:
             problems.extend(f"tenants[{i}]: {p}" for p in err.problems)
+    problems.extend(_apply_faults(emulator, doc.get("faults") or []))
     if problems:
         raise ScenarioError(problems)
     return created
+
+
+def _apply_faults(emulator, rules: list) -> list[str]:
+    """Add the scenario's fault rules (each checked against the fault-rule JSON Schema)."""
+    from .domain.faults import FaultRuleError
+
+    problems = []
+    for i, rule in enumerate(rules):
+        try:
+            emulator.faults.add(rule)
+        except FaultRuleError as err:
+            problems.extend(f"faults[{i}]: {p}" for p in err.problems)
+    return problems

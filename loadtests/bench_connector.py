@@ -2,8 +2,8 @@
 
 Three modes over one emulator (a real ``sfmc-emulator serve`` process):
 
-* unbatched: one row per request (``sync_group_size: 1``): ceiling = limit × 1 row;
-* sync-grouped: 50-row rowsets: ceiling = limit × 50 rows;
+* unbatched: one row per request (``sync_group_size: 1``): ceiling = limit x 1 row;
+* sync-grouped: 50-row rowsets: ceiling = limit x 50 rows;
 * async-batched (BAT-1): 32,000-item async jobs: a backfill of N users, timed end to end
   (queue into the outbox, plan, submit, poll, map results back).
 
@@ -34,7 +34,8 @@ FIELDS = [{"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey":
           {"name": "Email", "type": "EmailAddress"}, {"name": "First Name", "type": "Text"},
           {"name": "Last Name", "type": "Text"}, {"name": "Plan", "type": "Text"},
           {"name": "Created At", "type": "Date"}, {"name": "Age", "type": "Number"},
-          {"name": "City", "type": "Text"}, {"name": "Country", "type": "Text"}, {"name": "Opted In", "type": "Boolean"}]
+          {"name": "City", "type": "Text"}, {"name": "Country", "type": "Text"},
+          {"name": "Opted In", "type": "Boolean"}]
 
 
 def start_emulator(workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -114,7 +115,8 @@ def main(rate, unbatched, grouped, backfill, json_out):
     for r in results:
         ceiling = r.get("ceiling_rows_per_s")
         ratio = f"  {r['rows_per_s'] / ceiling:.0%} of the {ceiling:g} rows/s ceiling" if ceiling else ""
-        click.echo(f"{r['mode']:<14} {r['delivered']:>9} rows in {r['seconds']:>7.2f} s = {r['rows_per_s']:>9.1f} rows/s"
+        click.echo(f"{r['mode']:<14} {r['delivered']:>9} rows in {r['seconds']:>7.2f} s = "
+                   f"{r['rows_per_s']:>9.1f} rows/s"
                    f"{ratio}; {r['requests']} requests, {r['http_429']} x 429"
                    + (f" ({r['http_429_after_warmup']} after warm-up)" if r["http_429_after_warmup"] is not None
                       else "")

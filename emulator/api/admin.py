@@ -6,10 +6,16 @@ envelope so one error handler serves the whole emulator.
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from .. import errors
+from ..domain.faults import FaultRuleError
+from ..domain.journal import ANY, PatternError, parse_pattern
+from ..domain.stats import WINDOW
 from ..domain.tenants import TenantError
+from ..metrics import exposition, registry_for
+from ..openapi import build_document
 from ..scenario import ScenarioError, apply_scenario, parse_scenario
 from .common import engine, int_arg, json_body, ok
 
@@ -125,6 +131,118 @@ def list_writes(tenant_id: str):
     """Writes that ignored keys or failed rows: silently dropped data made visible."""
     _tenant_or_404(tenant_id)
     return ok({"items": engine().store.list_writes(tenant_id, int_arg("limit", 100, 1, 10000))})
+
+
+# -- inspection: stats, traffic, journal, faults, OpenAPI, metrics -------------------------------
+
+
+@bp.get("/tenants/<tenant_id>/stats")
+def tenant_stats(tenant_id: str):
+    """Totals since the tenant was created or reset; they never evict, unlike the journal."""
+    _tenant_or_404(tenant_id)
+    emulator = engine()
+    return ok({"tenant": tenant_id, **emulator.stats.tenant(tenant_id),
+               "journal_evicted": emulator.journal.evicted(tenant_id)})
+
+
+@bp.get("/tenants/<tenant_id>/traffic")
+def tenant_traffic(tenant_id: str):
+    """Per-second accepted and 429 counts on the emulator clock, for the inspector's chart."""
+    tenant = _tenant_or_404(tenant_id)
+    seconds = int_arg("seconds", 60, 1, WINDOW)
+    return ok({"tenant": tenant_id, "rate_limit": tenant.settings.rate_limit, "burst": tenant.settings.burst,
+               "points": engine().stats.traffic(tenant_id, seconds)})
+
+
+def _pattern(raw: dict):
+    try:
+        return parse_pattern(raw)
+    except PatternError as err:
+        raise errors.bad_request(f"Invalid journal pattern: {err}", errors.INVALID_PARAMETER) from None
+
+
+@bp.get("/journal")
+def journal_query():
+    args = {k: v for k, v in request.args.items() if k != "limit"}
+    entries = engine().journal.query(_pattern(args), int_arg("limit", 100, 1, 100000))
+    return ok({"count": len(entries), "evicted": engine().journal.evicted(), "items": entries})
+
+
+@bp.post("/journal/count")
+def journal_count():
+    """WireMock-style verification: ``{"method": "POST", "path": "/hub/*", "status": 429}`` → ``{"count": n}``."""
+    return ok({"count": engine().journal.count(_pattern(json_body(dict)))})
+
+
+@bp.delete("/journal")
+def journal_clear():
+    tenant = request.args.get("tenant")
+    removed = engine().journal.clear(ANY if tenant is None else (None if tenant == "null" else tenant))
+    return ok({"cleared": removed})
+
+
+@bp.get("/journal/<int:entry_id>")
+def journal_entry(entry_id: int):
+    entry = engine().journal.get(entry_id)
+    if entry is None:
+        raise errors.not_found(f"No journal entry {entry_id}; it may have been evicted or cleared.")
+    return ok(entry)
+
+
+@bp.get("/faults")
+def list_faults():
+    return ok({"items": engine().faults.list()})
+
+
+@bp.post("/faults")
+def add_faults():
+    """One rule object or a list of them; all or none are added."""
+    body = json_body((dict, list))
+    raws = body if isinstance(body, list) else [body]
+    faults, added = engine().faults, []
+    try:
+        for raw in raws:
+            added.append(faults.add(raw).id)
+    except FaultRuleError as err:
+        for rule_id in added:
+            faults.remove(rule_id)
+        prefix = f"[{len(added)}] " if isinstance(body, list) else ""
+        raise _invalid([prefix + p for p in err.problems]) from None
+    rules = [faults.get(rule_id) for rule_id in added]
+    return ok(rules if isinstance(body, list) else rules[0], 201)
+
+
+@bp.delete("/faults")
+def clear_faults():
+    return ok({"removed": engine().faults.clear(request.args.get("tenant"))})
+
+
+@bp.get("/faults/<rule_id>")
+def get_fault(rule_id: str):
+    rule = engine().faults.get(rule_id)
+    if rule is None:
+        raise errors.not_found(f"No fault rule '{rule_id}'. List them with GET /_emulator/faults.")
+    return ok(rule)
+
+
+@bp.delete("/faults/<rule_id>")
+def delete_fault(rule_id: str):
+    if not engine().faults.remove(rule_id):
+        raise errors.not_found(f"No fault rule '{rule_id}'. List them with GET /_emulator/faults.")
+    return ok({"deleted": rule_id})
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return ok(build_document())
+
+
+@bp.get("/metrics")
+def metrics():
+    registry = current_app.extensions.get("sfmc_metrics")
+    if registry is None:
+        registry = current_app.extensions["sfmc_metrics"] = registry_for(engine())
+    return Response(exposition(registry), mimetype="text/plain", headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @bp.get("/clock")

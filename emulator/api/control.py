@@ -1,0 +1,244 @@
+"""The control-plane steps of the request chain in ``app.py``: admin token, faults, body validation, journal.
+
+``app.py`` calls these in order; they are here so the chain itself stays readable. Nothing in this
+module decides SFMC behaviour: fault rules, the journal and the counters are plain domain objects
+on the ``Emulator``; this module only moves request data in and out of them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+from flask import Response, g, request
+from waitress.channel import ClientDisconnected
+
+from .. import errors
+from ..domain.journal import cap
+from ..engine import Emulator
+from ..openapi import body_problems
+
+DROP = "emulator.drop_connection"  # WSGI environ flag set when a fault drops the connection
+PUBLIC_ADMIN = {"admin.health", "admin.openapi_document"}  # reachable without the admin token
+SECRET_FIELDS = ("client_secret", "clientSecret")
+MAX_HEADERS = 30
+
+
+# -- admin token ---------------------------------------------------------------------------------
+
+def check_admin_token(emulator: Emulator) -> None:
+    expected = emulator.config.admin_token
+    if not expected or request.endpoint in PUBLIC_ADMIN or (request.endpoint or "").startswith("ui."):
+        return
+    given = request.headers.get("X-Emulator-Admin-Token") or ""
+    authorization = request.headers.get("Authorization") or ""
+    if not given and authorization.lower().startswith("bearer "):
+        given = authorization[7:].strip()
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        raise errors.SfmcError(401, errors.NOT_AUTHORIZED,
+                               "Not Authorized: this emulator's control plane needs its admin token in "
+                               "'Authorization: Bearer <token>' or 'X-Emulator-Admin-Token'.")
+
+
+# -- faults --------------------------------------------------------------------------------------
+
+def apply_fault(emulator: Emulator, tenant_id: str | None, *, token_call: bool = False) -> Response | None:
+    """Sleep for latency rules, then answer as the first matching rule says (or return None)."""
+    fault = emulator.faults.for_request(tenant_id, request.method, request.path, token_call=token_call)
+    if fault.delay:
+        time.sleep(fault.delay)  # real latency on purpose: the client's timeouts are what is tested
+    rule = fault.rule
+    if rule is None:
+        return None
+    g.fault = rule.id
+    if rule.kind == "drop":
+        request.environ[DROP] = True
+        return Response(status=500)  # never sent: DropConnection closes the socket instead
+    status, errorcode, message, retry_after = rule.answer()
+    if "{de_id}" in message:
+        message = message.replace("{de_id}", _de_id(emulator, tenant_id))
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    raise errors.SfmcError(status, errorcode, message, extra_headers=headers)
+
+
+def _de_id(emulator: Emulator, tenant_id: str | None) -> str:
+    """The id of the Data Extension the path names, as SFMC's 10006 message carries it."""
+    ref = (request.view_args or {}).get("ref") or (request.view_args or {}).get("key") or ""
+    kind, _, value = ref.partition(":")
+    de = None
+    if tenant_id and value:
+        de = emulator.find_data_extension(tenant_id, **({"key": value} if kind.lower() == "key" else {"de_id": value}))
+    elif tenant_id and ref:
+        de = emulator.find_data_extension(tenant_id, de_id=ref)
+    return de.id if de else (value or ref or "00000000-0000-0000-0000-000000000000")
+
+
+class DropConnection:
+    """WSGI wrapper: when a fault flagged the request, close the TCP connection without any answer.
+
+    Under waitress, raising its ``ClientDisconnected`` before anything is written makes the server
+    close the socket with nothing sent, which is what a client sees when SFMC drops a connection
+    (requests raises ``ConnectionError``). Other servers see the exception and abort the response.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        def deferred(status, headers, exc_info=None):
+            if environ.get(DROP):
+                return lambda _data: None
+            return start_response(status, headers, exc_info)
+
+        result = self.wsgi_app(environ, deferred)
+        if environ.get(DROP):
+            if hasattr(result, "close"):
+                result.close()
+            raise ClientDisconnected("connection dropped by an emulator fault rule")
+        return result
+
+
+# -- request-body validation against the OpenAPI document ----------------------------------------
+
+def _reject_constant(name: str):
+    raise ValueError(name)
+
+
+def validate_body(family: str) -> None:
+    """Check a parseable JSON (or token form) body against the route's schema; bodies that do not parse
+    are left to the route, which answers them with its established error (10004, 415, ...)."""
+    if request.method in ("GET", "HEAD", "DELETE", "OPTIONS") or request.url_rule is None:
+        return
+    if request.mimetype == "application/json":
+        try:
+            body = json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            return
+    elif family == "auth" and request.mimetype == "application/x-www-form-urlencoded":
+        body = request.form.to_dict()
+    else:
+        return
+    try:
+        problems, envelope = body_problems(request.method, request.url_rule.rule, body)
+    except RecursionError:
+        return
+    if not problems:
+        return
+    if envelope == "oauth":
+        raise errors.OAuthError(400, "invalid_request", "The request body is not valid: " + "; ".join(problems))
+    if envelope == "async":
+        raise errors.AsyncApiError(400, "InvalidRequest", "The request body is not valid: " + "; ".join(problems))
+    raise errors.bad_request("The request body is not valid: " + problems[0], errors.INCORRECT_FORMAT,
+                             [errors.detail(p, errors.INCORRECT_FORMAT) for p in problems])
+
+
+# -- the journal ---------------------------------------------------------------------------------
+
+def start_journal(emulator: Emulator) -> None:
+    g.journal_started = time.perf_counter()
+    emulator.stats.begin_request()
+
+
+def tenant_of_token_call(emulator: Emulator) -> str | None:
+    """Token calls carry no bearer token: their tenant is the one owning the client id, if any."""
+    try:
+        data = request.get_data(cache=True)  # before any form parsing, so the journal still sees the body
+        if request.mimetype == "application/x-www-form-urlencoded":
+            body = request.form.to_dict()
+        else:
+            body = json.loads(data or b"null")
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    client_id = body.get("client_id") or body.get("clientId")
+    tenant = emulator._tenant_of_client(client_id) if isinstance(client_id, str | int) else None
+    return tenant.id if tenant else None
+
+
+def _redacted(data: bytes) -> bytes:
+    """Token-call bodies without their secrets: the journal is readable by anyone with admin access."""
+    if request.mimetype == "application/x-www-form-urlencoded":
+        pairs = request.form.to_dict()
+        return "&".join(f"{k}={'***' if k in SECRET_FIELDS else v}" for k, v in pairs.items()).encode()
+    try:
+        body = json.loads(data)
+    except (ValueError, RecursionError):
+        return data
+    if isinstance(body, dict):
+        body = {k: ("***" if k in SECRET_FIELDS else v) for k, v in body.items()}
+    return json.dumps(body).encode()
+
+
+def _request_body(family: str) -> tuple[str | None, bool]:
+    try:
+        data = request.get_data(cache=True)
+    except Exception:  # over the size limit: the body was refused unread
+        return "[not read: over the payload limit]", True
+    if family == "auth" and data:
+        data = _redacted(data)
+    return cap(data)
+
+
+def _headers() -> dict:
+    out = {}
+    for name, value in list(request.headers.items())[:MAX_HEADERS]:
+        if name.lower() in ("authorization", "x-emulator-admin-token"):
+            scheme, _, credential = value.partition(" ")
+            value = f"{scheme} {credential[:6]}…" if credential else "…"
+        out[name] = value
+    return out
+
+
+def _rules_broken(response: Response, written: list[str]) -> list[str]:
+    found = list(written)
+    if response.status_code >= 400 and response.mimetype == "application/json":
+        try:
+            body = json.loads(response.get_data())
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            for item in body.get("additionalErrors") or []:
+                if isinstance(item, dict) and item.get("message") not in found:
+                    found.append(str(item.get("message")))
+            for item in body.get("resultMessages") or []:
+                if isinstance(item, dict) and item.get("message") not in found:
+                    found.append(str(item.get("message")))
+    return found[:50]
+
+
+def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
+    """Record the call in the journal and the counters (after the answer is final, errors included)."""
+    started = g.pop("journal_started", None)
+    if started is None:
+        return
+    capture = emulator.stats.end_request()
+    ctx = g.get("auth")
+    tenant = ctx.tenant_id if ctx is not None else g.get("token_tenant")
+    dropped = bool(request.environ.get(DROP))
+    status = None if dropped else response.status_code
+    route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
+    request_body, request_cut = _request_body(family)
+    response_body, response_cut = (None, False) if dropped or response.direct_passthrough else \
+        cap(response.get_data())
+    emulator.journal.record({
+        "tenant": tenant,
+        "mid": ctx.mid if ctx is not None else None,
+        "method": request.method,
+        "path": request.path,
+        "query": request.query_string.decode("latin-1"),
+        "route": route,
+        "status": status,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+        "request_headers": _headers(),
+        "request_body": request_body,
+        "request_body_truncated": request_cut,
+        "response_body": response_body,
+        "response_body_truncated": response_cut,
+        "keys_ignored": capture.keys_ignored,
+        "rules_broken": [] if dropped else _rules_broken(response, capture.problems),
+        "rows_written": capture.rows_written,
+        "fault": g.get("fault"),
+    })
+    emulator.stats.record_request(tenant, route, request.method, status, fault=g.get("fault") is not None)

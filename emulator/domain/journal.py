@@ -1,0 +1,170 @@
+"""The request journal: every SFMC call the emulator answered, queryable and bounded.
+
+Each tenant (and the unknown tenant ``None``, for calls that failed authentication) has a ring
+buffer of ``size`` entries; the oldest entry is evicted when it is full and evictions are
+counted, so memory stays bounded however long a CI run lasts. Patterns select entries by tenant,
+method, path (glob or regex), status (``429`` or a class such as ``4xx``), time and body text;
+``count`` answers WireMock-style verifications.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from ..clock import Clock
+
+ANY = object()  # a pattern field that was not given
+BODY_LIMIT = 16 * 1024
+
+
+class PatternError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Pattern:
+    tenant: object = ANY  # a tenant id, None (unauthenticated calls) or ANY
+    method: str | None = None
+    path: str | None = None
+    path_regex: re.Pattern | None = None
+    status: int | None = None
+    status_class: int | None = None  # 4 for "4xx"
+    since: float | None = None
+    since_id: int | None = None
+    body_contains: str | None = None
+
+    def matches(self, entry: dict) -> bool:
+        if self.tenant is not ANY and entry["tenant"] != self.tenant:
+            return False
+        if self.method and entry["method"] != self.method:
+            return False
+        if self.path and not fnmatch.fnmatchcase(entry["path"], self.path):
+            return False
+        if self.path_regex and not self.path_regex.search(entry["path"]):
+            return False
+        if self.status is not None and entry["status"] != self.status:
+            return False
+        if self.status_class is not None and (entry["status"] or 0) // 100 != self.status_class:
+            return False
+        if self.since is not None and entry["at"] < self.since:
+            return False
+        if self.since_id is not None and entry["id"] <= self.since_id:
+            return False
+        return not (self.body_contains and self.body_contains not in (entry["request_body"] or ""))
+
+
+def _number(raw, name: str, kind=float):
+    try:
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise PatternError(f"'{name}' must be a number, got {raw!r}") from None
+
+
+def parse_pattern(raw: dict) -> Pattern:
+    """A pattern from JSON (``POST /journal/count``) or query arguments; ``tenant: null`` means unauthenticated."""
+    if not isinstance(raw, dict):
+        raise PatternError("a journal pattern must be a JSON object")
+    unknown = set(raw) - {"tenant", "method", "path", "path_regex", "status", "since", "since_id", "body_contains"}
+    if unknown:
+        raise PatternError(f"unknown pattern field(s): {', '.join(sorted(unknown))}")
+    out: dict = {}
+    if "tenant" in raw:
+        out["tenant"] = None if raw["tenant"] in (None, "null") else str(raw["tenant"])
+    if raw.get("method"):
+        out["method"] = str(raw["method"]).upper()
+    if raw.get("path"):
+        out["path"] = str(raw["path"])
+    if raw.get("path_regex"):
+        try:
+            out["path_regex"] = re.compile(str(raw["path_regex"]))
+        except re.error as err:
+            raise PatternError(f"'path_regex' is not a valid regular expression: {err}") from None
+    status = raw.get("status")
+    if status not in (None, ""):
+        text = str(status).lower()
+        if re.fullmatch(r"[1-5]xx", text):
+            out["status_class"] = int(text[0])
+        else:
+            out["status"] = _number(status, "status", int)
+    if raw.get("since") not in (None, ""):
+        out["since"] = _number(raw["since"], "since")
+    if raw.get("since_id") not in (None, ""):
+        out["since_id"] = _number(raw["since_id"], "since_id", int)
+    if raw.get("body_contains"):
+        out["body_contains"] = str(raw["body_contains"])
+    return Pattern(**out)
+
+
+def cap(data: bytes | None, limit: int = BODY_LIMIT) -> tuple[str | None, bool]:
+    """A body as text, cut at ``limit`` bytes; and whether it was cut."""
+    if not data:
+        return None, False
+    return data[:limit].decode("utf-8", errors="replace"), len(data) > limit
+
+
+class Journal:
+    def __init__(self, clock: Clock, size: int = 1000):
+        self.clock = clock
+        self.size = max(1, int(size))
+        self._rings: dict[str | None, deque] = {}
+        self._evicted: dict[str | None, int] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def record(self, entry: dict) -> dict:
+        """Store an entry (its ``id`` and ``at`` are set here); evicts the tenant's oldest when full."""
+        with self._lock:
+            entry["id"] = next(self._ids)
+            entry.setdefault("at", self.clock.now())
+            ring = self._rings.get(entry["tenant"])
+            if ring is None:
+                ring = self._rings[entry["tenant"]] = deque(maxlen=self.size)
+            if len(ring) == self.size:
+                self._evicted[entry["tenant"]] = self._evicted.get(entry["tenant"], 0) + 1
+            ring.append(entry)
+        return entry
+
+    def query(self, pattern: Pattern, limit: int = 100) -> list[dict]:
+        """Matching entries, newest first."""
+        with self._lock:
+            rings = [self._rings.get(pattern.tenant, ())] if pattern.tenant is not ANY else list(self._rings.values())
+            found = [e for ring in rings for e in ring if pattern.matches(e)]
+        found.sort(key=lambda e: e["id"], reverse=True)
+        return found[:limit]
+
+    def count(self, pattern: Pattern) -> int:
+        with self._lock:
+            rings = [self._rings.get(pattern.tenant, ())] if pattern.tenant is not ANY else list(self._rings.values())
+            return sum(1 for ring in rings for e in ring if pattern.matches(e))
+
+    def get(self, entry_id: int) -> dict | None:
+        with self._lock:
+            return next((e for ring in self._rings.values() for e in ring if e["id"] == entry_id), None)
+
+    def clear(self, tenant: object = ANY) -> int:
+        with self._lock:
+            if tenant is ANY:
+                removed = sum(len(r) for r in self._rings.values())
+                self._rings.clear()
+                self._evicted.clear()
+            else:
+                removed = len(self._rings.pop(tenant, ()))
+                self._evicted.pop(tenant, None)
+            return removed
+
+    def evicted(self, tenant: object = ANY) -> int:
+        with self._lock:
+            return sum(self._evicted.values()) if tenant is ANY else self._evicted.get(tenant, 0)
+
+    def evictions(self) -> dict[str | None, int]:
+        with self._lock:
+            return dict(self._evicted)
+
+    def held(self) -> int:
+        with self._lock:
+            return sum(len(r) for r in self._rings.values())

@@ -1,0 +1,139 @@
+"""Per-tenant counters: requests by status class, 429s, rows written, keys ignored, and per-second traffic.
+
+Unlike the journal these never evict, so totals stay exact over a long run; the per-second
+series keeps the last ``WINDOW`` seconds of the emulator clock for the inspector's chart.
+The engine reports every row write (sync, async, events) through ``record_write``; the request
+chain brackets each SFMC call with ``begin_request``/``end_request`` to learn what that one call
+wrote, so the journal entry can show its ignored keys and broken rules.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import defaultdict
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from ..clock import Clock
+
+WINDOW = 600  # seconds of per-second traffic kept per tenant
+
+_current: ContextVar[WriteCapture | None] = ContextVar("emulator_write_capture", default=None)
+
+
+@dataclass
+class WriteCapture:
+    rows_written: int = 0
+    keys_ignored: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TenantCounters:
+    requests: int = 0
+    by_class: dict[str, int] = field(default_factory=lambda: {"2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0})
+    throttled: int = 0  # every 429, whether from the rate limit or a fault
+    dropped: int = 0
+    faults: int = 0
+    rows_written: int = 0
+    rows_failed: int = 0
+    keys_ignored: int = 0
+    per_second: dict[int, list[int]] = field(default_factory=dict)  # second -> [accepted, throttled]
+
+
+class Stats:
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self._tenants: dict[str | None, TenantCounters] = defaultdict(TenantCounters)
+        self._routes: dict[tuple, int] = defaultdict(int)  # (tenant, route, method, status) -> count
+        self._lock = threading.Lock()
+
+    # -- the request chain ----------------------------------------------------------------------
+
+    def begin_request(self) -> None:
+        _current.set(WriteCapture())
+
+    def end_request(self) -> WriteCapture:
+        capture = _current.get() or WriteCapture()
+        _current.set(None)
+        return capture
+
+    def record_request(self, tenant: str | None, route: str, method: str, status: int | None, *,
+                       fault: bool = False) -> None:
+        second = math.floor(self.clock.now())
+        with self._lock:
+            counters = self._tenants[tenant]
+            counters.requests += 1
+            if status is None:
+                counters.dropped += 1
+            else:
+                counters.by_class[f"{status // 100}xx"] = counters.by_class.get(f"{status // 100}xx", 0) + 1
+            counters.faults += fault
+            bucket = counters.per_second.get(second)
+            if bucket is None:
+                bucket = counters.per_second[second] = [0, 0]
+                if len(counters.per_second) > WINDOW:
+                    for old in [s for s in counters.per_second if s <= second - WINDOW]:
+                        del counters.per_second[old]
+            if status == 429:
+                counters.throttled += 1
+                bucket[1] += 1
+            else:
+                bucket[0] += 1
+            self._routes[(tenant, route, method, status)] += 1
+
+    # -- the engine -----------------------------------------------------------------------------
+
+    def record_write(self, tenant: str, *, saved: int, failed: int, ignored_keys: list[str],
+                     problems: list[str]) -> None:
+        with self._lock:
+            counters = self._tenants[tenant]
+            counters.rows_written += saved
+            counters.rows_failed += failed
+            counters.keys_ignored += len(ignored_keys)
+        capture = _current.get()
+        if capture is not None:
+            capture.rows_written += saved
+            capture.keys_ignored.extend(k for k in ignored_keys if k not in capture.keys_ignored)
+            capture.problems.extend(problems)
+
+    # -- readers --------------------------------------------------------------------------------
+
+    def tenant(self, tenant: str | None) -> dict:
+        with self._lock:
+            c = self._tenants.get(tenant) or TenantCounters()
+            return {"requests": c.requests, **c.by_class, "429": c.throttled, "dropped": c.dropped,
+                    "faults": c.faults, "rows_written": c.rows_written, "rows_failed": c.rows_failed,
+                    "keys_ignored": c.keys_ignored}
+
+    def traffic(self, tenant: str | None, seconds: int) -> list[dict]:
+        """One point per second of the emulator clock, oldest first, ending at the current second."""
+        now = math.floor(self.clock.now())
+        with self._lock:
+            series = dict(self._tenants[tenant].per_second) if tenant in self._tenants else {}
+        points = []
+        for second in range(now - seconds + 1, now + 1):
+            accepted, throttled = series.get(second, (0, 0))
+            points.append({"t": second, "accepted": accepted, "throttled": throttled})
+        return points
+
+    def routes(self) -> list[tuple[tuple, int]]:
+        with self._lock:
+            return list(self._routes.items())
+
+    def totals(self) -> dict[str | None, TenantCounters]:
+        with self._lock:
+            return {t: TenantCounters(c.requests, dict(c.by_class), c.throttled, c.dropped, c.faults,
+                                      c.rows_written, c.rows_failed, c.keys_ignored)
+                    for t, c in self._tenants.items()}
+
+    def forget(self, tenant: str | None = None, *, everything: bool = False) -> None:
+        with self._lock:
+            if everything:
+                self._tenants.clear()
+                self._routes.clear()
+                return
+            self._tenants.pop(tenant, None)
+            for key in [k for k in self._routes if k[0] == tenant]:
+                del self._routes[key]

@@ -1,0 +1,132 @@
+"""The request journal: every SFMC call recorded in the chain, queryable, verifiable and bounded."""
+
+from __future__ import annotations
+
+from emulator.app import create_app
+from emulator.clock import Clock
+from emulator.engine import Config
+from tests.conftest import make_tenant
+
+
+def journal(client, **params) -> list[dict]:
+    response = client.get("/_emulator/journal", query_string=params)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["items"]
+
+
+def count(client, **pattern) -> int:
+    response = client.post("/_emulator/journal/count", json=pattern)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["count"]
+
+
+def test_a_rowset_is_recorded_with_bodies_ignored_keys_and_broken_rules(client, tenant):
+    ok = tenant.rowset("identify", [{"keys": {"Contact Key": "u1"}, "values": {"Email": "a@b.co", "Shoe Size": 9}}])
+    assert ok.status_code == 200
+    bad = tenant.rowset("identify", [{"keys": {"Contact Key": "u2"}, "values": {"Email": "not-an-email"}}])
+    assert bad.status_code == 400
+    newest, oldest = journal(client, tenant=tenant.id, path="/hub/*")
+    assert oldest["method"] == "POST" and oldest["path"] == "/hub/v1/dataevents/key:identify/rowset"
+    assert oldest["status"] == 200 and oldest["mid"] == tenant.mids[0]
+    assert oldest["route"] == "/hub/v1/dataevents/<ref>/rowset"
+    assert '"Shoe Size"' in oldest["request_body"] and oldest["response_body"].startswith("[")
+    assert oldest["keys_ignored"] == ["Shoe Size"] and oldest["rows_written"] == 1 and oldest["rules_broken"] == []
+    assert oldest["latency_ms"] >= 0 and oldest["request_headers"]["Authorization"].startswith("Bearer ")
+    assert tenant.token not in str(oldest["request_headers"])
+    assert newest["status"] == 400 and newest["rows_written"] == 0
+    assert any("Email" in rule for rule in newest["rules_broken"])
+    assert '"errorcode": 10006' in newest["response_body"] or '"errorcode":10006' in newest["response_body"]
+
+
+def test_refused_calls_are_recorded_unknown_tenant_as_null(client, tenant_factory):
+    limited = tenant_factory(settings={"rate_limit": 1, "burst": 1})
+    client.get("/data/v1/customobjects", headers={"Authorization": "Bearer nope"})
+    assert limited.call("GET", "/data/v1/customobjects").status_code == 200
+    assert limited.call("GET", "/data/v1/customobjects").status_code == 429
+    unauthenticated = journal(client, tenant="null")
+    assert [(e["status"], e["tenant"], e["mid"]) for e in unauthenticated] == [(401, None, None)]
+    assert count(client, tenant=None, status=401) == 1
+    assert count(client, tenant=limited.id, status=429) == 1
+    assert count(client, tenant=limited.id, status="2xx") == 2  # the token call and the first GET
+    assert count(client, status="4xx") == 2
+
+
+def test_token_calls_are_attributed_to_their_tenant_with_the_secret_redacted(client, tenant):
+    tenant.get_token()
+    client.post("/v2/token", data={"grant_type": "client_credentials", "client_id": tenant.client_id,
+                                   "client_secret": tenant.client_secret})
+    json_call, form_call = journal(client, tenant=tenant.id, path="/v2/token")[::-1]
+    for entry in (json_call, form_call):
+        assert entry["status"] == 200 and tenant.client_secret not in entry["request_body"]
+        assert "***" in entry["request_body"] and tenant.client_id in entry["request_body"]
+
+
+def test_filters_by_method_path_regex_since_and_body(client, clock, tenant):
+    clock.freeze()
+    tenant.rowset("identify", [{"keys": {"Contact Key": "early"}, "values": {}}])
+    clock.advance(30)
+    later = clock.now()
+    tenant.rowset("identify", [{"keys": {"Contact Key": "late"}, "values": {}}])
+    tenant.call("GET", "/data/v1/customobjectdata/key/identify/rowset")
+    assert count(client, tenant=tenant.id, method="post", path="/hub/*") == 2
+    assert count(client, tenant=tenant.id, method="GET", path="/data/v1/customobjectdata/*") == 1
+    assert count(client, tenant=tenant.id, path_regex=r"^/hub/v1/dataevents/key:\w+/rowset$") == 2
+    assert count(client, tenant=tenant.id, since=later) == 2
+    assert [e["request_body"] for e in journal(client, body_contains="early")] == [
+        '[{"keys": {"Contact Key": "early"}, "values": {}}]']
+    first = journal(client, tenant=tenant.id)[-1]["id"]
+    assert len(journal(client, tenant=tenant.id, since_id=first)) == 3  # after the token call
+    assert client.get(f"/_emulator/journal/{first}").get_json()["id"] == first
+
+
+def test_bad_patterns_are_400_in_the_sfmc_envelope(client):
+    for pattern in ({"path_regex": "("}, {"status": "abc"}, {"since": "yesterday"}, {"color": "red"}):
+        response = client.post("/_emulator/journal/count", json=pattern)
+        assert response.status_code == 400 and response.get_json()["errorcode"] in (10001, 10003), pattern
+    assert client.get("/_emulator/journal?path_regex=(").status_code == 400
+    assert client.get("/_emulator/journal/999999").status_code == 404
+
+
+def test_admin_calls_are_not_journaled_and_delete_clears(client, tenant):
+    tenant.call("GET", "/data/v1/customobjects")
+    client.get(f"/_emulator/tenants/{tenant.id}")
+    client.get("/_emulator/no-such-admin-path")
+    assert count(client, path="/_emulator*") == 0
+    assert count(client) == 2  # the token call and the GET
+    assert client.delete(f"/_emulator/journal?tenant={tenant.id}").get_json() == {"cleared": 2}
+    assert count(client) == 0
+
+
+def test_unknown_paths_are_journaled_under_the_unknown_tenant(client):
+    assert client.get("/hub/v1/nothing-here").status_code == 404
+    (entry,) = journal(client, tenant="null")
+    assert entry["route"] == "(unmatched)" and entry["status"] == 404
+
+
+def test_each_tenant_keeps_a_bounded_ring_and_counts_evictions():
+    app = create_app(Config(database=":memory:", journal_size=3), clock=Clock())
+    client = app.test_client()
+    busy, quiet = make_tenant(client), make_tenant(client)
+    quiet.call("GET", "/data/v1/customobjects")
+    for _ in range(5):
+        busy.call("GET", "/data/v1/customobjects")
+    kept = journal(client, tenant=busy.id)
+    assert len(kept) == 3 and all(e["method"] == "GET" for e in kept)
+    assert len(journal(client, tenant=quiet.id)) == 2  # a noisy tenant cannot evict another's entries
+    stats = client.get(f"/_emulator/tenants/{busy.id}/stats").get_json()
+    assert stats["journal_evicted"] == 3 and stats["requests"] == 6  # the counters never evict
+    assert client.get("/_emulator/journal").get_json()["evicted"] == 3
+
+
+def test_bodies_are_capped_at_16_kb(client, tenant):
+    rows = [{"keys": {"Contact Key": f"user-{i}"}, "values": {"First Name": "x" * 18}} for i in range(400)]
+    assert tenant.rowset("identify", rows).status_code == 200
+    (entry,) = journal(client, tenant=tenant.id, method="POST", path="/hub/*")
+    assert entry["request_body_truncated"] and len(entry["request_body"].encode()) <= 16 * 1024
+    assert entry["response_body_truncated"] and entry["rows_written"] == 400
+
+
+def test_reset_clears_the_tenants_journal(client, tenant):
+    tenant.call("GET", "/data/v1/customobjects")
+    assert client.post(f"/_emulator/tenants/{tenant.id}/reset").status_code == 200
+    assert count(client, tenant=tenant.id) == 0
