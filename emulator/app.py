@@ -12,7 +12,7 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import errors
-from .api import admin, auth, control, data, hub, ui
+from .api import admin, async_rows, auth, contacts, control, data, hub, interaction, ui
 from .api.common import MAX_PAYLOAD
 from .clock import Clock
 from .domain.throttle import retry_after_header
@@ -39,9 +39,10 @@ def create_app(config: Config | None = None, *, scenario: str | None = None, clo
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.extensions["sfmc"] = emulator
-    for blueprint in (auth.bp, hub.bp, data.bp, admin.bp, ui.bp):
+    for blueprint in (auth.bp, hub.bp, data.bp, async_rows.bp, interaction.bp, contacts.bp, admin.bp, ui.bp):
         app.register_blueprint(blueprint)
     app.wsgi_app = control.DropConnection(app.wsgi_app)
+    emulator.async_jobs.start()  # the async worker; emulator.async_jobs.stop() ends it
 
     @app.before_request
     def request_chain():

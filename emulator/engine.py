@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from . import errors
@@ -22,7 +23,9 @@ from .domain.schema import DataExtension, DefinitionError, build_data_extension
 from .domain.stats import Stats
 from .domain.tenants import Tenant, TenantError, TenantSettings, build_tenant
 from .domain.throttle import Decision, Throttle
+from .engagement import Contacts, Journeys
 from .errors import OAuthError, SfmcError
+from .jobs import AsyncJobs
 from .store import Store
 
 
@@ -50,6 +53,11 @@ class Emulator:
         self._des: dict[str, list[DataExtension]] = {}
         for tenant in store.list_tenants():
             self._remember(tenant)
+        # async Data Extension jobs (a worker thread), Journey Builder events, contacts: see jobs.py, engagement.py
+        self.async_jobs = AsyncJobs(self)
+        self.async_queue_depth = self.async_jobs.queue_depth
+        self.journeys = Journeys(self)
+        self.contacts = Contacts(self)
 
     # -- tenants ------------------------------------------------------------------------------
 
@@ -75,6 +83,9 @@ class Emulator:
                 problems.extend(f"data_extensions[{i}]: {p}" for p in err.problems)
         keys = [d.key.lower() for d in des]
         problems.extend(f"data_extensions: key '{k}' is used twice" for k in set(keys) if keys.count(k) > 1)
+        events, event_problems = self.journeys.build_for_tenant(raw.get("event_definitions") or [], des,
+                                                                self.clock.now())
+        problems.extend(event_problems)
         if tenant is None:
             raise TenantError(problems)
         with self._lock:
@@ -91,6 +102,8 @@ class Emulator:
             self.store.put_tenant(tenant)
             for de in des:
                 self.store.put_data_extension(tenant.id, de)
+            for definition in events:
+                self.store.put_event_definition(tenant.id, definition)
             self._remember(tenant)
         return tenant
 
@@ -111,6 +124,7 @@ class Emulator:
             self.throttle.forget(tenant_id)
             self.journal.clear(tenant_id)
             self.stats.forget(tenant_id)
+            self.async_jobs.forget(tenant_id)
             return self.store.delete_tenant(tenant_id)
 
     def update_settings(self, tenant_id: str, changes: dict) -> Tenant:
@@ -128,6 +142,7 @@ class Emulator:
         self.journal.clear(ANY if tenant_id is None else tenant_id)
         self.stats.forget(tenant_id, everything=tenant_id is None)
         self.faults.clear(tenant_id)
+        self.async_jobs.forget(tenant_id)
 
     # -- auth ---------------------------------------------------------------------------------
 
@@ -258,14 +273,21 @@ class Emulator:
     # -- rows ---------------------------------------------------------------------------------
 
     def write_rows(self, tenant_id: str, de: DataExtension, rows: list[RowInput], *, source: str,
-                   insert_only: bool = False, stop_at_first_error: bool = True) -> RowPlan:
-        """Validate and store rows; logs what was written and ignored. Row failures are in the plan."""
+                   insert_only: bool = False, stop_at_first_error: bool = True,
+                   then: Callable[[RowPlan], None] | None = None) -> RowPlan:
+        """Validate and store rows; logs what was written and ignored. Row failures are in the plan.
+
+        ``then(plan)`` runs in the rows' store transaction (an async job records its outcome with them).
+        """
         strict = self._tenants[tenant_id].settings.strict_columns
         with self._lock:  # plan and write as one step, so concurrent upserts of a key never interleave
             plan = plan_rows(de, rows, lambda keys: self.store.rows_by_key(de.id, keys), strict=strict,
                              insert_only=insert_only, stop_at_first_error=stop_at_first_error)
-            if plan.writes or plan.appends:
-                self.store.write_rows(de.id, plan.writes, plan.appends)
+            with self.store.transaction() if then is not None else nullcontext():
+                if plan.writes or plan.appends:
+                    self.store.write_rows(de.id, plan.writes, plan.appends)
+                if then is not None:
+                    then(plan)
         self.stats.record_write(tenant_id, saved=len(plan.saved), failed=len(plan.failed),
                                 ignored_keys=plan.ignored_keys, problems=[p for o in plan.failed for p in o.problems])
         if plan.ignored_keys or plan.failed:

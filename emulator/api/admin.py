@@ -264,3 +264,64 @@ def move_clock():
             raise errors.bad_request("'advance' must be a number of seconds.", errors.INCORRECT_FORMAT) from None
         clock.advance(seconds)
     return ok(clock.state())
+
+
+# -- async jobs, Journey Builder and contacts ------------------------------------------------------
+
+
+@bp.get("/tenants/<tenant_id>/async-jobs")
+def list_async_jobs(tenant_id: str):
+    """Async requests in call order, with state, counts, failed rows and, for a job in Error, the reason."""
+    from ..domain.async_jobs import admin_view
+
+    _tenant_or_404(tenant_id)
+    jobs = engine().async_jobs.list(tenant_id, int_arg("limit", 100, 1, 100000))
+    return ok({"queue_depth": engine().async_queue_depth(), "items": [admin_view(j) for j in jobs]})
+
+
+@bp.get("/tenants/<tenant_id>/async-jobs/<request_id>")
+def get_async_job(tenant_id: str, request_id: str):
+    from ..domain.async_jobs import admin_view
+
+    _tenant_or_404(tenant_id)
+    job = engine().async_jobs.get(tenant_id, request_id)
+    if job is None:
+        raise errors.not_found(f"Tenant '{tenant_id}' has no async request '{request_id}'.")
+    return ok(admin_view(job))
+
+
+@bp.get("/tenants/<tenant_id>/contacts")
+def list_contacts(tenant_id: str):
+    _tenant_or_404(tenant_id)
+    return ok({"items": engine().contacts.list(tenant_id, int_arg("limit", 1000, 1, 100000))})
+
+
+@bp.get("/tenants/<tenant_id>/journey-entries")
+def list_journey_entries(tenant_id: str):
+    """Journey entries made by API events, newest first."""
+    _tenant_or_404(tenant_id)
+    return ok({"items": engine().journeys.entries(tenant_id, int_arg("limit", 1000, 1, 100000))})
+
+
+@bp.get("/tenants/<tenant_id>/event-definitions")
+def list_event_definitions(tenant_id: str):
+    _tenant_or_404(tenant_id)
+    return ok({"items": engine().journeys.definitions(tenant_id)})
+
+
+def _document_engagement_routes() -> None:
+    from ..openapi import _op, _q, register
+
+    limit = [_q("limit", "at most this many", {"type": "integer"})]
+    for path, summary in (
+        ("/_emulator/tenants/{tenant_id}/async-jobs", "A tenant's async requests (state, counts, failures, reason)"),
+        ("/_emulator/tenants/{tenant_id}/async-jobs/{request_id}", "One async request"),
+        ("/_emulator/tenants/{tenant_id}/contacts", "A tenant's contacts with their attributes"),
+        ("/_emulator/tenants/{tenant_id}/journey-entries", "Journey entries made by API events, newest first"),
+        ("/_emulator/tenants/{tenant_id}/event-definitions", "A tenant's event definitions"),
+    ):
+        paged = path.endswith(("/async-jobs", "/contacts", "/journey-entries"))
+        register("get", path, _op(summary, "admin", params=limit if paged else None))
+
+
+_document_engagement_routes()

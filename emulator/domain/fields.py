@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 TYPES = ("Text", "Number", "Decimal", "Date", "Boolean", "EmailAddress", "Phone", "Locale")
 _TYPES_BY_LOWER = {t.lower(): t for t in TYPES}
@@ -97,40 +97,57 @@ def is_empty(value: object) -> bool:
 
 def check_value(field: FieldSpec, value: object) -> str:
     """The stored form of a non-empty ``value`` for ``field``; raises ValueProblem."""
-    kind = field.type
-    if kind == "Text":
-        return _check_length(field, _as_text(field, value))
-    if kind == "Number":
-        return _number(field, value)
-    if kind == "Decimal":
-        return _decimal(field, value)
-    if kind == "Date":
-        return _date(field, value)
-    if kind == "Boolean":
-        return _boolean(field, value)
+    return CHECKS[field.type](field, value)
+
+
+# Each check starts with a fast path for the common case (a plain str or int that passes); anything
+# else takes the general path, which decides and words every refusal. Same results, ~2x faster on
+# the async bulk path (see loadtests/bench_async.py).
+
+
+def _text(field: FieldSpec, value: object) -> str:
+    if value.__class__ is str and len(value) <= (field.length or DEFAULT_LENGTH["Text"]):
+        return value
+    return _check_length(field, _as_text(field, value))
+
+
+_PATTERNS = {"EmailAddress": (_EMAIL, "email address"), "Phone": (_PHONE, "phone number"),
+             "Locale": (_LOCALE, "locale")}
+
+
+def _patterned(field: FieldSpec, value: object) -> str:
+    pattern, what = _PATTERNS[field.type]
+    if value.__class__ is str:
+        text = value.strip()
+        if len(text) <= (field.length or DEFAULT_LENGTH[field.type]) and pattern.match(text):
+            return text
     text = _check_length(field, _as_text(field, value).strip())
-    pattern, what = {
-        "EmailAddress": (_EMAIL, "email address"),
-        "Phone": (_PHONE, "phone number"),
-        "Locale": (_LOCALE, "locale"),
-    }[kind]
     if not pattern.match(text):
         raise _not_valid(field, what)
     return text
 
 
+_WHOLE = re.compile(r"\s*[+-]?\d+\s*")
+
+
 def _number(field: FieldSpec, value: object) -> str:
+    if value.__class__ is int and NUMBER_RANGE[0] <= value <= NUMBER_RANGE[1]:
+        return str(value)
     if isinstance(value, bool):
         raise _not_valid(field, "number")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+    if isinstance(value, str) and _WHOLE.fullmatch(value):
         value = int(value)
     if not isinstance(value, int):
         raise _not_valid(field, "number")
     if not NUMBER_RANGE[0] <= value <= NUMBER_RANGE[1]:
         raise ValueProblem(f"{field.name}: The value for column [{field.name}] is out of range for a Number.")
     return str(value)
+
+
+_QUANTA: dict[int, Decimal] = {}
+_WIDE = Context(prec=MAX_PRECISION + 2)  # every value that fits a column quantizes exactly
 
 
 def _decimal(field: FieldSpec, value: object) -> str:
@@ -144,10 +161,13 @@ def _decimal(field: FieldSpec, value: object) -> str:
         raise _not_valid(field, "decimal")
     precision = field.length or DEFAULT_DECIMAL[0]
     scale = field.scale if field.scale is not None else DEFAULT_DECIMAL[1]
-    quantized = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
-    _sign, digits, exponent = quantized.as_tuple()
-    integer_digits = max(len(digits) + int(exponent), 0)
-    if integer_digits > precision - scale:
+    quantum = _QUANTA.get(scale)
+    if quantum is None:
+        quantum = _QUANTA[scale] = Decimal(1).scaleb(-scale)
+    # far too large for the column: say so before quantize, which would overflow the context (1e26 at scale 2)
+    too_large = number and number.adjusted() >= precision - scale
+    quantized = None if too_large else number.quantize(quantum, rounding=ROUND_HALF_UP, context=_WIDE)
+    if too_large or max(quantized.adjusted() + 1, 0) > precision - scale:  # integer digits
         raise ValueProblem(
             f"{field.name}: The value for column [{field.name}] exceeds the column's precision "
             f"({precision}, scale {scale})."
@@ -180,3 +200,7 @@ def _boolean(field: FieldSpec, value: object) -> str:
     if token in _FALSE:
         return "False"
     raise _not_valid(field, "boolean")
+
+
+CHECKS = {"Text": _text, "Number": _number, "Decimal": _decimal, "Date": _date, "Boolean": _boolean,
+           "EmailAddress": _patterned, "Phone": _patterned, "Locale": _patterned}

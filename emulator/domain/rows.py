@@ -8,11 +8,11 @@ write, what was ignored and what failed, in SFMC's wording.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring as _encode_string
 
-from .fields import FieldSpec, ValueProblem, check_value, is_empty
+from .fields import CHECKS, FieldSpec, ValueProblem
 from .schema import DataExtension
 
 
@@ -61,37 +61,12 @@ class RowPlan:
 
 
 def row_key_of(values: Iterable[str]) -> str:
-    """Identity of a row from its primary-key values; case-insensitive, as SQL Server compares them."""
-    return json.dumps([v.lower() for v in values], ensure_ascii=False)
+    """Identity of a row from its primary-key values; case-insensitive, as SQL Server compares them.
 
-
-def _resolve(de: DataExtension, given: dict, outcome: RowOutcome, strict: bool) -> dict[str, object]:
-    resolved: dict[str, object] = {}
-    for name, value in given.items():
-        column = de.column(name)
-        if column is None:
-            outcome.ignored.append(str(name))
-            if strict:
-                outcome.problems.append(
-                    f"{name}: The column [{name}] does not exist in data extension '{de.key}'."
-                )
-            continue
-        resolved[column.name] = value
-    return resolved
-
-
-def _check(column: FieldSpec, value: object, outcome: RowOutcome) -> str | None:
-    if is_empty(value):
-        if not column.is_nullable:
-            outcome.problems.append(
-                f"{column.name}: The column [{column.name}] is required and cannot be null or empty."
-            )
-        return None
-    try:
-        return check_value(column, value)
-    except ValueProblem as problem:
-        outcome.problems.append(str(problem))
-        return None
+    Exactly ``json.dumps([v.lower() ...], ensure_ascii=False)`` (stored keys depend on it), built
+    from the encoder's own string escaper because this runs once per row on the bulk path.
+    """
+    return "[" + ", ".join([_encode_string(v.lower()) for v in values]) + "]"
 
 
 def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool) -> RowOutcome:
@@ -101,18 +76,45 @@ def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool) -> R
         outcome.problems.append("Each row needs 'keys' and 'values' objects.")
         return outcome
     pk_columns = de.primary_keys
-    unknown_keys = RowOutcome(index)
-    keys = _resolve(de, row.keys, unknown_keys, strict=False)
-    outcome.problems.extend(f"Primary key '{name}' does not exist." for name in unknown_keys.ignored)
-    for name in list(keys):
-        if not de.column(name).is_primary_key:
-            outcome.problems.append(f"Primary key '{name}' does not exist.")
-    values = _resolve(de, row.values, outcome, strict)
+    column_of = de.column
+    checks = CHECKS
+    problems = outcome.problems
+    # each given name is resolved once; columns travel with their values (the bulk path's hot loop)
+    keys: dict[str, tuple[FieldSpec, object]] = {}
+    not_keys: list[str] = []
+    for name, value in row.keys.items():
+        column = column_of(name)
+        if column is None:
+            problems.append(f"Primary key '{name}' does not exist.")
+        else:
+            keys[column.name] = (column, value)
+    for name, (column, _value) in keys.items():
+        if not column.is_primary_key:
+            not_keys.append(f"Primary key '{name}' does not exist.")
+    problems.extend(not_keys)
+    values: dict[str, tuple[FieldSpec, object]] = {}
+    for name, value in row.values.items():
+        column = column_of(name)
+        if column is None:
+            outcome.ignored.append(str(name))
+            if strict:
+                problems.append(f"{name}: The column [{name}] does not exist in data extension '{de.key}'.")
+        else:
+            values[column.name] = (column, value)
     # A PK column may also arrive among the values (the async API's flat rows do that).
-    merged = {**values, **keys}
+    merged = {**values, **keys} if keys else values
     data: dict[str, str | None] = {}
-    for name, value in merged.items():
-        data[name] = _check(de.column(name), value, outcome)
+    for name, (column, value) in merged.items():
+        if value is None or (isinstance(value, str) and not value.strip()):  # fields.is_empty, inlined
+            if not column.is_nullable:
+                problems.append(f"{column.name}: The column [{column.name}] is required and cannot be null or empty.")
+            data[name] = None
+            continue
+        try:
+            data[name] = checks[column.type](column, value)  # fields.check_value without its call
+        except ValueProblem as problem:
+            problems.append(str(problem))
+            data[name] = None
     for pk in pk_columns:
         if data.get(pk.name) is None and not any(pk.name in p for p in outcome.problems):
             outcome.problems.append(f"{pk.name}: The primary key column [{pk.name}] is required.")

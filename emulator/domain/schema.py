@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .fields import DEFAULT_DECIMAL, DEFAULT_LENGTH, MAX_LENGTH, MAX_PRECISION, FieldSpec, canonical_type
 from .problems import Problems
@@ -31,15 +32,23 @@ class DataExtension:
     category_id: int = 0
     created_at: float = 0.0
     _by_lower: dict = field(default_factory=dict, compare=False, repr=False)
+    _by_given: dict = field(default_factory=dict, compare=False, repr=False)  # spellings seen -> column or None
 
     def __post_init__(self) -> None:
         self._by_lower.update({f.name.lower(): f for f in self.fields})
 
     def column(self, name: str) -> FieldSpec | None:
         """Column lookup, case-insensitive as in SFMC."""
-        return self._by_lower.get(str(name).lower())
+        # the bulk path asks ~10 times per row for the same few spellings: remember them (bounded)
+        try:
+            return self._by_given[name]
+        except (KeyError, TypeError):
+            found = self._by_lower.get(str(name).lower())
+            if isinstance(name, str) and len(self._by_given) < 4096:
+                self._by_given[name] = found
+            return found
 
-    @property
+    @cached_property
     def primary_keys(self) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.is_primary_key)
 

@@ -38,6 +38,23 @@ MIGRATIONS = [
         id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, at REAL NOT NULL, body TEXT NOT NULL);
     CREATE INDEX writes_tenant ON writes (tenant_id, id);
     """,
+    # async jobs (items kept until the job finishes), Journey Builder event definitions and entries, contacts
+    """
+    CREATE TABLE async_jobs (
+        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, state TEXT NOT NULL, called_at REAL NOT NULL,
+        body TEXT NOT NULL, items TEXT);
+    CREATE INDEX async_jobs_tenant ON async_jobs (tenant_id, called_at);
+    CREATE INDEX async_jobs_state ON async_jobs (state, called_at);
+    CREATE TABLE event_definitions (
+        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL);
+    CREATE UNIQUE INDEX event_definitions_key ON event_definitions (tenant_id, lower(key));
+    CREATE TABLE journey_entries (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, body TEXT NOT NULL);
+    CREATE INDEX journey_entries_tenant ON journey_entries (tenant_id, id);
+    CREATE TABLE contacts (
+        tenant_id TEXT NOT NULL, contact_key TEXT NOT NULL, contact_id INTEGER NOT NULL, body TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, contact_key));
+    CREATE UNIQUE INDEX contacts_id ON contacts (tenant_id, contact_id);
+    """,
 ]
 
 
@@ -63,6 +80,10 @@ class SQLiteStore:
     @contextmanager
     def transaction(self):
         with self._lock:
+            if self._db.in_transaction:  # nested in this thread's transaction (the lock is re-entrant)
+                with self._savepoint():
+                    yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -70,6 +91,17 @@ class SQLiteStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def _savepoint(self):
+        self._db.execute("SAVEPOINT nested")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO nested")
+            self._db.execute("RELEASE nested")
+            raise
+        self._db.execute("RELEASE nested")
 
     def _query(self, sql: str, params=()) -> list[tuple]:
         with self._lock:
@@ -169,13 +201,89 @@ class SQLiteStore:
                            (tenant_id, limit))
         return [{"id": i, **json.loads(b)} for i, b in rows]
 
+    # -- async jobs, Journey Builder, contacts -------------------------------------------------
+
+    def put_async_job(self, record: dict, items: list | None = None) -> None:
+        """Insert or update a job; ``items`` are written only when given, and cleared once it finished."""
+        body = json.dumps(record)
+        with self.transaction() as db:
+            if items is not None:
+                db.execute("INSERT OR REPLACE INTO async_jobs (id, tenant_id, state, called_at, body, items) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", (record["id"], record["tenant_id"], record["state"],
+                                                         record["called_at"], body, json.dumps(items)))
+            else:
+                finished = record["state"] in ("Complete", "Error")
+                db.execute(f"UPDATE async_jobs SET state = ?, body = ?{', items = NULL' if finished else ''} "
+                           "WHERE id = ?", (record["state"], body, record["id"]))
+
+    def get_async_job(self, job_id: str) -> dict | None:
+        rows = self._query("SELECT body FROM async_jobs WHERE id = ?", (job_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def async_job_items(self, job_id: str) -> list | None:
+        rows = self._query("SELECT items FROM async_jobs WHERE id = ?", (job_id,))
+        return json.loads(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def list_async_jobs(self, tenant_id: str | None, limit: int, states: tuple[str, ...] = ()) -> list[dict]:
+        clauses, params = [], []
+        if tenant_id is not None:
+            clauses.append("tenant_id = ?")
+            params.append(tenant_id)
+        if states:
+            clauses.append(f"state IN ({','.join('?' * len(states))})")
+            params.extend(states)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._query(f"SELECT body FROM async_jobs {where} ORDER BY called_at, rowid LIMIT ?", (*params, limit))
+        return [json.loads(b) for (b,) in rows]
+
+    def put_event_definition(self, tenant_id: str, definition: dict) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO event_definitions (id, tenant_id, key, body) VALUES (?, ?, ?, ?)",
+                       (definition["id"], tenant_id, definition["key"], json.dumps(definition)))
+
+    def list_event_definitions(self, tenant_id: str) -> list[dict]:
+        rows = self._query("SELECT body FROM event_definitions WHERE tenant_id = ? ORDER BY rowid", (tenant_id,))
+        return [json.loads(b) for (b,) in rows]
+
+    def delete_event_definition(self, tenant_id: str, definition_id: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM event_definitions WHERE tenant_id = ? AND id = ?",
+                              (tenant_id, definition_id)).rowcount > 0
+
+    def add_journey_entry(self, tenant_id: str, entry: dict) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO journey_entries (tenant_id, body) VALUES (?, ?)", (tenant_id, json.dumps(entry)))
+
+    def list_journey_entries(self, tenant_id: str, limit: int) -> list[dict]:
+        rows = self._query("SELECT body FROM journey_entries WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
+                           (tenant_id, limit))
+        return [json.loads(b) for (b,) in rows]
+
+    def get_contact(self, tenant_id: str, *, key: str | None = None, contact_id: int | None = None) -> dict | None:
+        column, value = ("contact_key", key) if key is not None else ("contact_id", contact_id)
+        rows = self._query(f"SELECT body FROM contacts WHERE tenant_id = ? AND {column} = ?", (tenant_id, value))
+        return json.loads(rows[0][0]) if rows else None
+
+    def put_contact(self, tenant_id: str, contact: dict) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO contacts (tenant_id, contact_key, contact_id, body) VALUES (?, ?, ?, ?)",
+                       (tenant_id, contact["contactKey"], contact["contactId"], json.dumps(contact)))
+
+    def last_contact_id(self, tenant_id: str) -> int:
+        return self._query("SELECT coalesce(max(contact_id), 0) FROM contacts WHERE tenant_id = ?", (tenant_id,))[0][0]
+
+    def list_contacts(self, tenant_id: str, limit: int) -> list[dict]:
+        rows = self._query("SELECT body FROM contacts WHERE tenant_id = ? ORDER BY contact_id LIMIT ?",
+                           (tenant_id, limit))
+        return [json.loads(b) for (b,) in rows]
+
     # -- housekeeping -------------------------------------------------------------------------
 
     def reset(self, tenant_id: str | None = None) -> None:
         """Forget rows, tokens and logs; tenants and their Data Extension definitions stay."""
         with self.transaction() as db:
             if tenant_id is None:
-                for table in ("rows", "tokens", "writes"):
+                for table in ("rows", "tokens", "writes", "async_jobs", "journey_entries", "contacts"):
                     db.execute(f"DELETE FROM {table}")
             else:
                 self._delete_tenant_data(db, tenant_id, keep_definitions=True)
@@ -185,8 +293,11 @@ class SQLiteStore:
                    (tenant_id,))
         db.execute("DELETE FROM tokens WHERE tenant_id = ?", (tenant_id,))
         db.execute("DELETE FROM writes WHERE tenant_id = ?", (tenant_id,))
+        for table in ("async_jobs", "journey_entries", "contacts"):
+            db.execute(f"DELETE FROM {table} WHERE tenant_id = ?", (tenant_id,))
         if not keep_definitions:
             db.execute("DELETE FROM data_extensions WHERE tenant_id = ?", (tenant_id,))
+            db.execute("DELETE FROM event_definitions WHERE tenant_id = ?", (tenant_id,))
 
 
 def _de_to_json(de: DataExtension) -> dict:

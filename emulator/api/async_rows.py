@@ -1,0 +1,167 @@
+"""Async Data Extension rows: ``/data/v1/async`` and ``/hub/v1/dataeventsasync``.
+
+Submissions are stored and answered 202 with a ``requestId``; the emulator's worker (``jobs.py``)
+validates and writes the rows later, each row standing or failing alone. Errors of the
+``/data/v1/async`` family use its ``resultMessages`` envelope; the hub twins keep the REST envelope
+of ``/hub/v1/dataevents``. Inferred where SFMC's docs are silent: the hub twins answer like
+``/data/v1/async`` (202 ``{requestId, resultMessages}``) and their jobs are read through
+``/data/v1/async/{requestId}/status|results``; an unknown request id answers 404; status and
+results need ``data_extensions_read``; more than 32,000 items is ``resultCode: MaxItemsExceeded``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, request
+
+from .. import errors
+from ..domain import async_jobs as jobs
+from ..errors import AsyncApiError
+from ..openapi import PAGE, _op, register
+from .common import GUID_CHARS, auth, data_extension, engine, int_arg, json_body, ok, requires
+from .hub import parse_primary_keys
+
+bp = Blueprint("async_rows", __name__)
+R, W = "data_extensions_read", "data_extensions_write"
+
+
+def async_envelope(view):
+    """Answer this family's own request errors in the ``resultMessages`` envelope."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except errors.SfmcError as err:
+            code = "InvalidRequest" if err.status < 500 else "InternalError"
+            details = "; ".join(a["message"] for a in err.additional if a["message"] != err.message)
+            raise AsyncApiError(err.status, code, err.message + (f" ({details})" if details else "")) from None
+
+    return wrapped
+
+
+def _resolve(ref: str):
+    kind, sep, value = ref.partition(":")
+    if not sep:
+        kind, value = "id", ref
+    kind = kind.lower()
+    de = None
+    if kind == "key":
+        de = engine().find_data_extension(auth().tenant_id, key=value)
+    elif kind == "id" and len(value) == 36 and set(value) <= GUID_CHARS:
+        de = engine().find_data_extension(auth().tenant_id, de_id=value)
+    if de is None:
+        what = "external key" if kind == "key" else "ID"
+        raise AsyncApiError(400, "CustomObjectNotFound",
+                            f"Failed to resolve the Custom Object with the {what} '{value}'.")
+    return de
+
+
+def _submit(de, items: list, *, insert_only: bool, shape: str, source: str):
+    job = engine().async_jobs.submit(auth().tenant_id, de, items, insert_only=insert_only, shape=shape,
+                                     source=source)
+    return ok({"requestId": job["id"], "resultMessages": []}, 202)
+
+
+def _rows(ref: str, insert_only: bool):
+    body = json_body(dict)
+    de = _resolve(ref)
+    items = body.get("items")
+    if not isinstance(items, list) or not items:
+        raise AsyncApiError(400, "InvalidRequest", "'items' must be a non-empty array of rows.")
+    if len(items) > jobs.MAX_ITEMS:
+        raise AsyncApiError(400, "MaxItemsExceeded", f"The request has {len(items)} items; at most "
+                                                     f"{jobs.MAX_ITEMS:,} are allowed per request.")
+    return _submit(de, items, insert_only=insert_only, shape=jobs.FLAT,
+                   source="async insert" if insert_only else "async upsert")
+
+
+@bp.post("/data/v1/async/dataextensions/<ref>/rows")
+@requires(W)
+@async_envelope
+def insert_rows(ref: str):
+    return _rows(ref, insert_only=True)
+
+
+@bp.put("/data/v1/async/dataextensions/<ref>/rows")
+@requires(W)
+@async_envelope
+def upsert_rows(ref: str):
+    return _rows(ref, insert_only=False)
+
+
+def _job(request_id: str) -> dict:
+    job = engine().async_jobs.get(auth().tenant_id, request_id)
+    if job is None:
+        raise AsyncApiError(404, "AsyncRequestStatusNotFound",
+                            f"No asynchronous request with the ID '{request_id}' was found.")
+    return job
+
+
+@bp.get("/data/v1/async/<request_id>/status")
+@requires(R)
+@async_envelope
+def job_status(request_id: str):
+    return ok(jobs.status_view(_job(request_id)))
+
+
+@bp.get("/data/v1/async/<request_id>/results")
+@requires(R)
+@async_envelope
+def job_results(request_id: str):
+    job = _job(request_id)
+    page = int_arg("$page", 1, 1, 10**9) if "$page" in request.args else None
+    page_size = int_arg("$pageSize", jobs.DEFAULT_RESULTS_PAGE_SIZE, 1, jobs.MAX_ITEMS) \
+        if "$pageSize" in request.args else None
+    return ok(jobs.results_view(job, page, page_size))
+
+
+# -- /hub/v1/dataeventsasync: the sync rowset shapes, processed by the same jobs -------------------
+
+
+@bp.post("/hub/v1/dataeventsasync/<ref>/rowset")
+@requires(W)
+def hub_rowset(ref: str):
+    de = data_extension(ref)
+    body = json_body(list, what="A rowset")
+    if not body:
+        raise errors.bad_request("The rowset is empty: send at least one row.", errors.MISSING_FIELD)
+    if len(body) > jobs.MAX_ITEMS:
+        raise errors.bad_request(f"The rowset has {len(body)} rows; at most {jobs.MAX_ITEMS:,} are allowed.",
+                                 errors.INCORRECT_FORMAT)
+    return _submit(de, body, insert_only=False, shape=jobs.KEYED, source="hub async rowset")
+
+
+@bp.put("/hub/v1/dataeventsasync/<ref>/rows/<path:primary_keys>")
+@requires(W)
+def hub_row(ref: str, primary_keys: str):
+    de = data_extension(ref)
+    keys = parse_primary_keys(primary_keys)
+    values = json_body(dict).get("values") or {}
+    if not isinstance(values, dict):
+        raise errors.bad_request("'values' must be an object.", errors.INCORRECT_FORMAT)
+    return _submit(de, [{"keys": keys, "values": values}], insert_only=False, shape=jobs.KEYED,
+                   source="hub async row")
+
+
+ASYNC = "async-data-extensions"
+for _method, _path, _operation in (
+    ("post", "/data/v1/async/dataextensions/{ref}/rows", _op(
+        "Insert rows asynchronously", ASYNC, ok=202, body="AsyncRows", scope=W, envelope="async",
+        description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items; a duplicate primary key "
+                    "fails that row only.")),
+    ("put", "/data/v1/async/dataextensions/{ref}/rows", _op(
+        "Upsert rows asynchronously", ASYNC, ok=202, body="AsyncRows", scope=W, envelope="async",
+        description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items.")),
+    ("get", "/data/v1/async/{request_id}/status", _op(
+        "Status of an async request ('status' absent until it is picked up)", ASYNC, scope=R, envelope="async")),
+    ("get", "/data/v1/async/{request_id}/results", _op(
+        "Per-row results of an async request, in submission order", ASYNC, scope=R, envelope="async",
+        params=PAGE)),
+    ("post", "/hub/v1/dataeventsasync/{ref}/rowset", _op(
+        "Upsert a rowset asynchronously", ASYNC, ok=202, body="Rowset", scope=W)),
+    ("put", "/hub/v1/dataeventsasync/{ref}/rows/{primary_keys}", _op(
+        "Upsert one row asynchronously", ASYNC, ok=202, body="RowValues", scope=W)),
+):
+    register(_method, _path, _operation)

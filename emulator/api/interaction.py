@@ -1,0 +1,106 @@
+"""Journey Builder: ``/interaction/v1/events``, ``/interaction/v1/async/events`` and event definitions.
+
+Scope (inferred): every call here needs ``journeys_read``. SFMC's docs ask for the "Automation |
+Interactions | Read" permission to create and update event definitions and name no other, and the
+seed's package is granted only Journeys: Read (AUTH-1), yet it fires events (API-1). Deleting a
+definition takes the same scope, so one package can manage what it created.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from .. import errors
+from ..domain.journeys import definition_view
+from ..openapi import PAGE, _op, register
+from .common import auth, engine, int_arg, json_body, ok, requires
+
+bp = Blueprint("interaction", __name__)
+JOURNEYS = "journeys_read"
+
+
+@bp.post("/interaction/v1/events")
+@requires(JOURNEYS)
+def fire_event():
+    entry = engine().journeys.fire(auth().tenant_id, json_body(dict))
+    return ok({"eventInstanceId": entry["eventInstanceId"]}, 201)
+
+
+@bp.post("/interaction/v1/async/events")
+@requires(JOURNEYS)
+def fire_events():
+    return ok(engine().journeys.fire_many(auth().tenant_id, json_body(dict)), 202)
+
+
+def _definition(ref: str) -> dict:
+    kind, sep, value = ref.partition(":")
+    journeys = engine().journeys
+    if sep and kind.lower() == "key":
+        found = journeys.find(auth().tenant_id, key=value)
+    else:
+        found = journeys.find(auth().tenant_id, definition_id=value if sep and kind.lower() == "id" else ref)
+    if found is None:
+        raise errors.not_found(f"Event definition '{ref}' was not found.")
+    return found
+
+
+@bp.get("/interaction/v1/eventDefinitions")
+@requires(JOURNEYS)
+def list_definitions():
+    name = (request.args.get("name") or "").lower()
+    page = int_arg("$page", 1, 1, 10**9)
+    page_size = int_arg("$pageSize", 50, 1, 50)
+    found = [d for d in engine().journeys.definitions(auth().tenant_id) if name in d["name"].lower()]
+    items = [definition_view(d) for d in found[(page - 1) * page_size: page * page_size]]
+    return ok({"count": len(found), "page": page, "pageSize": page_size, "items": items})
+
+
+@bp.post("/interaction/v1/eventDefinitions")
+@requires(JOURNEYS)
+def create_definition():
+    return ok(definition_view(engine().journeys.create(auth().tenant_id, json_body(dict))), 201)
+
+
+@bp.get("/interaction/v1/eventDefinitions/<ref>")
+@requires(JOURNEYS)
+def get_definition(ref: str):
+    return ok(definition_view(_definition(ref)))
+
+
+@bp.put("/interaction/v1/eventDefinitions/<ref>")
+@requires(JOURNEYS)
+def update_definition(ref: str):
+    current = _definition(ref)
+    return ok(definition_view(engine().journeys.update(auth().tenant_id, current, json_body(dict))))
+
+
+@bp.delete("/interaction/v1/eventDefinitions/<ref>")
+@requires(JOURNEYS)
+def delete_definition(ref: str):
+    engine().journeys.delete(auth().tenant_id, _definition(ref))
+    return ok({"deleted": True})
+
+
+TAG = "journey-builder"
+for _method, _path, _operation in (
+    ("post", "/interaction/v1/events", _op(
+        "Fire an API event: the contact enters the journey, Data becomes a row of the event's DE", TAG, ok=201,
+        body="ApiEvent", scope=JOURNEYS)),
+    ("post", "/interaction/v1/async/events", _op(
+        "Fire an API event for up to 100 members, each accepted or refused on its own", TAG, ok=202,
+        body="AsyncApiEvents", scope=JOURNEYS)),
+    ("get", "/interaction/v1/eventDefinitions", _op(
+        "List event definitions", TAG, scope=JOURNEYS, params=[*PAGE, {
+            "name": "name", "in": "query", "required": False, "description": "substring of the name",
+            "schema": {"type": "string"}}])),
+    ("post", "/interaction/v1/eventDefinitions", _op(
+        "Create an event definition (eventDefinitionKey, name, dataExtensionId)", TAG, ok=201,
+        body="EventDefinition", scope=JOURNEYS)),
+    ("get", "/interaction/v1/eventDefinitions/{ref}", _op(
+        "Get an event definition by id or key:{key}", TAG, scope=JOURNEYS)),
+    ("put", "/interaction/v1/eventDefinitions/{ref}", _op(
+        "Update an event definition by id or key:{key}", TAG, body="EventDefinition", scope=JOURNEYS)),
+    ("delete", "/interaction/v1/eventDefinitions/{ref}", _op(
+        "Delete an event definition by id or key:{key}", TAG, scope=JOURNEYS)),
+):
+    register(_method, _path, _operation)

@@ -1,0 +1,143 @@
+"""Async Data Extension jobs: the rules of ``/data/v1/async`` and ``/hub/v1/dataeventsasync``, no I/O.
+
+A job is a plain dict (it is stored as JSON). Its ``state`` moves
+``Queued`` (status absent: not picked up yet) → ``Pending`` (picked up, waiting for the worker)
+→ ``Executing`` → ``Complete`` or ``Error``. Row problems fail the row, never the job; a job ends in
+``Error`` only when it cannot run at all (the async API is off for the account (BAT-3), its Data
+Extension was deleted). Results keep only the failed rows (index → problems): a 32,000-row job that
+went well stores nothing per row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from .rows import RowInput, RowOutcome
+from .schema import DataExtension
+
+MAX_ITEMS = 32_000  # SFMC's hard limit per async request
+QUEUED, PENDING, EXECUTING, COMPLETE, ERROR = "Queued", "Pending", "Executing", "Complete", "Error"
+UNFINISHED = (QUEUED, PENDING, EXECUTING)
+FLAT, KEYED = "flat", "keyed"  # /data/v1/async items vs. /hub rowsets of {keys, values}
+NOT_AN_OBJECT = "Each item must be an object of column names and values."
+ASYNC_DISABLED = ("The asynchronous API is not enabled for this account: the request was accepted but no row "
+                  "was processed (BAT-3). Ask Salesforce support to enable it.")
+DEFAULT_RESULTS_PAGE_SIZE = 50  # when $page or $pageSize is asked without the other
+
+
+def new_job(tenant_id: str, de: DataExtension, *, insert_only: bool, shape: str, source: str, now: float,
+            pickup_delay: float, count: int) -> dict:
+    return {
+        "id": str(uuid.uuid4()), "tenant_id": tenant_id, "data_extension_id": de.id,
+        "data_extension": de.key, "operation": "insert" if insert_only else "upsert", "shape": shape,
+        "source": source, "state": QUEUED, "called_at": now, "due_at": now + pickup_delay,
+        "picked_up_at": None, "started_at": None, "completed_at": None, "item_count": count,
+        "saved_count": 0, "failed_count": 0, "ignored_keys": [], "reason": None, "failures": {},
+    }
+
+
+def row_inputs(de: DataExtension, items: list, shape: str) -> tuple[list[RowInput], list[int], dict[int, list[str]]]:
+    """Items as validator input: flat rows are split into keys and values by the DE's primary keys.
+
+    Returns the rows, the item index of each row, and the items refused for their shape alone.
+    """
+    rows, positions, refused = [], [], {}
+    is_key: dict[str, bool] = {}  # each spelling of a column name is resolved once per job
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            refused[index] = [NOT_AN_OBJECT]
+            continue
+        if shape == KEYED:
+            rows.append(RowInput(item.get("keys") or {}, item.get("values") or {}))
+        else:
+            keys, values = {}, {}
+            for name, value in item.items():
+                flag = is_key.get(name)
+                if flag is None:
+                    spec = de.column(name)
+                    flag = is_key[name] = spec is not None and spec.is_primary_key
+                (keys if flag else values)[name] = value
+            rows.append(RowInput(keys, values))
+        positions.append(index)
+    return rows, positions, refused
+
+
+def finish(job: dict, outcomes: list[RowOutcome], positions: list[int], refused: dict[int, list[str]],
+           ignored_keys: list[str], now: float) -> dict:
+    """The job after its rows were planned and written."""
+    failures = {str(i): problems for i, problems in refused.items()}
+    for outcome in outcomes:
+        if outcome.problems:
+            failures[str(positions[outcome.index])] = outcome.problems
+    return {**job, "state": COMPLETE, "completed_at": now, "failures": failures, "ignored_keys": ignored_keys,
+            "failed_count": len(failures), "saved_count": job["item_count"] - len(failures)}
+
+
+def fail(job: dict, reason: str, now: float) -> dict:
+    """The job when it could not run at all: every row is unprocessed."""
+    return {**job, "state": ERROR, "completed_at": now, "reason": reason, "failed_count": job["item_count"],
+            "saved_count": 0, "picked_up_at": job["picked_up_at"] or now}
+
+
+def _when(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+
+
+def status_view(job: dict) -> dict:
+    """``GET /data/v1/async/{id}/status``; ``status`` is absent until the job is picked up."""
+    out: dict = {}
+    if job["state"] != QUEUED:
+        has_errors = job["state"] == ERROR or job["failed_count"] > 0
+        status = {
+            "callDateTime": _when(job["called_at"]),
+            "completionDateTime": _when(job["completed_at"]),
+            "hasErrors": has_errors if job["state"] in (COMPLETE, ERROR) else False,
+            "pickupDateTime": _when(job["picked_up_at"]),
+            "requestStatus": job["state"],
+            "resultStatus": ("Has Errors" if has_errors else "OK") if job["state"] in (COMPLETE, ERROR) else None,
+            "requestId": job["id"],
+        }
+        out["status"] = {k: v for k, v in status.items() if v is not None}  # nothing to say yet: left out
+    out["requestId"] = str(uuid.uuid4())  # SFMC gives each status call its own id
+    out["resultMessages"] = [] if job["reason"] is None else [_message(job["reason"])]
+    return out
+
+
+def _message(text: str) -> dict:
+    return {"resultType": "Execution", "resultClass": "Error", "resultCode": "AsyncApiNotEnabled"
+            if "not enabled" in text else "AsyncRequestFailed", "message": text}
+
+
+def _item(problems: list[str] | None) -> dict:
+    if not problems:
+        return {"status": "OK", "message": "Success"}
+    duplicate = any("PRIMARY KEY constraint" in p for p in problems)
+    return {"status": "Error", "message": "; ".join(problems),
+            "errorCode": "PrimaryKeyViolation" if duplicate else "ValidationError", "errors": problems}
+
+
+def results_view(job: dict, page: int | None, page_size: int | None) -> dict:
+    """``GET /data/v1/async/{id}/results``: one item per submitted row, in order, once the job finished.
+
+    Without ``$page``/``$pageSize`` every item comes in one page.
+    """
+    finished = job["state"] in (COMPLETE, ERROR)
+    count = job["item_count"] if finished else 0
+    if page is None and page_size is None:
+        page, page_size = 1, max(count, 1)
+    page = page or 1
+    page_size = page_size or DEFAULT_RESULTS_PAGE_SIZE
+    start, stop = (page - 1) * page_size, min(page * page_size, count)
+    failures = job["failures"]
+    if job["state"] == ERROR:
+        items = [_item([job["reason"]]) for _ in range(start, stop)]
+    else:
+        items = [_item(failures.get(str(i))) for i in range(start, stop)]
+    return {"page": page, "pageSize": page_size, "count": count, "items": items, "requestId": job["id"],
+            "resultMessages": [] if job["reason"] is None else [_message(job["reason"])]}
+
+
+def admin_view(job: dict) -> dict:
+    """A job for the control plane: everything kept, and the SFMC-facing status beside it."""
+    return {**job, "requestStatus": None if job["state"] == QUEUED else job["state"]}

@@ -1,0 +1,86 @@
+"""Contacts (``/contacts/v1/contacts``): parsing a create/update body and merging attributes, no I/O.
+
+A contact is kept as ``{"contactKey", "contactId", "attributes": {set name: {attribute: value}},
+"isNewContactKey", "createdDate", "modifiedDate"}``. ``POST`` creates the contact or updates an
+existing one (``isNewContactKey`` says which); ``PATCH`` only updates. Attribute sets arrive as
+``[{"name", "items": [{"values": [{"name", "value"}]}]}]`` (a set's ``values`` directly is accepted
+too); an empty ``attributeSets`` list is accepted (the seed's connector sends one).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from .journeys import contact_key_problem, iso
+
+
+def parse_contact(body: dict, *, update: bool) -> tuple[str | None, int | None, dict, list[str]]:
+    """(contact key, contact id, attributes by set, problems) of a request body."""
+    problems: list[str] = []
+    key, contact_id = body.get("contactKey"), body.get("contactID", body.get("contactId"))
+    if contact_id is not None:
+        try:
+            contact_id = int(contact_id)
+        except (TypeError, ValueError):
+            problems.append(f"contactID '{contact_id}' is invalid: it must be a whole number.")
+            contact_id = None
+    if key is None and (contact_id is None or not update):
+        problems.append("contactKey is required." if not update else "contactKey or contactID is required.")
+    elif key is not None and (problem := contact_key_problem(key, "contactKey")) is not None:
+        problems.append(problem)
+    attributes: dict[str, dict] = {}
+    sets = body.get("attributeSets")
+    if sets is None:
+        problems.append("attributeSets is required (an empty list is accepted).")
+        sets = []
+    if not isinstance(sets, list):
+        problems.append("attributeSets must be a list.")
+        sets = []
+    for i, attribute_set in enumerate(sets):
+        where = f"attributeSets[{i}]"
+        if not isinstance(attribute_set, dict) or not isinstance(attribute_set.get("name"), str) \
+                or not attribute_set["name"].strip():
+            problems.append(f"{where}: each attribute set needs a 'name'.")
+            continue
+        target = attributes.setdefault(attribute_set["name"], {})
+        items = attribute_set.get("items")
+        groups = [attribute_set.get("values")] if items is None else items
+        if not isinstance(groups, list):
+            problems.append(f"{where}.items must be a list.")
+            continue
+        for j, group in enumerate(groups):
+            values = group.get("values") if isinstance(group, dict) else group
+            if values is None:
+                continue
+            if not isinstance(values, list):
+                problems.append(f"{where}.items[{j}].values must be a list of {{name, value}} objects.")
+                continue
+            for value in values:
+                if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"]:
+                    problems.append(f"{where}: each value needs a 'name' and a 'value'.")
+                    continue
+                target[value["name"]] = value.get("value")
+    return (None if key is None else str(key)), contact_id, attributes, problems
+
+
+def merged(existing: dict | None, key: str, contact_id: int, attributes: dict, now: float) -> dict:
+    """The stored contact after a write: attribute sets merged value by value."""
+    previous = (existing or {}).get("attributes", {})
+    combined = {name: dict(values) for name, values in previous.items()}
+    for name, values in attributes.items():
+        combined.setdefault(name, {}).update(values)
+    return {
+        "contactKey": key, "contactId": contact_id, "attributes": combined,
+        "isNewContactKey": existing is None,
+        "createdDate": (existing or {}).get("createdDate") or iso(now), "modifiedDate": iso(now),
+    }
+
+
+def response(contact: dict) -> dict:
+    """The 200 body of a create/update."""
+    return {
+        "operationStatus": "OK", "rowsAffected": 1, "contactKey": contact["contactKey"],
+        "contactId": contact["contactId"], "contactTypeID": 0, "isNewContactKey": contact["isNewContactKey"],
+        "isNewContactId": contact["isNewContactKey"], "hasErrors": False, "resultMessages": [],
+        "requestServiceMessageID": str(uuid.uuid4()), "serviceMessageID": str(uuid.uuid4()),
+    }

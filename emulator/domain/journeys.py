@@ -1,0 +1,162 @@
+"""Journey Builder API events: event definitions and the rules of firing an event, no I/O.
+
+An event definition ties an ``eventDefinitionKey`` to the Data Extension its entry data is written
+to. Firing an event (``POST /interaction/v1/events``) validates the contact key, resolves the
+definition and turns ``Data`` into one row for the shared row validator. Rules taken here:
+
+* Property names of an event body match in any case (``contactKey``, ``ContactKey``, ``CONTACTKEY``).
+* A contact key may not contain ``:`` (the seed's ID-3: SFMC refuses it).
+* If the event's DE has a ``Contact Key`` (or ``ContactKey``) column and ``Data`` gives no value for
+  it, the event's contact key is written there (inferred: SFMC fills the entry's contact key into
+  the event DE's contact key field).
+* An event definition key may not contain a period (SFMC's docs: "Do not include a period").
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from .problems import Problems
+from .rows import RowInput
+from .schema import DataExtension
+
+MAX_ASYNC_MEMBERS = 100
+CONTACT_KEY_COLUMNS = ("contact key", "contactkey")
+MAX_CONTACT_KEY = 254
+
+
+class EventDefinitionError(Problems):
+    """An event definition SFMC would refuse."""
+
+
+def iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+
+
+def _first(raw: dict, *names):
+    for name in names:
+        if raw.get(name) not in (None, ""):
+            return raw[name]
+    return None
+
+
+def build_definition(raw: object, find_de, *, now: float, current: dict | None = None) -> dict:
+    """A stored event definition from an API body (``eventDefinitionKey``, ``name``, ``dataExtensionId``)
+    or a scenario entry (``key``, ``name``, ``data_extension`` as an external key).
+
+    ``find_de(key=..., de_id=...)`` resolves the target DE. ``current`` is the definition being
+    updated: what the body leaves out is kept. Raises EventDefinitionError.
+    """
+    if not isinstance(raw, dict):
+        raise EventDefinitionError(["an event definition must be a JSON object"])
+    problems = []
+    base = current or {}
+    key = _first(raw, "eventDefinitionKey", "key") or base.get("key")
+    if not isinstance(key, str) or not key.strip():
+        problems.append("'eventDefinitionKey' is required")
+    elif "." in key or len(key) > 200:
+        problems.append(f"eventDefinitionKey '{key}': use at most 200 characters and no period")
+    name = _first(raw, "name") or base.get("name") or key
+    de = None
+    de_id, de_key = _first(raw, "dataExtensionId"), _first(raw, "data_extension", "dataExtensionKey")
+    if de_id is not None:
+        de = find_de(de_id=str(de_id))
+        if de is None:
+            problems.append(f"dataExtensionId: no data extension with the ID '{de_id}'")
+    elif de_key is not None:
+        de = find_de(key=str(de_key))
+        if de is None:
+            problems.append(f"data_extension: no data extension with the external key '{de_key}'")
+    elif base:
+        de = find_de(de_id=base["dataExtensionId"])
+    else:
+        problems.append("'dataExtensionId' is required: entry data is written to that data extension")
+    if problems:
+        raise EventDefinitionError(problems)
+    return {
+        "id": base.get("id") or str(_first(raw, "id") or uuid.uuid4()).lower(),
+        "key": key,
+        "name": str(name),
+        "description": str(_first(raw, "description") or base.get("description") or ""),
+        "type": str(_first(raw, "type") or base.get("type") or "APIEvent"),
+        "mode": str(_first(raw, "mode") or base.get("mode") or "Production"),
+        "dataExtensionId": de.id,
+        "dataExtensionKey": de.key,
+        "dataExtensionName": de.name,
+        "createdDate": base.get("createdDate") or iso(now),
+        "modifiedDate": iso(now),
+    }
+
+
+def definition_view(definition: dict) -> dict:
+    """An event definition as ``/interaction/v1/eventDefinitions`` answers it."""
+    return {
+        "id": definition["id"], "type": definition["type"], "name": definition["name"],
+        "description": definition["description"], "mode": definition["mode"],
+        "eventDefinitionKey": definition["key"], "dataExtensionId": definition["dataExtensionId"],
+        "dataExtensionName": definition["dataExtensionName"], "status": "Active", "category": "Event",
+        "isVisibleInPicker": False, "createdDate": definition["createdDate"],
+        "modifiedDate": definition["modifiedDate"],
+    }
+
+
+def contact_key_problem(value: object, name: str = "ContactKey") -> str | None:
+    """Why a contact key is refused, or None (numbers are taken as their text)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
+        return f"{name} is required and must be a non-empty string."
+    text = str(value)
+    if ":" in text:
+        return f"{name} '{text}' is invalid: a contact key may not contain ':'."
+    if len(text) > MAX_CONTACT_KEY:
+        return f"{name} is invalid: a contact key has at most {MAX_CONTACT_KEY} characters."
+    return None
+
+
+def any_case(body: dict) -> dict:
+    """A body's top-level names lower-cased (the first spelling of a name wins)."""
+    out: dict = {}
+    for name, value in body.items():
+        out.setdefault(str(name).lower(), value)
+    return out
+
+
+def parse_event(body: dict) -> tuple[str, str, dict, list[str]]:
+    """(contact key, event definition key, data, problems) of an event body, names in any case."""
+    fields = any_case(body)
+    problems = []
+    contact = fields.get("contactkey")
+    event_key = fields.get("eventdefinitionkey")
+    data = fields.get("data")
+    if (problem := contact_key_problem(contact)) is not None:
+        problems.append(problem)
+    if not isinstance(event_key, str) or not event_key.strip():
+        problems.append("EventDefinitionKey is required.")
+    if data is None:
+        data = {}
+    elif not isinstance(data, dict):
+        problems.append("Data must be an object of the event's attributes.")
+        data = {}
+    return ("" if contact is None else str(contact)), (event_key if isinstance(event_key, str) else ""), data, \
+        problems
+
+
+def event_row(de: DataExtension, contact_key: str, data: dict) -> RowInput:
+    """The row an event writes: ``Data`` split by the DE's primary keys, the contact key filled in."""
+    keys, values = {}, {}
+    given = {de.column(name).name for name in data if de.column(name) is not None}
+    for column in de.fields:
+        if column.name.lower() in CONTACT_KEY_COLUMNS and column.name not in given:
+            (keys if column.is_primary_key else values)[column.name] = contact_key
+    for name, value in data.items():
+        column = de.column(name)
+        (keys if column is not None and column.is_primary_key else values)[name] = value
+    return RowInput(keys, values)
+
+
+def journey_entry(definition: dict, contact_key: str, data: dict, *, now: float, source: str) -> dict:
+    return {
+        "eventInstanceId": str(uuid.uuid4()), "contactKey": contact_key, "eventDefinitionKey": definition["key"],
+        "eventDefinitionId": definition["id"], "dataExtension": definition["dataExtensionKey"], "data": data,
+        "at": now, "time": iso(now), "source": source,
+    }
