@@ -1,0 +1,292 @@
+"""Deliberately broken connectors: the bundled one with exactly ONE seed rule broken each.
+
+They give the suite teeth: ``tests/conformance/test_broken_connectors.py`` runs the cases of
+each one's rule and expects that rule among the failures. Each is usable from the CLI too, e.g.
+``sfmc-conformance run --connector python:conformance.broken:colons_kept -k ID-3``.
+
+Most wrap our planner (plan with ``connector.plan.plan``, then bend the operations); a few bend
+the HTTP client of one ``Destination``. Planner patches are process-wide, so they are serialized.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tempfile
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+
+from connector import plan as planning
+from connector.delivery import destination as destination_module
+from connector.plan import FireApiEvent, Plan, UpsertContact, UpsertRow
+from connector.settings import BatchingSettings
+from connector.transform import CONTEXT_ATTRIBUTES
+
+from .bundled import build, deliver
+
+_PATCH_LOCK = threading.RLock()
+
+PlanMutator = Callable[[dict, object, Plan], Plan]
+
+
+@contextmanager
+def _planner(mutate: PlanMutator):
+    original = planning.plan
+
+    def broken_plan(event, settings):
+        return mutate(event, settings, original(event, settings))
+
+    with _PATCH_LOCK:
+        destination_module.plan = broken_plan
+        try:
+            yield
+        finally:
+            destination_module.plan = original
+
+
+def _with_plan(mutate: PlanMutator, settings: dict, events: list[dict]) -> dict:
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp, _planner(mutate):
+        return deliver(build(settings, tmp), events)
+
+
+def _rows(result: Plan, change: Callable[[UpsertRow], UpsertRow | None]) -> Plan:
+    operations = []
+    for op in result.operations:
+        if isinstance(op, UpsertRow):
+            op = change(op)
+        if op is not None:
+            operations.append(op)
+    return dataclasses.replace(result, operations=tuple(operations))
+
+
+def _camel(column: str) -> str:
+    words = column.replace("-", " ").split()
+    return (words[0].lower() + "".join(w[:1].upper() + w[1:] for w in words[1:])) if words else column
+
+
+# -- FMT-1 ------------------------------------------------------------------------------------------
+
+
+def keys_not_title_cased(settings, events, env):
+    """Sends value columns as camelCase (``firstName``) instead of Title Case (breaks FMT-1)."""
+    def mutate(event, s, result):
+        return _rows(result, lambda op: dataclasses.replace(op, values={_camel(k): v for k, v in op.values.items()}))
+    return _with_plan(mutate, settings, events)
+
+
+# -- ID-3 -------------------------------------------------------------------------------------------
+
+
+def colons_kept(settings, events, env):
+    """Keeps the colons of the userId in the Contact Key (breaks ID-3)."""
+    def mutate(event, s, result):
+        raw = event.get("userId")
+        if not isinstance(raw, str) or ":" not in raw:
+            return result
+        stripped = raw.replace(":", "")
+        operations = []
+        for op in result.operations:
+            if isinstance(op, UpsertRow):
+                op = dataclasses.replace(op, keys={k: raw if v == stripped else v for k, v in op.keys.items()},
+                                         values={k: raw if v == stripped else v for k, v in op.values.items()})
+            elif isinstance(op, UpsertContact | FireApiEvent) and op.contact_key == stripped:
+                op = dataclasses.replace(op, contact_key=raw)
+            operations.append(op)
+        return dataclasses.replace(result, operations=tuple(operations))
+    return _with_plan(mutate, settings, events)
+
+
+# -- FMT-2 ------------------------------------------------------------------------------------------
+
+
+def nested_objects_sent(settings, events, env):
+    """Sends nested trait/property objects as values instead of leaving them out (breaks FMT-2)."""
+    def mutate(event, s, result):
+        payload = event.get("traits") or event.get("properties") or {}
+        nested = {planning.title_case(k): v for k, v in payload.items() if isinstance(v, dict | list)}
+        return _rows(result, lambda op: dataclasses.replace(op, values={**op.values, **nested}))
+    return _with_plan(mutate, settings, events)
+
+
+# -- ID-2 -------------------------------------------------------------------------------------------
+
+
+def email_fallback_missing(settings, events, env):
+    """Only uses userId as the Contact Key: an identify with just an email is dropped (breaks ID-2)."""
+    def mutate(event, s, result):
+        if event.get("type") == "identify" and not event.get("userId"):
+            return Plan(dropped=result.dropped, warnings=result.warnings)
+        return result
+    return _with_plan(mutate, settings, events)
+
+
+# -- TR-3 -------------------------------------------------------------------------------------------
+
+
+def primary_keys_ignored(settings, events, env):
+    """Keys conversion rows by Contact Key alone, ignoring the other Primary Key columns (breaks TR-3)."""
+    def mutate(event, s, result):
+        def change(op):
+            if "Contact Key" not in op.keys or len(op.keys) == 1:
+                return op
+            return dataclasses.replace(op, keys={"Contact Key": op.keys["Contact Key"]})
+        return _rows(result, change)
+    return _with_plan(mutate, settings, events)
+
+
+# -- TR-5 -------------------------------------------------------------------------------------------
+
+
+def uuid_ignored(settings, events, env):
+    """Keys UUID conversion rows by Contact Key instead of Uuid = messageId (breaks TR-5)."""
+    def mutate(event, s, result):
+        def change(op):
+            if "Uuid" not in op.keys:
+                return op
+            return dataclasses.replace(op, keys={"Contact Key": op.values.get("Contact Key")},
+                                       values={k: v for k, v in op.values.items() if k != "Contact Key"})
+        return _rows(result, change)
+    return _with_plan(mutate, settings, events)
+
+
+# -- ID-5 -------------------------------------------------------------------------------------------
+
+
+def contacts_always_created(settings, events, env):
+    """Ignores "Do Not Create or Update Contacts" (breaks ID-5)."""
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
+        return deliver(build({**settings, "do_not_create_contacts": False}, tmp), events)
+
+
+# -- RL-1 -------------------------------------------------------------------------------------------
+
+
+def no_429_retry(settings, events, env):
+    """Gives up on the first 429 (no retries at all) (breaks RL-1)."""
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
+        return deliver(build({**settings, "max_retries": 0}, tmp), events)
+
+
+def retry_after_ignored(settings, events, env):
+    """Retries a 429 at once, whatever its Retry-After says (breaks RL-1 / SFMC-RETRY-AFTER)."""
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
+        destination = build(settings, tmp)
+        destination.client._wait = lambda state: 0.01
+        return deliver(destination, events)
+
+
+def unpaced(settings, events, env):
+    """No client-side pacing: fires as fast as it can and lets SFMC's 429s sort it out (breaks RL-1)."""
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
+        return deliver(build({**settings, "rate_limit": 1000.0}, tmp), events)
+
+
+# -- ID-1 -------------------------------------------------------------------------------------------
+
+
+def identify_without_ids_forwarded(settings, events, env):
+    """Forwards an identify with neither userId nor email, keyed by its anonymousId (breaks ID-1)."""
+    def mutate(event, s, result):
+        if event.get("type") != "identify" or result.operations or not s.identify_de_key:
+            return result
+        key = str(event.get("anonymousId") or event.get("messageId"))
+        values = {planning.title_case(k): v for k, v in (event.get("traits") or {}).items()
+                  if not isinstance(v, dict | list)}
+        return Plan(operations=(UpsertRow(s.identify_de_key, {"Contact Key": key}, values, None),))
+    return _with_plan(mutate, settings, events)
+
+
+# -- BAT-1, BAT-2, BAT-3 ------------------------------------------------------------------------------
+
+
+def api_events_under_batching(settings, events, env):
+    """Fires API events and creates contacts even while batching is on (breaks BAT-2)."""
+    def mutate(event, s, result):
+        if not s.batching.enabled:
+            return result
+        unbatched = dataclasses.replace(s, batching=BatchingSettings(enabled=False), do_not_create_contacts=False)
+        extra = [op for op in planning.plan(event, unbatched).operations
+                 if isinstance(op, FireApiEvent | UpsertContact)]
+        return dataclasses.replace(result, operations=result.operations + tuple(extra))
+    return _with_plan(mutate, settings, events)
+
+
+def sync_rows_under_batching(settings, events, env):
+    """Ignores the batching setting and writes rows through sync rowsets (breaks BAT-1)."""
+    batching = {**(settings.get("batching") or {}), "enabled": False}
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
+        return deliver(build({**settings, "batching": batching, "do_not_create_contacts": True}, tmp), events)
+
+
+def async_failure_silent(settings, events, env):
+    """Never checks how an async job ended, so a dropped batch counts as delivered (breaks BAT-3)."""
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
+        destination = build(settings, tmp)
+        destination._await_job = lambda *args: None
+        return deliver(destination, events)
+
+
+# -- CTX-1, FMT-3 -------------------------------------------------------------------------------------
+
+
+def context_not_mapped(settings, events, env):
+    """Leaves the context attributes out of the rows (breaks CTX-1)."""
+    names = set(CONTEXT_ATTRIBUTES.values())
+
+    def mutate(event, s, result):
+        return _rows(result, lambda op: dataclasses.replace(
+            op, values={k: v for k, v in op.values.items() if k not in names}))
+    return _with_plan(mutate, settings, events)
+
+
+_ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+
+
+def dates_not_iso(settings, events, env):
+    """Sends dates as MM/DD/YYYY instead of ISO-8601 (breaks FMT-3)."""
+    def us_date(value):
+        match = _ISO_DAY.match(value) if isinstance(value, str) else None
+        return f"{match[2]}/{match[3]}/{match[1]}" if match else value
+
+    def mutate(event, s, result):
+        return _rows(result, lambda op: dataclasses.replace(op, values={k: us_date(v) for k, v in op.values.items()}))
+    return _with_plan(mutate, settings, events)
+
+
+# -- SFMC-TOKEN-EXPIRY ---------------------------------------------------------------------------------
+
+
+def token_never_renewed(settings, events, env):
+    """Keeps using its first token after a 401 (breaks SFMC-TOKEN-EXPIRY)."""
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
+        destination = build(settings, tmp)
+        client = destination.client
+        original = client.token
+
+        def token(*, renew: bool = False):
+            return original(renew=False) if renew and client._token else original(renew=renew)
+        client.token = token
+        return deliver(destination, events)
+
+
+BROKEN: dict[str, tuple[Callable, str]] = {
+    "keys_not_title_cased": (keys_not_title_cased, "FMT-1"),
+    "colons_kept": (colons_kept, "ID-3"),
+    "nested_objects_sent": (nested_objects_sent, "FMT-2"),
+    "email_fallback_missing": (email_fallback_missing, "ID-2"),
+    "primary_keys_ignored": (primary_keys_ignored, "TR-3"),
+    "uuid_ignored": (uuid_ignored, "TR-5"),
+    "contacts_always_created": (contacts_always_created, "ID-5"),
+    "no_429_retry": (no_429_retry, "RL-1"),
+    "retry_after_ignored": (retry_after_ignored, "SFMC-RETRY-AFTER"),
+    "unpaced": (unpaced, "RL-1"),
+    "identify_without_ids_forwarded": (identify_without_ids_forwarded, "ID-1"),
+    "api_events_under_batching": (api_events_under_batching, "BAT-2"),
+    "sync_rows_under_batching": (sync_rows_under_batching, "BAT-1"),
+    "async_failure_silent": (async_failure_silent, "BAT-3"),
+    "context_not_mapped": (context_not_mapped, "CTX-1"),
+    "dates_not_iso": (dates_not_iso, "FMT-3"),
+    "token_never_renewed": (token_never_renewed, "SFMC-TOKEN-EXPIRY"),
+}
+"""name → (connector function, the one rule it breaks)."""
