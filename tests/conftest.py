@@ -170,8 +170,14 @@ class ThreadedEmulator:
         self.app = create_app(Config(database=":memory:"), clock=clock)
         self.server = create_server(self.app, host="127.0.0.1", port=0, threads=8)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except OSError:  # the listening socket was closed by close(): the test is over
+            pass
 
     @property
     def engine(self):
