@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 
 from dateutil import parser as date_parser
 
@@ -40,6 +41,7 @@ def _words(key: str) -> Iterator[str]:
             yield chunk[start:]
 
 
+@lru_cache(maxsize=4096)  # the same few keys recur in every event of a backfill
 def title_case(key: str) -> str:
     """``firstName``/``first_name`` → ``First Name``, ``userID`` → ``User ID`` (FMT-1).
 
@@ -297,6 +299,7 @@ CONTEXT_ATTRIBUTES: dict[str, str] = {
     "screen.width": "Screen Width",
 }
 """Segment context path → the seed's fixed attribute name, verbatim (CTX-1)."""
+_CONTEXT_PATHS = {path: tuple(path.split(".")) for path in CONTEXT_ATTRIBUTES}
 
 
 def context_attributes(context: Mapping | None) -> dict[str, Scalar]:
@@ -306,9 +309,11 @@ def context_attributes(context: Mapping | None) -> dict[str, Scalar]:
     its absence means "unknown", not "clear the column".
     """
     attributes: dict[str, Scalar] = {}
+    if not context or not isinstance(context, Mapping):
+        return attributes
     for path, column in CONTEXT_ATTRIBUTES.items():
-        value: object = context if isinstance(context, Mapping) else {}
-        for part in path.split("."):
+        value: object = context
+        for part in _CONTEXT_PATHS[path]:
             value = value.get(part) if isinstance(value, Mapping) else None
         if value is None or is_nested(value):
             continue

@@ -81,6 +81,7 @@ def run_mode(url: str, workdir: Path, name: str, n: int, rate: float, **settings
                         params={"page_size": 1}, timeout=60).json()["count"]
     late_429 = stats.throttled_after(first_429_cutoff)
     return {"mode": name, "events": n, "rows_in_emulator": rows, "delivered": summary.delivered,
+            "rejected": dict(summary.rejected), "stopped_because": summary.stopped_because,
             "pending": summary.pending, "seconds": round(elapsed, 2), "queue_seconds": round(queued - started, 2),
             "rows_per_s": round(summary.delivered / elapsed, 1), "requests": stats.requests,
             "http_429": stats.throttled, "http_429_after_warmup": late_429, "retries": stats.retries}

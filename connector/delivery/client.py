@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -193,6 +194,9 @@ class SfmcClient:
         return wait_random_exponential(multiplier=0.25, max=20)(state)
 
     def _send(self, method: str, path: str, body) -> requests.Response:
+        # compact JSON: the size the senders budget against SFMC's 5 MB limit is the size sent
+        data = None if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = {} if body is None else {"Content-Type": "application/json"}
         renewed = False
         while True:
             token = self.token()
@@ -201,9 +205,9 @@ class SfmcClient:
                 response = self.session.request(
                     method,
                     f"{self._rest_base}{path}",
-                    json=body,
+                    data=data,
                     timeout=self.timeout,
-                    headers={"Authorization": f"Bearer {token}"},
+                    headers=headers | {"Authorization": f"Bearer {token}"},
                 )
             except requests.RequestException as err:
                 self.stats.count(type(err).__name__)

@@ -100,7 +100,8 @@ class Destination:
     # -- delivery -----------------------------------------------------------------------------
 
     def chunk_size(self) -> int:
-        return self.settings.batching.max_items * 2 if self.settings.batching.enabled else 500
+        # with batching, several jobs per pass: SFMC works on one while the next is planned and sent
+        return self.settings.batching.max_items * 4 if self.settings.batching.enabled else 500
 
     def deliver_pending(self, *, on_progress: Callable[[int], None] | None = None) -> RunSummary:
         """Deliver every pending event; stops early (events kept) when SFMC stays unreachable."""
@@ -220,7 +221,7 @@ class Destination:
         chunk, size = [], 0
         for seq, op in items:
             row = {**op.values, **op.keys}
-            row_size = len(json.dumps(row, separators=(",", ":"))) + 1
+            row_size = len(json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode()) + 1
             if chunk and (len(chunk) >= limit_items or size + row_size > limit_bytes):
                 yield chunk
                 chunk, size = [], 0
@@ -236,8 +237,13 @@ class Destination:
         submitted = []
         for de_key, items in by_de.items():
             path = f"/data/v1/async/dataextensions/key:{quote(de_key, safe='')}/rows"
-            for chunk in self._async_requests(items):
+            chunks = list(self._async_requests(items))
+            while chunks:
+                chunk = chunks.pop(0)
                 response = self.client.call("PUT", path, {"items": [row for _, row in chunk]})
+                if response.status_code == 413 and len(chunk) > 1:  # the account's limit is lower: halve
+                    chunks[:0] = [chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]]
+                    continue
                 if response.status_code != 202:
                     refused = Refused(
                         f"async_refused_{response.status_code}",
