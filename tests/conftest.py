@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -174,10 +175,8 @@ class ThreadedEmulator:
         self.thread.start()
 
     def _serve(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the listening socket was closed by close(): the test is over
             self.server.run()
-        except OSError:  # the listening socket was closed by close(): the test is over
-            pass
 
     @property
     def engine(self):

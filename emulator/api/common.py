@@ -31,6 +31,18 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def parsed_json() -> tuple[bool, object]:
+    """(parsed, body) for the request's JSON body, parsed once per request however many steps ask."""
+    cached = g.get("parsed_json")
+    if cached is None:
+        try:
+            cached = (True, json.loads(request.get_data(cache=True), parse_constant=_reject_constant))
+        except (ValueError, RecursionError):
+            cached = (False, None)
+        g.parsed_json = cached
+    return cached
+
+
 def json_body(expect: type | tuple[type, ...] = (dict, list), *, what: str = "The request body"):
     """The parsed JSON body, or the SFMC error a client gets for a bad one."""
     if request.mimetype != "application/json":
@@ -38,12 +50,10 @@ def json_body(expect: type | tuple[type, ...] = (dict, list), *, what: str = "Th
             415, 0,
             f"Unsupported Media Type: send the body as application/json (got '{request.mimetype or 'none'}').",
         )
-    raw = request.get_data(cache=True)
-    try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+    parsed, body = parsed_json()
+    if not parsed:
         raise errors.bad_request("Unable to parse the request body: it is not valid JSON.",
-                                 errors.UNPARSEABLE) from None
+                                 errors.UNPARSEABLE)
     if not isinstance(body, expect):
         kinds = expect if isinstance(expect, tuple) else (expect,)
         wanted = " or ".join("a JSON array" if k is list else "a JSON object" for k in kinds)

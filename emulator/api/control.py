@@ -18,6 +18,7 @@ from .. import errors
 from ..domain.journal import cap
 from ..engine import Emulator
 from ..openapi import body_problems
+from .common import parsed_json
 
 DROP = "emulator.drop_connection"  # WSGI environ flag set when a fault drops the connection
 PUBLIC_ADMIN = {"admin.health", "admin.openapi_document"}  # reachable without the admin token
@@ -101,19 +102,14 @@ class DropConnection:
 
 # -- request-body validation against the OpenAPI document ----------------------------------------
 
-def _reject_constant(name: str):
-    raise ValueError(name)
-
-
 def validate_body(family: str) -> None:
     """Check a parseable JSON (or token form) body against the route's schema; bodies that do not parse
     are left to the route, which answers them with its established error (10004, 415, ...)."""
     if request.method in ("GET", "HEAD", "DELETE", "OPTIONS") or request.url_rule is None:
         return
     if request.mimetype == "application/json":
-        try:
-            body = json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
+        parsed, body = parsed_json()
+        if not parsed:
             return
     elif family == "auth" and request.mimetype == "application/x-www-form-urlencoded":
         body = request.form.to_dict()
