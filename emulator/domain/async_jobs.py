@@ -38,12 +38,12 @@ def new_job(tenant_id: str, de: DataExtension, *, insert_only: bool, shape: str,
 
 
 def row_inputs(de: DataExtension, items: list, shape: str) -> tuple[list[RowInput], list[int], dict[int, list[str]]]:
-    """Items as validator input: flat rows are split into keys and values by the DE's primary keys.
+    """Items as validator input; flat rows go in whole as values, where the validator finds the
+    primary-key columns by name (so nothing is split here only to be merged again).
 
     Returns the rows, the item index of each row, and the items refused for their shape alone.
     """
     rows, positions, refused = [], [], {}
-    is_key: dict[str, bool] = {}  # each spelling of a column name is resolved once per job
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             refused[index] = [NOT_AN_OBJECT]
@@ -51,14 +51,7 @@ def row_inputs(de: DataExtension, items: list, shape: str) -> tuple[list[RowInpu
         if shape == KEYED:
             rows.append(RowInput(item.get("keys") or {}, item.get("values") or {}))
         else:
-            keys, values = {}, {}
-            for name, value in item.items():
-                flag = is_key.get(name)
-                if flag is None:
-                    spec = de.column(name)
-                    flag = is_key[name] = spec is not None and spec.is_primary_key
-                (keys if flag else values)[name] = value
-            rows.append(RowInput(keys, values))
+            rows.append(RowInput({}, item))
         positions.append(index)
     return rows, positions, refused
 

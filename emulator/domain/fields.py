@@ -150,7 +150,18 @@ _QUANTA: dict[int, Decimal] = {}
 _WIDE = Context(prec=MAX_PRECISION + 2)  # every value that fits a column quantizes exactly
 
 
+_PLAIN_DECIMAL = re.compile(r"(-?)(0|[1-9][0-9]*)(?:\.([0-9]*))?")
+
+
 def _decimal(field: FieldSpec, value: object) -> str:
+    # fast path: a plain number with no more decimals than the scale needs no rounding, only padding
+    if value.__class__ in (float, str, int):
+        match = _PLAIN_DECIMAL.fullmatch(value if value.__class__ is str else repr(value))
+        scale = field.scale if field.scale is not None else DEFAULT_DECIMAL[1]
+        if match and len(match[3] or "") <= scale and \
+                len(match[2]) <= (field.length or DEFAULT_DECIMAL[0]) - scale and (match[2] != "0" or scale):
+            sign, whole, fraction = match[1], match[2], (match[3] or "").ljust(scale, "0")
+            return f"{sign}{whole}.{fraction}" if scale else f"{sign}{whole}"
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _not_valid(field, "decimal")
     try:
@@ -176,7 +187,7 @@ def _decimal(field: FieldSpec, value: object) -> str:
 
 
 def _date(field: FieldSpec, value: object) -> str:
-    if isinstance(value, datetime | date):
+    if value.__class__ is not str and isinstance(value, datetime | date):
         return value.isoformat()
     if not isinstance(value, str) or not _ISO_DATE.match(value.strip()):
         raise ValueProblem(

@@ -69,6 +69,20 @@ def row_key_of(values: Iterable[str]) -> str:
     return "[" + ", ".join([_encode_string(v.lower()) for v in values]) + "]"
 
 
+def _check_into(data: dict, problems: list[str], column: FieldSpec, value: object, checks: dict) -> None:
+    """Store the checked value of one column in ``data``, or record why it is refused."""
+    if value is None or (isinstance(value, str) and not value.strip()):  # fields.is_empty, inlined
+        if not column.is_nullable:
+            problems.append(f"{column.name}: The column [{column.name}] is required and cannot be null or empty.")
+        data[column.name] = None
+        return
+    try:
+        data[column.name] = checks[column.type](column, value)  # fields.check_value without its call
+    except ValueProblem as problem:
+        problems.append(str(problem))
+        data[column.name] = None
+
+
 def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool) -> RowOutcome:
     """Validate one row in isolation: names, primary keys present, types, nullability of given values."""
     outcome = RowOutcome(index)
@@ -79,7 +93,6 @@ def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool) -> R
     column_of = de.column
     checks = CHECKS
     problems = outcome.problems
-    # each given name is resolved once; columns travel with their values (the bulk path's hot loop)
     keys: dict[str, tuple[FieldSpec, object]] = {}
     not_keys: list[str] = []
     for name, value in row.keys.items():
@@ -92,29 +105,19 @@ def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool) -> R
         if not column.is_primary_key:
             not_keys.append(f"Primary key '{name}' does not exist.")
     problems.extend(not_keys)
-    values: dict[str, tuple[FieldSpec, object]] = {}
+    data: dict[str, str | None] = {}
+    # values first, then keys, which win when a column is given in both (the async API's flat rows
+    # carry their primary-key columns among the values)
     for name, value in row.values.items():
         column = column_of(name)
         if column is None:
             outcome.ignored.append(str(name))
             if strict:
                 problems.append(f"{name}: The column [{name}] does not exist in data extension '{de.key}'.")
-        else:
-            values[column.name] = (column, value)
-    # A PK column may also arrive among the values (the async API's flat rows do that).
-    merged = {**values, **keys} if keys else values
-    data: dict[str, str | None] = {}
-    for name, (column, value) in merged.items():
-        if value is None or (isinstance(value, str) and not value.strip()):  # fields.is_empty, inlined
-            if not column.is_nullable:
-                problems.append(f"{column.name}: The column [{column.name}] is required and cannot be null or empty.")
-            data[name] = None
-            continue
-        try:
-            data[name] = checks[column.type](column, value)  # fields.check_value without its call
-        except ValueProblem as problem:
-            problems.append(str(problem))
-            data[name] = None
+        elif column.name not in keys:
+            _check_into(data, problems, column, value, checks)
+    for column, value in keys.values():
+        _check_into(data, problems, column, value, checks)
     for pk in pk_columns:
         if data.get(pk.name) is None and not any(pk.name in p for p in outcome.problems):
             outcome.problems.append(f"{pk.name}: The primary key column [{pk.name}] is required.")
