@@ -27,6 +27,7 @@ Scalar = str | int | float | bool | None
 # ---------------------------------------------------------------------------------------------
 
 _WORD_SEPARATORS = re.compile(r"[_\-\s]+")
+_HAS_DIGIT = re.compile(r"\d")
 
 
 def _words(key: str) -> Iterator[str]:
@@ -198,8 +199,13 @@ class UnsupportedValue(ValueError):
     """A value SFMC cannot store in one column (the message says why)."""
 
 
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})  # checked by identity first: ABC checks are slow
+
+
 def is_nested(value: object) -> bool:
     """True for the nested objects and lists that FMT-2 leaves out of what is sent."""
+    if type(value) in _PLAIN_TYPES:
+        return False
     return isinstance(value, Mapping | list | tuple | set | frozenset)
 
 
@@ -210,6 +216,8 @@ def normalize_scalar(value: object, warnings: list[str] | None = None, *, label:
     have no column equivalent. A date-shaped string naming an impossible date is kept unchanged
     and reported in ``warnings``.
     """
+    if type(value) is str and not _HAS_DIGIT.search(value):
+        return value  # every date shape has digits: plain text goes as it is
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):

@@ -59,6 +59,18 @@ def _is_row_error(response) -> bool:
 
 
 @dataclass
+class _Pass:
+    """One batch of outbox events on its way: what is decided, what failed, async jobs to await."""
+
+    size: int
+    outcomes: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)
+    failures: dict[int, Refused] = field(default_factory=dict)
+    plans: dict = field(default_factory=dict)
+    jobs: list = field(default_factory=list)
+    settled: bool = False
+
+
+@dataclass
 class RunSummary:
     delivered: int = 0
     rejected: Counter = field(default_factory=Counter)
@@ -104,50 +116,69 @@ class Destination:
         return self.settings.batching.max_items * 4 if self.settings.batching.enabled else 500
 
     def deliver_pending(self, *, on_progress: Callable[[int], None] | None = None) -> RunSummary:
-        """Deliver every pending event; stops early (events kept) when SFMC stays unreachable."""
+        """Deliver every pending event; stops early (events kept) when SFMC stays unreachable.
+
+        Passes overlap: while SFMC works through one pass's async jobs the next pass is planned and
+        submitted, so a backfill keeps both sides busy.
+        """
         summary = RunSummary()
         last = 0
-        while True:
-            batch = self.outbox.pending(self.chunk_size(), after_seq=last)
-            if not batch:
-                break
-            last = batch[-1].seq
-            try:
-                self.process(batch, summary)
-            except DeliveryError as err:
-                summary.stopped_because = str(err)
-                break
-            if on_progress:
-                on_progress(len(batch))
+        open_passes: list[_Pass] = []  # started, not yet finished: at most two
+        try:
+            while True:
+                batch = self.outbox.pending(self.chunk_size(), after_seq=last)
+                if not batch:
+                    break
+                last = batch[-1].seq
+                open_passes.append(self._start(batch, summary))
+                if len(open_passes) > 1:
+                    self._finish(open_passes[0], summary, on_progress)
+                    open_passes.pop(0)
+            while open_passes:
+                self._finish(open_passes[0], summary, on_progress)
+                open_passes.pop(0)
+        except DeliveryError as err:
+            summary.stopped_because = str(err)
+            for started in open_passes:
+                self._abandon(started, err, summary)
         summary.pending = self.outbox.counts()[PENDING]
         return summary
 
     def process(self, batch: list[OutboxEvent], summary: RunSummary | None = None) -> None:
+        """Deliver one batch of outbox events completely (raises DeliveryError, events kept, on an outage)."""
         summary = summary if summary is not None else RunSummary()
-        outcomes: dict[int, tuple[str, str | None, str | None]] = {}
-        failures: dict[int, Refused] = {}
-        plans = {}
+        this_pass = self._start(batch, summary)
+        try:
+            self._finish(this_pass, summary)
+        except DeliveryError as err:
+            self._abandon(this_pass, err, summary)
+            raise
+
+    def _start(self, batch: list[OutboxEvent], summary: RunSummary) -> _Pass:
+        """Plan a batch and send what it calls for; async jobs are submitted, not awaited."""
+        this_pass = _Pass(size=len(batch))
         for item in batch:
             planned = plan(item.event, self.settings)
             if planned.is_dropped:
                 first = planned.dropped[0] if planned.dropped else None
-                outcomes[item.seq] = (
+                this_pass.outcomes[item.seq] = (
                     DROPPED,
                     str(first.reason_code) if first else "dropped",
                     first.reason if first else "nothing to send",
                 )
             else:
-                plans[item.seq] = planned
+                this_pass.plans[item.seq] = planned
         ops: dict[type, list[tuple[int, object]]] = defaultdict(list)
-        for seq, planned in plans.items():
+        for seq, planned in this_pass.plans.items():
             for op in planned.operations:
                 ops[type(op)].append((seq, op))
+        failures = this_pass.failures
         try:
             for seq, op in ops[EnsurePersonasDataExtension]:
                 self._guard(seq, failures, self._ensure_personas, op)
             rows = [(seq, op) for seq, op in ops[UpsertRow] if seq not in failures]
             if self.settings.batching.enabled:
-                self._rows_async(rows, failures)
+                this_pass.jobs = self._submit_async(rows, failures)
             else:
                 self._rows_sync(rows, failures)
             self._contacts([(s, op) for s, op in ops[UpsertContact] if s not in failures], failures)
@@ -155,18 +186,33 @@ class Destination:
                 if seq not in failures:
                     self._guard(seq, failures, self._api_event, op)
         except DeliveryError as err:
-            # SFMC unreachable: settle what is decided, keep the rest pending for the next run
-            decided = {s: o for s, o in outcomes.items()}
-            decided.update({s: (REJECTED, f.code, f.reason) for s, f in failures.items()})
-            self.outbox.settle(decided)
-            self.outbox.note_attempt([s for s in plans if s not in failures], str(err))
-            self._count(decided, summary)
+            self._abandon(this_pass, err, summary)
             raise
-        for seq in plans:
-            failure = failures.get(seq)
-            outcomes[seq] = (REJECTED, failure.code, failure.reason) if failure else (DELIVERED, None, None)
-        self.outbox.settle(outcomes)
-        self._count(outcomes, summary)
+        return this_pass
+
+    def _finish(self, this_pass: _Pass, summary: RunSummary, on_progress=None) -> None:
+        """Await the pass's async jobs, then record every event's outcome."""
+        for de_key, request_id, chunk in this_pass.jobs:
+            self._await_job(de_key, request_id, chunk, this_pass.failures)
+        for seq in this_pass.plans:
+            failure = this_pass.failures.get(seq)
+            this_pass.outcomes[seq] = (REJECTED, failure.code, failure.reason) if failure else (DELIVERED, None, None)
+        self.outbox.settle(this_pass.outcomes)
+        this_pass.settled = True
+        self._count(this_pass.outcomes, summary)
+        if on_progress:
+            on_progress(this_pass.size)
+
+    def _abandon(self, this_pass: _Pass, err: DeliveryError, summary: RunSummary) -> None:
+        """SFMC unreachable: settle what is decided, keep the rest pending for the next run."""
+        if this_pass.settled:
+            return
+        decided = dict(this_pass.outcomes)
+        decided.update({s: (REJECTED, f.code, f.reason) for s, f in this_pass.failures.items()})
+        self.outbox.settle(decided)
+        self.outbox.note_attempt([s for s in this_pass.plans if s not in this_pass.failures], str(err))
+        this_pass.settled = True
+        self._count(decided, summary)
 
     @staticmethod
     def _count(outcomes, summary: RunSummary) -> None:
@@ -230,7 +276,8 @@ class Destination:
         if chunk:
             yield chunk
 
-    def _rows_async(self, rows: list[tuple[int, UpsertRow]], failures: dict) -> None:
+    def _submit_async(self, rows: list[tuple[int, UpsertRow]], failures: dict) -> list:
+        """Submit async jobs (BAT-1); returns (de key, request id, rows) for each job to await."""
         by_de: dict[str, list[tuple[int, UpsertRow]]] = defaultdict(list)
         for seq, op in rows:
             by_de[op.de_key].append((seq, op))
@@ -253,8 +300,7 @@ class Destination:
                         failures.setdefault(seq, refused)
                     continue
                 submitted.append((de_key, response.json()["requestId"], chunk))
-        for de_key, request_id, chunk in submitted:
-            self._await_job(de_key, request_id, chunk, failures)
+        return submitted
 
     def _await_job(self, de_key: str, request_id: str, chunk: list, failures: dict) -> None:
         status = {}
