@@ -1,0 +1,48 @@
+"""The stack's ceiling: a bare Flask endpoint served by waitress exactly like the emulator.
+
+``POST`` on any path parses the JSON body and echoes it, as a rowset upsert answers; ``/v2/token``
+hands out a fixed token so the same locust user drives both servers. The ratio emulator/bare
+says what the emulator's own work (auth, throttle, validation, SQLite, journal) costs.
+
+    python -m loadtests.bare [--port 0] [--threads 8]
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, jsonify, request
+
+
+def create_bare_app() -> Flask:
+    app = Flask(__name__)
+    app.json.sort_keys = False
+
+    @app.get("/health")
+    def health():
+        return jsonify({"status": "ok"})
+
+    @app.post("/v2/token")
+    def token():
+        return jsonify({"access_token": "bare", "token_type": "Bearer", "expires_in": 1079})
+
+    @app.post("/<path:_path>")
+    def echo(_path: str):
+        return jsonify(request.get_json()), 200
+
+    return app
+
+
+@click.command()
+@click.option("--port", default=0, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--threads", default=8, show_default=True, help="waitress worker threads (the emulator's default).")
+def main(port: int, threads: int) -> None:
+    """Serve the bare echo endpoint on 127.0.0.1."""
+    from waitress.server import create_server
+
+    server = create_server(create_bare_app(), host="127.0.0.1", port=port, threads=threads, ident="bare")
+    click.echo(f"bare flask listening on http://127.0.0.1:{server.effective_port}/", err=False)
+    server.run()
+
+
+if __name__ == "__main__":
+    main()

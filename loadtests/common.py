@@ -1,0 +1,171 @@
+"""What every benchmark and scenario shares: server processes on free ports, tenants, tokens, rows.
+
+Servers bind to 127.0.0.1 only. Every process started here is stopped by its context manager,
+so a failed run never leaves a server behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+
+# The benchmark Data Extension: ten columns of the types a Segment identify sends.
+FIELDS = [
+    {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
+    {"name": "Email", "type": "EmailAddress"},
+    {"name": "First Name", "type": "Text", "length": 100},
+    {"name": "Last Name", "type": "Text", "length": 100},
+    {"name": "Plan", "type": "Text"},
+    {"name": "Created At", "type": "Date"},
+    {"name": "Age", "type": "Number"},
+    {"name": "City", "type": "Text"},
+    {"name": "Country", "type": "Text"},
+    {"name": "Opted In", "type": "Boolean"},
+]
+DE_KEY = "loadtest-identify"
+
+
+def row(key: str, i: int = 0) -> dict:
+    """One ``{keys, values}`` item filling all ten columns."""
+    return {"keys": {"Contact Key": key},
+            "values": {"Email": f"user{i}@example.com", "First Name": "Ann", "Last Name": "Lee", "Plan": "pro",
+                       "Created At": "2020-05-30T13:30:00+00:00", "Age": 30 + i % 50, "City": "Paris",
+                       "Country": "FR", "Opted In": i % 2 == 0}}
+
+
+def child_env(**extra: object) -> dict[str, str]:
+    """Environment for child processes: unbuffered, the repo importable, plus ``extra`` as strings."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+    env.update({k: str(v) for k, v in extra.items() if v is not None})
+    return env
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    url: str
+    name: str
+    log_path: str
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        Path(self.log_path).unlink(missing_ok=True)
+
+
+def _start(cmd: list[str], name: str, health: str, timeout: float = 30.0) -> Server:
+    """Start a server that prints ``listening on http://host:port/`` and wait until it answers.
+
+    Its output goes to a temporary log file (never a pipe nobody reads, which would block it).
+    """
+    log = tempfile.NamedTemporaryFile("w+", prefix="loadtest-server-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=child_env(), cwd=REPO)
+    deadline = time.monotonic() + timeout
+    url = ""
+    while time.monotonic() < deadline and not url:
+        match = re.search(r"listening on (http://\S+?)/", Path(log.name).read_text())
+        url = match.group(1) if match else ""
+        if not url and proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}: {Path(log.name).read_text()[-2000:]}")
+        if not url:
+            time.sleep(0.05)
+    if not url:
+        proc.kill()
+        raise RuntimeError(f"{name} did not start within {timeout:g} s")
+    server = Server(proc, url, name, log.name)
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + health, timeout=2)
+            return server
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"{name} at {url} does not answer")
+
+
+def start_emulator(workdir: Path, *args: str, threads: int = 8) -> Server:
+    """``sfmc-emulator serve`` on a free port with its own database file in ``workdir``."""
+    cmd = [sys.executable, "-m", "emulator", "serve", "--host", "127.0.0.1", "--port", "0", "--quiet",
+           "--threads", str(threads), "--db", str(workdir / "emulator.sqlite3"), *args]
+    if "--scenario" not in args:
+        cmd.append("--no-demo")
+    return _start(cmd, "sfmc-emulator", "/_emulator/health")
+
+
+def start_bare(threads: int = 8) -> Server:
+    """The bare Flask echo endpoint (``loadtests.bare``), served by waitress like the emulator."""
+    cmd = [sys.executable, "-m", "loadtests.bare", "--port", "0", "--threads", str(threads)]
+    return _start(cmd, "bare flask", "/health")
+
+
+@contextmanager
+def running(*servers: Server) -> Iterator[tuple[Server, ...]]:
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def ensure_tenant(host: str, tenant_id: str, settings: dict, data_extensions: list[dict] | None = None,
+                  event_definitions: list[dict] | None = None) -> dict:
+    """Create a tenant through the admin API, or fetch it when another process already did.
+
+    Distributed workers all run ``test_start``; one creates the tenant, the others read it, so a
+    per-tenant limit stays one limit however many processes offer the load.
+    """
+    body: dict = {"id": tenant_id, "settings": settings,
+                  "data_extensions": data_extensions if data_extensions is not None else
+                  [{"key": DE_KEY, "name": "Loadtest Identify", "fields": FIELDS}]}
+    if event_definitions:
+        body["event_definitions"] = event_definitions
+    response = requests.post(f"{host}/_emulator/tenants", json=body, timeout=30)
+    if response.status_code == 201:
+        return response.json()
+    existing = requests.get(f"{host}/_emulator/tenants/{tenant_id}", timeout=30)
+    if existing.status_code == 200:
+        return existing.json()
+    if event_definitions:
+        # an emulator without Journey Builder events refuses the definitions: the tenant still serves the rest
+        return ensure_tenant(host, tenant_id, settings, data_extensions)
+    raise RuntimeError(f"cannot create tenant {tenant_id}: {response.status_code} {response.text[:500]}")
+
+
+def credentials(tenant: dict) -> tuple[str, str]:
+    package = tenant["packages"][0]
+    return package["client_id"], package["client_secret"]
+
+
+def get_token(host: str, client_id: str, client_secret: str) -> str:
+    response = requests.post(f"{host}/v2/token", json={"grant_type": "client_credentials", "client_id": client_id,
+                                                       "client_secret": client_secret}, timeout=30)
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.strip() else default
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    return float(raw) if raw.strip() else default

@@ -1,0 +1,146 @@
+"""Every load scenario stays runnable: short headless runs against real emulator processes.
+
+Each run starts its own emulator on a free port with a temporary database and writes its report
+into a temporary folder, so these pass under ``pytest -n auto``. No timing assertions: the
+machines are small and noisy; what is checked is that the figures are sane (the throttle refuses
+what is over the limit and never lets more than ``limit x window + burst`` through).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import matplotlib.image
+import pytest
+from click.testing import CliRunner
+
+from loadtests import analysis
+from loadtests.common import REPO
+from loadtests.run import execute, main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_report(out, scenario: str) -> dict:
+    for name in ("summary.json", "per_second.csv", "throughput.png", "latency.png"):
+        assert (out / name).stat().st_size > 0, name
+    for name in ("throughput.png", "latency.png"):
+        assert (out / name).read_bytes().startswith(PNG_MAGIC)
+        height, width, _channels = matplotlib.image.imread(out / name).shape
+        assert width >= 600 and height >= 300
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"] == scenario
+    with (out / "per_second.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["tenant"] == "(all)"]
+    assert rows and sum(int(r["offered"]) for r in rows) == summary["total"]["requests"]
+    assert summary["total"]["statuses"].get("500") is None
+    return summary
+
+
+def assert_throttled(tenant: dict, limit: float = 20.0, burst: float = 20.0) -> None:
+    assert tenant["throttled"] > 0, "an overloaded tenant gets 429s"
+    assert 0 < tenant["accepted"] <= limit * tenant["duration_s"] + burst
+    check = tenant["throttle_check"]
+    assert check["ok"], check["windows"]
+    assert (check["limit"], check["burst"]) == (limit, burst)
+
+
+def test_throttle_scenario_refuses_what_is_over_the_limit(tmp_path):
+    out = tmp_path / "throttle"
+    summary = execute("throttle", seconds=5, users=80, out=out, env={"LOADTEST_MIN_RPS": 40}, echo=lambda _m: None)
+    assert_report(out, "throttle")
+    (tenant,) = summary["tenants"].values()
+    assert_throttled(tenant)
+    assert set(summary["total"]["statuses"]) <= {"200", "429"}
+    assert (out / "locust_stats.csv").stat().st_size > 0  # locust's own figures sit beside ours
+
+
+def test_multitenant_scenario_gives_each_tenant_its_own_limit(tmp_path):
+    out = tmp_path / "multi"
+    summary = execute("multitenant", seconds=5, users=80, out=out, env={"LOADTEST_TENANTS": 2},
+                      echo=lambda _m: None)
+    assert_report(out, "multitenant")
+    assert len(summary["tenants"]) == 2
+    for tenant in summary["tenants"].values():
+        assert_throttled(tenant)
+    with (out / "per_second.csv").open() as f:
+        assert {r["tenant"] for r in csv.DictReader(f)} == {"(all)", *summary["tenants"]}
+
+
+def test_mix_scenario_runs_every_available_route(tmp_path):
+    out = tmp_path / "mix"
+    summary = execute("mix", seconds=4, users=4, out=out, echo=lambda _m: None)
+    assert_report(out, "mix")
+    by_name = summary["total"]["by_name"]
+    for name in ("token", "rowset 1 row", "rowset 50 rows", "row PUT", "read rowset"):
+        assert by_name[name]["requests"] > 0, name
+        assert by_name[name]["accepted"] == by_name[name]["requests"], (name, by_name[name])
+    routes = summary["notes"]["routes"]
+    assert set(routes) == {"async", "events", "contacts"}
+    optional = {"async": "async submit", "events": "API event", "contacts": "contact upsert"}
+    for route, state in routes.items():
+        if state == "available":
+            continue
+        # a route the emulator does not have yet is reported, and its task sends nothing
+        assert state.startswith("not available"), state
+        assert optional[route] not in by_name
+
+
+def test_distributed_mode_through_the_cli(tmp_path):
+    out = tmp_path / "distributed"
+    result = CliRunner().invoke(main, ["throttle", "--seconds", "5", "--users", "60", "--workers", "1",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = assert_report(out, "throttle")
+    assert summary["locust_processes"] == {"workers": 1, "master": True}
+    assert "--master" in summary["command"]
+    assert list((out / "raw-locust").glob("samples-*.csv")), "the worker recorded the samples"
+    (tenant,) = summary["tenants"].values()
+    assert_throttled(tenant)
+    assert "report:" in result.output and "429" in result.output
+
+
+def test_run_cli_help_lists_the_scenarios():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for word in ("mix", "throttle", "multitenant", "--workers", "--seconds", "--out"):
+        assert word in result.output
+
+
+def test_bench_sync_prints_figures_and_the_ratio(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "loadtests.bench_sync", "--seconds", "1", "--users", "2",
+                           "--json-out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1-row ratio emulator/bare" in done.stdout and "50-row ratio emulator/bare" in done.stdout
+    figures = json.loads(out.read_text())
+    assert [f["rows_per_request"] for f in figures] == [1, 50]
+    for pair in figures:
+        for target in ("emulator", "bare"):
+            assert pair[target]["requests"] == pair[target]["ok"] > 0, pair[target]
+            assert pair[target]["users"] == 2 and pair[target]["p99_ms"] >= pair[target]["p50_ms"]
+        assert pair["ratio_emulator_over_bare"] > 0
+
+
+# -- the arithmetic the reports rest on -------------------------------------------------------------
+
+def test_max_in_window_counts_every_starting_point():
+    assert analysis.max_in_window([], 1.0) == 0
+    assert analysis.max_in_window([0.0, 0.5, 0.99, 1.0, 1.5], 1.0) == 3  # [0.5, 1.5) holds 0.5, 0.99, 1.0
+    assert analysis.max_in_window([0.0, 0.2, 0.4], 10.0) == 3
+
+
+def test_throttle_check_flags_a_window_over_the_bound():
+    ok = [analysis.Sample(t / 20, 1.0, 200, "r", "t") for t in range(100)]  # 20/s for 5 s
+    assert analysis.throttle_check(ok, limit=20, burst=1, windows=(1.0, 5.0))["ok"]
+    burst = ok + [analysis.Sample(2.0, 1.0, 200, "r", "t")] * 5
+    result = analysis.throttle_check(burst, limit=20, burst=1, windows=(1.0,))
+    assert not result["ok"] and result["windows"][0]["max_accepted"] > 21
+
+
+@pytest.mark.parametrize(("q", "expected"), [(50, 5), (99, 10), (100, 10), (1, 1)])
+def test_percentile_is_nearest_rank(q, expected):
+    assert analysis.percentile(list(range(10, 0, -1)), q) == expected
