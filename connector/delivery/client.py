@@ -195,7 +195,10 @@ class SfmcClient:
 
     def _send(self, method: str, path: str, body) -> requests.Response:
         # compact JSON: the size the senders budget against SFMC's 5 MB limit is the size sent
-        data = None if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        if body is None or isinstance(body, bytes):  # bytes: JSON the caller encoded already
+            data = body
+        else:
+            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         headers = {} if body is None else {"Content-Type": "application/json"}
         renewed = False
         while True:
@@ -228,7 +231,8 @@ class SfmcClient:
     def call(self, method: str, path: str, body=None) -> requests.Response:
         """The final answer for a call: 2xx, or a 4xx that retrying cannot change.
 
-        Raises DeliveryError when retries run out (the caller keeps the events for later).
+        ``body`` is JSON-ready data, or bytes of JSON already encoded. Raises DeliveryError when
+        retries run out (the caller keeps the events for later).
         """
         try:
             for attempt in Retrying(
