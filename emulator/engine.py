@@ -28,6 +28,8 @@ from .errors import OAuthError, SfmcError
 from .jobs import AsyncJobs
 from .store import Store
 
+TOKEN_CACHE_SIZE = 10_000
+
 
 @dataclass
 class Config:
@@ -48,6 +50,7 @@ class Emulator:
         self.stats = Stats(self.clock)
         self.async_queue_depth: Callable[[], int] = lambda: 0  # the async engine replaces it; read by /metrics
         self._lock = threading.RLock()
+        self._token_cache: dict[str, dict] = {}
         self._tenants: dict[str, Tenant] = {}
         self._clients: dict[str, str] = {}  # client_id -> tenant id
         self._des: dict[str, list[DataExtension]] = {}
@@ -125,6 +128,7 @@ class Emulator:
             self.journal.clear(tenant_id)
             self.stats.forget(tenant_id)
             self.async_jobs.forget(tenant_id)
+            self._token_cache.clear()
             return self.store.delete_tenant(tenant_id)
 
     def update_settings(self, tenant_id: str, changes: dict) -> Tenant:
@@ -138,6 +142,7 @@ class Emulator:
     def reset(self, tenant_id: str | None = None) -> None:
         """Clear rows, tokens and logs (of one tenant or all); definitions stay."""
         self.store.reset(tenant_id)
+        self._token_cache.clear()
         self.throttle.forget(tenant_id)
         self.journal.clear(ANY if tenant_id is None else tenant_id)
         self.stats.forget(tenant_id, everything=tenant_id is None)
@@ -191,18 +196,30 @@ class Emulator:
     def _store_token(self, tenant: Tenant, mid: int, scopes, kind: str) -> tuple[str, int]:
         lifetime = int(tenant.settings.token_lifetime)
         token = auth.new_token()
-        self.store.put_token(token, {
+        record = {
             "tenant_id": tenant.id, "mid": mid, "scopes": list(scopes), "kind": kind,
             "issued_at": self.clock.now(), "expires_at": self.clock.now() + lifetime,
-        })
+        }
+        self.store.put_token(token, record)
+        self._remember_token(token, record)
         return token, lifetime
+
+    def _remember_token(self, token: str, record: dict) -> None:
+        """Tokens are read on every REST call: keep them in memory too (the store stays the truth)."""
+        if len(self._token_cache) >= TOKEN_CACHE_SIZE:
+            self._token_cache.clear()
+        self._token_cache[token] = record
 
     def authenticate(self, authorization: str | None) -> AuthContext:
         """The caller behind an ``Authorization: Bearer`` header, or the 401 SFMC gives."""
         if not authorization or not authorization.lower().startswith("bearer "):
             raise errors.not_authorized()
         token = authorization[7:].strip()
-        record = self.store.get_token(token) if token else None
+        record = self._token_cache.get(token)
+        if record is None and token:
+            record = self.store.get_token(token)  # issued before a restart: it lives in the store
+            if record is not None:
+                self._remember_token(token, record)
         if record is None or record["tenant_id"] not in self._tenants or record.get("revoked"):
             raise errors.not_authorized()
         if record["expires_at"] <= self.clock.now():
