@@ -34,6 +34,7 @@ class AsyncJobs:
         self.emulator = emulator
         self._cond = threading.Condition()
         self._queued: dict[str, tuple[float, str]] = {}  # job id -> (due_at, tenant id)
+        self._fault = None  # the fault rule answer for the job about to run (asked once per job)
         self._pending: list[tuple[str, str]] = []  # picked up, in call order: (job id, tenant id)
         self._kicked = False
         self._stopping = False
@@ -114,6 +115,8 @@ class AsyncJobs:
                 self._pending.append((job_id, tenant_id))
         with self._cond:
             current = self._pending[0] if self._pending else None
+        if current is not None and self._stalled(*current, now):
+            return POLL
         if current is not None:
             try:
                 self._execute(current[0])
@@ -126,6 +129,19 @@ class AsyncJobs:
             if not self._queued:
                 return IDLE
             return max(0.0, min(POLL, min(v[0] for v in self._queued.values()) - now))
+
+    def _stalled(self, job_id: str, tenant_id: str, now: float) -> bool:
+        """An ``async_stall`` fault leaves the job Pending; it is asked about again after POLL seconds."""
+        job = self.emulator.store.get_async_job(job_id)
+        fault = self.emulator.faults.for_async_job(tenant_id, job["data_extension"]) if job else None
+        if fault is None or fault.action != "stall":
+            self._fault = fault
+            return False
+        with self._cond:
+            if (job_id, tenant_id) in self._pending:
+                self._pending.remove((job_id, tenant_id))
+            self._queued[job_id] = (now + POLL, tenant_id)
+        return True
 
     def _execute(self, job_id: str) -> None:
         emulator, store = self.emulator, self.emulator.store
@@ -144,6 +160,10 @@ class AsyncJobs:
             return
         if de is None:
             self._fail(job, f"The data extension '{job['data_extension']}' no longer exists.")
+            return
+        fault, self._fault = self._fault, None
+        if fault is not None and fault.action == "fail_rows":  # e.g. a deadlock: every row fails, none lands
+            store.put_async_job(jobs.fail_every_row(job, fault.message, emulator.clock.now()))
             return
         rows, positions, refused = jobs.row_inputs(de, store.async_job_items(job_id) or [], job["shape"])
 

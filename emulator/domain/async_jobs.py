@@ -56,6 +56,13 @@ def row_inputs(de: DataExtension, items: list, shape: str) -> tuple[list[RowInpu
     return rows, positions, refused
 
 
+def fail_every_row(job: dict, message: str, now: float) -> dict:
+    """The job when an injected fault fails all its rows (nothing was written)."""
+    failures = {str(i): [message] for i in range(job["item_count"])}
+    return {**job, "state": COMPLETE, "completed_at": now, "failures": failures,
+            "failed_count": len(failures), "saved_count": 0}
+
+
 def finish(job: dict, outcomes: list[RowOutcome], positions: list[int], refused: dict[int, list[str]],
            ignored_keys: list[str], now: float) -> dict:
     """The job after its rows were planned and written."""
