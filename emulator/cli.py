@@ -34,6 +34,8 @@ def main():
               help="Requests/second per tenant for every tenant (0 turns throttling off).")
 @click.option("--burst", type=click.FloatRange(min=0), help="Token-bucket burst per tenant.")
 @click.option("--token-lifetime", type=click.IntRange(min=1), help="Access-token lifetime in seconds.")
+@click.option("--connection-limit", default=1000, show_default=True, type=click.IntRange(1, 100000),
+              help="Open client connections at once (keep-alive load generators hold one each).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Server worker threads.")
 @click.option("--quiet", is_flag=True, help="Print only the URL line at start.")
@@ -41,7 +43,7 @@ def main():
               help="Require this token on /_emulator calls (Authorization: Bearer or X-Emulator-Admin-Token).")
 @click.option("--journal-size", default=1000, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Request-journal entries kept per tenant; older ones are evicted and counted.")
-def serve(host, port, database, scenario, no_demo, rate_limit, burst, token_lifetime, threads, quiet,
+def serve(host, port, database, scenario, no_demo, rate_limit, burst, token_lifetime, connection_limit, threads, quiet,
           admin_token, journal_size):
     """Serve the emulator with waitress (a production WSGI server) until interrupted."""
     import socket
@@ -65,7 +67,8 @@ def serve(host, port, database, scenario, no_demo, rate_limit, burst, token_life
     for tenant in emulator.tenants():
         if overrides:
             emulator.update_settings(tenant.id, overrides)
-    server = create_server(app, host=host, port=port, threads=threads, ident="sfmc-emulator")
+    server = create_server(app, host=host, port=port, threads=threads, connection_limit=connection_limit,
+                           ident="sfmc-emulator")
     bound_port = server.effective_port if hasattr(server, "effective_port") else port
     url = f"http://{host if host not in ('0.0.0.0', '::') else socket.gethostname()}:{bound_port}"
     click.echo(f"SFMC emulator listening on {url}/  (database: {database})", err=False)
