@@ -46,6 +46,12 @@ def traffic(url: str) -> None:
     session.post(rowset, json=[{"keys": {"Contact Key": "dee"}, "values": {"Email": "dee@example.com",
                                                                            "Shoe Size": 38}}])
     session.post(rowset, json=[{"keys": {"Contact Key": "eve"}, "values": {"Email": "not-an-email"}}])
+    session.post(f"{url}/contacts/v1/contacts", json={"contactKey": "ann", "attributeSets": []})
+    session.post(f"{url}/interaction/v1/events", json={"ContactKey": "ann", "EventDefinitionKey":
+                                                       "APIEvent-user-registered", "Data": {"Plan": "pro"}})
+    session.put(f"{url}/data/v1/async/dataextensions/key:segment-identify/rows", json={"items": [
+        {"Contact Key": f"bulk-{i}", "Email": f"bulk{i}@example.com"} for i in range(3)] + [
+        {"Contact Key": "bulk-bad", "Email": "nope"}]})
     requests.post(f"{url}/_emulator/faults", timeout=10, json={"id": "flaky-hub", "kind": "unavailable",
                                                                "tenant": "demo", "path": "/hub/*", "times": 2})
     for second in range(5):  # a burst over the 5/s limit each second: the chart shows 429s against the line

@@ -257,9 +257,12 @@ async function refresh() {
       renderStats(stats);
       drawTraffic(traffic);
       await Promise.all([loadDataExtensions(), loadJournal(), loadFaults(),
-        optionalList("contacts", ["contacts"], ["contactKey", "contact_key", "attributes", "created_at"]),
-        optionalList("events", ["journey-entries", "events", "api-events"], ["eventDefinitionKey", "event_definition_key", "contactKey", "contact_key", "at"]),
-        optionalList("jobs", ["async-jobs", "jobs"], ["requestId", "request_id", "status", "data_extension", "rows", "items"])]);
+        optionalList("contacts", ["contacts"], ["contactKey", "contactId", "isNewContactKey", "attributes",
+          "modifiedDate"]),
+        optionalList("events", ["journey-entries"], ["time", "eventDefinitionKey", "contactKey", "dataExtension",
+          "data"]),
+        optionalList("jobs", ["async-jobs"], ["id", "data_extension", "operation", "requestStatus", "item_count",
+          "saved_count", "failed_count", "reason"])]);
     }
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;
     status.className = "";
