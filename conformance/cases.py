@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import jsonschema
-import yaml
+from emulator.documents import line_of, load_validated
+from emulator.domain.problems import Problems
 
 from .rules import ALL_RULES
 
@@ -51,30 +51,6 @@ def bundled_cases_dir() -> Path:
     return Path(__file__).with_name("cases")
 
 
-def _line_of(node, path) -> int | None:
-    """1-based line of the YAML node at ``path`` (keys and indexes), as deep as it exists."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            match = node.value[part]
-        else:
-            match = None
-        if match is None:
-            break
-        node = match
-        line = node.start_mark.line + 1
-    return line
-
-
-def _where(path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def deep_merge(base: dict, extra: dict) -> dict:
     """``base`` updated by ``extra``; mappings in both merge key by key, anything else is replaced."""
     out = copy.deepcopy(base)
@@ -89,31 +65,18 @@ def deep_merge(base: dict, extra: dict) -> dict:
 def parse_cases(text: str, source: str = "<cases>") -> list[Case]:
     """Parse and validate one case file; raises CaseError with one line per problem."""
     try:
-        node = yaml.compose(text)
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise CaseError([f"{source}{line}: not valid YAML: {getattr(err, 'problem', err)}"]) from None
-    validator = jsonschema.Draft202012Validator(case_schema())
+        doc, node = load_validated(text, case_schema(), source)
+    except Problems as err:
+        raise CaseError(err.problems) from None
     problems = []
-    for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
-        path = list(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = set(error.schema.get("properties", {}))
-            path += sorted(k for k in error.instance if k not in allowed)[:1]
-        line = _line_of(node, path)
-        problems.append(f"{source}{f':{line}' if line else ''}: {_where(path)}: {error.message}")
-    if problems:
-        raise CaseError(problems)
     defaults = doc.get("defaults") or {}
     cases = []
     for i, raw in enumerate(doc["cases"]):
-        where = f"{source}:{_line_of(node, ['cases', i])}"
+        where = f"{source}:{line_of(node, ['cases', i])}"
         rules = raw["rule"] if isinstance(raw["rule"], list) else [raw["rule"]]
         unknown = [r for r in rules if r not in ALL_RULES]
         if unknown:
-            line = _line_of(node, ["cases", i, "rule"])
+            line = line_of(node, ["cases", i, "rule"])
             problems.append(f"{source}:{line}: cases[{i}].rule: unknown rule id(s) {', '.join(unknown)}; "
                             f"known: {', '.join(ALL_RULES)}")
             continue

@@ -11,8 +11,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import jsonschema
-import yaml
+from .documents import load_validated
+from .domain.problems import Problems
 
 DEMO = "demo.yaml"
 
@@ -32,51 +32,12 @@ def demo_scenario_path() -> Path:
     return Path(str(resources.files("emulator").joinpath(f"scenarios/{DEMO}")))
 
 
-def _line_of(node, path) -> int | None:
-    """1-based line of the YAML node at ``path`` (keys and indexes), as deep as it exists."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            match = node.value[part]
-        else:
-            match = None
-        if match is None:
-            break
-        node = match
-        line = node.start_mark.line + 1
-    return line
-
-
-def _where(path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def parse_scenario(text: str, source: str = "<scenario>") -> dict:
     """Parse and validate a scenario; raises ScenarioError with one line per problem."""
     try:
-        node = yaml.compose(text)  # JSON is YAML, so one parser serves both and keeps line marks
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ScenarioError([f"{source}{line}: not valid YAML/JSON: {getattr(err, 'problem', err)}"]) from None
-    validator = jsonschema.Draft202012Validator(scenario_schema())
-    problems = []
-    for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
-        path = list(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            # point at the unexpected key itself, not at the object holding it
-            allowed = set(error.schema.get("properties", {}))
-            path += sorted(k for k in error.instance if k not in allowed)[:1]
-        line = _line_of(node, path)
-        problems.append(f"{source}{f':{line}' if line else ''}: {_where(error.absolute_path)}: {error.message}")
-    if problems:
-        raise ScenarioError(problems)
+        doc, _node = load_validated(text, scenario_schema(), source)
+    except Problems as err:
+        raise ScenarioError(err.problems) from None
     return doc
 
 
