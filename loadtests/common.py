@@ -71,13 +71,13 @@ class Server:
         Path(self.log_path).unlink(missing_ok=True)
 
 
-def _start(cmd: list[str], name: str, health: str, timeout: float = 30.0) -> Server:
+def _start(cmd: list[str], name: str, health: str, timeout: float = 30.0, env: dict | None = None) -> Server:
     """Start a server that prints ``listening on http://host:port/`` and wait until it answers.
 
     Its output goes to a temporary log file (never a pipe nobody reads, which would block it).
     """
     log = tempfile.NamedTemporaryFile("w+", prefix="loadtest-server-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=child_env(), cwd=REPO)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env or child_env(), cwd=REPO)
     deadline = time.monotonic() + timeout
     url = ""
     while time.monotonic() < deadline and not url:
@@ -114,6 +114,18 @@ def start_bare(threads: int = 8) -> Server:
     """The bare Flask echo endpoint (``loadtests.bare``), served by waitress like the emulator."""
     cmd = [sys.executable, "-m", "loadtests.bare", "--port", "0", "--threads", str(threads)]
     return _start(cmd, "bare flask", "/health")
+
+
+def start_connector(settings_path: Path, write_key: str, interval: float = 0.2) -> Server:
+    """``sfmc-connector serve`` (Segment's tracking API) on a free port of 127.0.0.1.
+
+    ``SFMC_*`` variables of the calling shell are left out: they would override the settings file
+    and point the connector at another account than the run's tenant.
+    """
+    cmd = [sys.executable, "-m", "connector", "serve", "--settings", str(settings_path), "--host", "127.0.0.1",
+           "--port", "0", "--write-key", write_key, "--interval", str(interval)]
+    env = {k: v for k, v in child_env().items() if not k.startswith("SFMC_")}
+    return _start(cmd, "sfmc-connector", "/health", env=env)
 
 
 @contextmanager

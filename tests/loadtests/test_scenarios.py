@@ -89,6 +89,29 @@ def test_mix_scenario_runs_every_available_route(tmp_path):
         assert optional[route] not in by_name
 
 
+def test_connector_scenario_delivers_under_the_limit(tmp_path):
+    out = tmp_path / "connector"
+    summary = execute("connector", seconds=4, users=20, out=out, echo=lambda _m: None)
+    assert_report(out, "connector")
+    assert set(summary["total"]["statuses"]) == {"200"}, "the connector takes every batch into its outbox"
+    connector = summary["connector"]
+    assert connector["events_accepted"] == summary["total"]["accepted"] * connector["events_per_batch"] > 0
+    sfmc = connector["sfmc"]
+    assert sfmc["statuses"]["5xx"] == 0 and sfmc["data_calls"] > 0
+    # the connector paces itself: on the SFMC side no window holds more than limit x window + burst
+    check = connector["throttle_check"]
+    assert check["ok"], check["windows"]
+    assert (check["limit"], check["burst"]) == (20.0, 20.0)
+    assert connector["rows_delivered"] > 0 and connector["rows_failed"] == 0
+    if connector["drain"]["drained"]:
+        assert connector["rows_delivered"] >= connector["events_accepted"]
+    with (out / "per_second.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert sum(int(r["sfmc_rows"]) for r in rows) == connector["rows_delivered"]
+    assert max(int(r["sfmc_accepted"]) + int(r["sfmc_throttled"]) for r in rows) == sfmc["peak_calls_in_a_second"]
+    assert (out / "connector.log").read_text().startswith("Segment tracking API listening on http://127.0.0.1:")
+
+
 def test_distributed_mode_through_the_cli(tmp_path):
     out = tmp_path / "distributed"
     result = CliRunner().invoke(main, ["throttle", "--seconds", "5", "--users", "60", "--workers", "1",
@@ -106,7 +129,7 @@ def test_distributed_mode_through_the_cli(tmp_path):
 def test_run_cli_help_lists_the_scenarios():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for word in ("mix", "throttle", "multitenant", "--workers", "--seconds", "--out"):
+    for word in ("mix", "throttle", "multitenant", "connector", "--workers", "--seconds", "--out"):
         assert word in result.output
 
 
