@@ -105,16 +105,21 @@ def credentials(tenant: dict, url: str) -> dict:
 
 
 class ManagedEmulator:
-    """``sfmc-emulator serve --port 0 --db :memory: --no-demo --quiet`` as a child process."""
+    """``sfmc-emulator serve --port 0 --db :memory: --no-demo --quiet`` as a child process.
 
-    def __init__(self, *extra: str):
+    ``extra`` options come last, so they override these defaults (``--db FILE``); ``demo=True``
+    loads the bundled demo tenant as a plain ``serve`` does.
+    """
+
+    def __init__(self, *extra: str, demo: bool = False):
         self.extra = extra
+        self.demo = demo
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
     def start(self, timeout: float = 30.0) -> ManagedEmulator:
-        cmd = [sys.executable, "-m", "emulator", "serve", "--port", "0", "--db", ":memory:", "--no-demo", "--quiet",
-               "--journal-size", "5000", *self.extra]
+        cmd = [sys.executable, "-m", "emulator", "serve", "--port", "0", "--db", ":memory:", "--quiet",
+               "--journal-size", "5000", *([] if self.demo else ["--no-demo"]), *self.extra]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout
@@ -130,6 +135,12 @@ class ManagedEmulator:
                 return self
         self.stop()
         raise RuntimeError("the emulator did not start in time")
+
+    def kill(self) -> None:
+        """``kill -9``: no clean shutdown (what durability tests need)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -16,10 +16,6 @@ and those after the first second of warm-up).
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,20 +26,14 @@ import requests
 from connector.delivery.destination import Destination
 from connector.settings import load_settings
 
+from .common import start_emulator
+
 FIELDS = [{"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
           {"name": "Email", "type": "EmailAddress"}, {"name": "First Name", "type": "Text"},
           {"name": "Last Name", "type": "Text"}, {"name": "Plan", "type": "Text"},
           {"name": "Created At", "type": "Date"}, {"name": "Age", "type": "Number"},
           {"name": "City", "type": "Text"}, {"name": "Country", "type": "Text"},
           {"name": "Opted In", "type": "Boolean"}]
-
-
-def start_emulator(workdir: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", "--quiet", "--no-demo",
-                             "--db", str(workdir / "emulator.sqlite3")], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = re.search(r"listening on (http://\S+?)/", proc.stdout.readline()).group(1)
-    return proc, url
 
 
 def make_tenant(url: str, rate: float) -> dict:
@@ -97,7 +87,8 @@ def main(rate, unbatched, grouped, backfill, json_out):
     """Connector delivery throughput against a live emulator (figures and ratios to the ceiling)."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        proc, url = start_emulator(workdir)
+        emulator = start_emulator(workdir)
+        url = emulator.url
         try:
             results = []
             if unbatched:
@@ -110,8 +101,7 @@ def main(rate, unbatched, grouped, backfill, json_out):
                 results.append(run_mode(url, workdir, "async-batched", backfill, rate,
                                         batching={"enabled": True, "poll_interval": 0.25}))
         finally:
-            proc.terminate()
-            proc.wait(30)
+            emulator.stop()
     click.echo(f"emulator limit {rate:g} requests/s; client: connector.delivery (requests, keep-alive)")
     for r in results:
         ceiling = r.get("ceiling_rows_per_s")

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import subprocess
-import sys
 import threading
-import time
 from dataclasses import dataclass
 
 import pytest
 import requests
 
+from conformance.service import ManagedEmulator
 from emulator.app import create_app
 from emulator.clock import Clock
 from emulator.engine import Config
@@ -111,48 +107,13 @@ def tenant_factory(client):
 
 # -- a real server process, for what only a real process shows (restart, kill, the CLI) ------------
 
-class LiveServer:
-    def __init__(self, *args: str):
-        self.args = args
-        self.proc: subprocess.Popen | None = None
-        self.url = ""
-
-    def start(self, timeout: float = 20.0) -> LiveServer:
-        cmd = [sys.executable, "-m", "emulator", "serve", "--port", "0", "--quiet", *self.args]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line and self.proc.poll() is not None:
-                raise RuntimeError(f"emulator exited with {self.proc.returncode}")
-            match = re.search(r"listening on (http://\S+?)/", line)
-            if match:
-                self.url = match.group(1)
-                requests.get(self.url + "/_emulator/health", timeout=5).raise_for_status()
-                return self
-        raise RuntimeError("emulator did not start in time")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
 def live_server_factory():
-    servers: list[LiveServer] = []
+    servers: list[ManagedEmulator] = []
 
-    def start(*args: str) -> LiveServer:
-        server = LiveServer(*args).start()
+    def start(*args: str) -> ManagedEmulator:
+        """A ``sfmc-emulator serve`` process with the demo tenant; ``args`` as on its command line."""
+        server = ManagedEmulator(*args, demo=True).start()
         servers.append(server)
         return server
 
