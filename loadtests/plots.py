@@ -29,13 +29,7 @@ def throughput(rows: list[dict], path: Path, title: str, limit: float | None = N
         ax.axhline(limit, color="black", ls="--", lw=1.2, label=label)
         ax.annotate(label, xy=(0, limit), xytext=(4, 4), textcoords="offset points", fontsize=9)
     ax.set(xlabel="seconds into the run", ylabel="requests per second", title=title)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def latency(rows: list[dict], path: Path, title: str) -> Path:
@@ -46,6 +40,11 @@ def latency(rows: list[dict], path: Path, title: str) -> Path:
         ax.plot(seconds, [r[key] if r[key] is not None else float("nan") for r in rows], color=color, lw=1.5,
                 label=key.replace("_ms", ""))
     ax.set(xlabel="seconds into the run", ylabel="latency (ms)", title=title)
+    return _save(fig, ax, path)
+
+
+def _save(fig, ax, path: Path) -> Path:
+    """The finish every plot shares: axis from zero, grid, legend, written to ``path``."""
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=9)
