@@ -619,6 +619,22 @@ def _unknown_key_issue(path: str, key: object, known: tuple[str, ...]) -> Issue:
     return (path, f"unknown setting; {suggestion}known here: {', '.join(known)}")
 
 
+def _nested(kind: type, mapping: Mapping, path: str, allowed: tuple[str, ...], issues: list[Issue],
+            required: Mapping[str, object] | None = None):
+    """A nested settings object from its mapping: unknown keys and invalid values become issues under ``path``."""
+    known: dict[str, object] = dict(required or {})
+    for key, item in mapping.items():
+        if key in allowed:
+            known[key] = item
+        else:
+            issues.append(_unknown_key_issue(f"{path}.{key}", key, allowed))
+    try:
+        return kind(**known)
+    except SettingsError as error:
+        issues.extend(error.prefixed(f"{path}."))
+        return None
+
+
 def _batching_from(value: object, issues: list[Issue]) -> BatchingSettings | None:
     if value is None:
         return BatchingSettings()
@@ -629,17 +645,7 @@ def _batching_from(value: object, issues: list[Issue]) -> BatchingSettings | Non
             ("batching", f"must be a mapping with keys {', '.join(_BATCHING_KEYS)} (got {_shown(value)})")
         )
         return None
-    known = {}
-    for key, item in value.items():
-        if key in _BATCHING_KEYS:
-            known[key] = item
-        else:
-            issues.append(_unknown_key_issue(f"batching.{key}", key, _BATCHING_KEYS))
-    try:
-        return BatchingSettings(**known)
-    except SettingsError as error:
-        issues.extend(error.prefixed("batching."))
-        return None
+    return _nested(BatchingSettings, value, "batching", _BATCHING_KEYS, issues)
 
 
 def _conversions_from(value: object, issues: list[Issue]) -> object:
@@ -656,16 +662,10 @@ def _conversions_from(value: object, issues: list[Issue]) -> object:
                 (path, f"must be a mapping with keys {', '.join(_CONVERSION_KEYS)} (got {_shown(entry)})")
             )
             continue
-        known: dict[str, object] = {"event": None, "de_key": None}
-        for key, item in entry.items():
-            if key in _CONVERSION_KEYS:
-                known[key] = item
-            else:
-                issues.append(_unknown_key_issue(f"{path}.{key}", key, _CONVERSION_KEYS))
-        try:
-            converted.append(ConversionEvent(**known))
-        except SettingsError as error:
-            issues.extend(error.prefixed(f"{path}."))
+        conversion = _nested(ConversionEvent, entry, path, _CONVERSION_KEYS, issues,
+                             required={"event": None, "de_key": None})
+        if conversion is not None:
+            converted.append(conversion)
     return converted
 
 
