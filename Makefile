@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test lint bench clean browser
+.PHONY: serve test lint format bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,7 @@ serve: $(STAMP)  ## set up and run the emulator on 127.0.0.1:8085 with ./sfmc-em
 test: $(STAMP) browser  ## set up and run the whole test suite in parallel, then lint
 	$(BIN)/python -m pytest -n auto $(ARGS)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The inspector's browser tests drive Debian's chromium; Playwright never downloads a browser here.
 browser:
@@ -29,6 +30,11 @@ browser:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)  ## apply the project's code style
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)  ## throughput of the sync rowset path with throttling off
 	$(BIN)/python -m loadtests.bench_sync

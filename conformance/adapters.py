@@ -69,8 +69,7 @@ class PythonAdapter(Adapter):
         try:
             result = self.function(settings, events, env)
         except Exception as err:  # the connector's failure is a finding, not a harness crash
-            return {"failed": True, "error": f"{type(err).__name__}: {err}",
-                    "traceback": traceback.format_exc(limit=8)}
+            return {"failed": True, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(limit=8)}
         return dict(result or {})
 
 
@@ -102,12 +101,23 @@ class CommandAdapter(Adapter):
     def run(self, settings, events, env, settle, timeout):
         with tempfile.TemporaryDirectory(prefix="sfmc-conformance-") as tmp:
             result_file = Path(tmp) / "result.json"
-            child_env = {**os.environ, **env, "SFMC_SETTINGS_FILE": _settings_file(tmp, settings),
-                         "SFMC_RESULT_FILE": str(result_file)}
+            child_env = {
+                **os.environ,
+                **env,
+                "SFMC_SETTINGS_FILE": _settings_file(tmp, settings),
+                "SFMC_RESULT_FILE": str(result_file),
+            }
             stdin = "".join(json.dumps(event) + "\n" for event in events)
             try:
-                done = subprocess.run(self.argv, input=stdin, capture_output=True, text=True, env=child_env,
-                                      cwd=os.getcwd(), timeout=timeout)
+                done = subprocess.run(
+                    self.argv,
+                    input=stdin,
+                    capture_output=True,
+                    text=True,
+                    env=child_env,
+                    cwd=os.getcwd(),
+                    timeout=timeout,
+                )
             except FileNotFoundError as err:
                 return {"failed": True, "error": f"cannot start {self.argv[0]}: {err}"}
             except subprocess.TimeoutExpired:
@@ -146,11 +156,17 @@ class ServeAdapter(Adapter):
     def run(self, settings, events, env, settle, timeout):
         with tempfile.TemporaryDirectory(prefix="sfmc-conformance-") as tmp:
             port = _free_port()
-            command = self.template.format(settings_file=_settings_file(tmp, settings), port=port,
-                                           write_key=self.write_key)
+            command = self.template.format(
+                settings_file=_settings_file(tmp, settings), port=port, write_key=self.write_key
+            )
             log = open(Path(tmp) / "server.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed below
-            proc = subprocess.Popen(shlex.split(command), cwd=tmp, stdout=log, stderr=subprocess.STDOUT,
-                                    env={**os.environ, **env, "PYTHONUNBUFFERED": "1"})
+            proc = subprocess.Popen(
+                shlex.split(command),
+                cwd=tmp,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            )
             try:
                 url = f"http://127.0.0.1:{port}"
                 if not _wait_for_port(port, proc, min(timeout, 30)):
@@ -158,8 +174,10 @@ class ServeAdapter(Adapter):
                     return {"failed": True, "error": f"the server never listened on {port}: {log.read()[-800:]}"}
                 response = _post_batch(url, self.write_key, events)
                 if not response.ok:
-                    return {"failed": True, "error": f"POST /v1/batch answered {response.status_code}: "
-                                                     f"{response.text[:300]}"}
+                    return {
+                        "failed": True,
+                        "error": f"POST /v1/batch answered {response.status_code}: {response.text[:300]}",
+                    }
                 settle(timeout)
                 return {"posted": len(events)}
             finally:
@@ -195,19 +213,25 @@ class HttpAdapter(Adapter):
         self.write_key = write_key or environ.get("SEGMENT_WRITE_KEY") or ""
         missing = [v for v in ("SFMC_CLIENT_ID", "SFMC_CLIENT_SECRET") if not environ.get(v)]
         if missing:
-            raise AdapterError(f"{url}: a running endpoint uses fixed SFMC credentials; set {', '.join(missing)} "
-                               "to the client id and secret it was configured with (and SFMC_SUBDOMAIN)")
-        self.fixed_credentials = {"client_id": environ["SFMC_CLIENT_ID"],
-                                  "client_secret": environ["SFMC_CLIENT_SECRET"],
-                                  "subdomain": environ.get("SFMC_SUBDOMAIN") or None}
+            raise AdapterError(
+                f"{url}: a running endpoint uses fixed SFMC credentials; set {', '.join(missing)} "
+                "to the client id and secret it was configured with (and SFMC_SUBDOMAIN)"
+            )
+        self.fixed_credentials = {
+            "client_id": environ["SFMC_CLIENT_ID"],
+            "client_secret": environ["SFMC_CLIENT_SECRET"],
+            "subdomain": environ.get("SFMC_SUBDOMAIN") or None,
+        }
         self._lock = threading.Lock()
 
     def run(self, settings, events, env, settle, timeout):
         with self._lock:
             response = _post_batch(self.url, self.write_key, events)
             if not response.ok:
-                return {"failed": True, "error": f"POST /v1/batch answered {response.status_code}: "
-                                                 f"{response.text[:300]}"}
+                return {
+                    "failed": True,
+                    "error": f"POST /v1/batch answered {response.status_code}: {response.text[:300]}",
+                }
             settle(timeout)
             return {"posted": len(events)}
 
@@ -223,5 +247,7 @@ def make_adapter(spec: str, *, write_key: str | None = None) -> Adapter:
         return ServeAdapter(rest, write_key or "conformance-write-key")
     if kind in ("http", "https"):
         return HttpAdapter(spec, write_key)
-    raise AdapterError(f"unknown connector '{spec}': use python:module:function, cmd:<command>, "
-                       "serve:<command template> or http://host:port")
+    raise AdapterError(
+        f"unknown connector '{spec}': use python:module:function, cmd:<command>, "
+        "serve:<command template> or http://host:port"
+    )

@@ -70,8 +70,10 @@ def _camel(column: str) -> str:
 
 def keys_not_title_cased(settings, events, env):
     """Sends value columns as camelCase (``firstName``) instead of Title Case (breaks FMT-1)."""
+
     def mutate(event, s, result):
         return _rows(result, lambda op: dataclasses.replace(op, values={_camel(k): v for k, v in op.values.items()}))
+
     return _with_plan(mutate, settings, events)
 
 
@@ -80,6 +82,7 @@ def keys_not_title_cased(settings, events, env):
 
 def colons_kept(settings, events, env):
     """Keeps the colons of the userId in the Contact Key (breaks ID-3)."""
+
     def mutate(event, s, result):
         raw = event.get("userId")
         if not isinstance(raw, str) or ":" not in raw:
@@ -88,12 +91,16 @@ def colons_kept(settings, events, env):
         operations = []
         for op in result.operations:
             if isinstance(op, UpsertRow):
-                op = dataclasses.replace(op, keys={k: raw if v == stripped else v for k, v in op.keys.items()},
-                                         values={k: raw if v == stripped else v for k, v in op.values.items()})
+                op = dataclasses.replace(
+                    op,
+                    keys={k: raw if v == stripped else v for k, v in op.keys.items()},
+                    values={k: raw if v == stripped else v for k, v in op.values.items()},
+                )
             elif isinstance(op, UpsertContact | FireApiEvent) and op.contact_key == stripped:
                 op = dataclasses.replace(op, contact_key=raw)
             operations.append(op)
         return dataclasses.replace(result, operations=tuple(operations))
+
     return _with_plan(mutate, settings, events)
 
 
@@ -102,10 +109,12 @@ def colons_kept(settings, events, env):
 
 def nested_objects_sent(settings, events, env):
     """Sends nested trait/property objects as values instead of leaving them out (breaks FMT-2)."""
+
     def mutate(event, s, result):
         payload = event.get("traits") or event.get("properties") or {}
         nested = {planning.title_case(k): v for k, v in payload.items() if isinstance(v, dict | list)}
         return _rows(result, lambda op: dataclasses.replace(op, values={**op.values, **nested}))
+
     return _with_plan(mutate, settings, events)
 
 
@@ -114,10 +123,12 @@ def nested_objects_sent(settings, events, env):
 
 def email_fallback_missing(settings, events, env):
     """Only uses userId as the Contact Key: an identify with just an email is dropped (breaks ID-2)."""
+
     def mutate(event, s, result):
         if event.get("type") == "identify" and not event.get("userId"):
             return Plan(dropped=result.dropped, warnings=result.warnings)
         return result
+
     return _with_plan(mutate, settings, events)
 
 
@@ -126,12 +137,15 @@ def email_fallback_missing(settings, events, env):
 
 def primary_keys_ignored(settings, events, env):
     """Keys conversion rows by Contact Key alone, ignoring the other Primary Key columns (breaks TR-3)."""
+
     def mutate(event, s, result):
         def change(op):
             if "Contact Key" not in op.keys or len(op.keys) == 1:
                 return op
             return dataclasses.replace(op, keys={"Contact Key": op.keys["Contact Key"]})
+
         return _rows(result, change)
+
     return _with_plan(mutate, settings, events)
 
 
@@ -140,13 +154,19 @@ def primary_keys_ignored(settings, events, env):
 
 def uuid_ignored(settings, events, env):
     """Keys UUID conversion rows by Contact Key instead of Uuid = messageId (breaks TR-5)."""
+
     def mutate(event, s, result):
         def change(op):
             if "Uuid" not in op.keys:
                 return op
-            return dataclasses.replace(op, keys={"Contact Key": op.values.get("Contact Key")},
-                                       values={k: v for k, v in op.values.items() if k != "Contact Key"})
+            return dataclasses.replace(
+                op,
+                keys={"Contact Key": op.values.get("Contact Key")},
+                values={k: v for k, v in op.values.items() if k != "Contact Key"},
+            )
+
         return _rows(result, change)
+
     return _with_plan(mutate, settings, events)
 
 
@@ -187,13 +207,16 @@ def unpaced(settings, events, env):
 
 def identify_without_ids_forwarded(settings, events, env):
     """Forwards an identify with neither userId nor email, keyed by its anonymousId (breaks ID-1)."""
+
     def mutate(event, s, result):
         if event.get("type") != "identify" or result.operations or not s.identify_de_key:
             return result
         key = str(event.get("anonymousId") or event.get("messageId"))
-        values = {planning.title_case(k): v for k, v in (event.get("traits") or {}).items()
-                  if not isinstance(v, dict | list)}
+        values = {
+            planning.title_case(k): v for k, v in (event.get("traits") or {}).items() if not isinstance(v, dict | list)
+        }
         return Plan(operations=(UpsertRow(s.identify_de_key, {"Contact Key": key}, values, None),))
+
     return _with_plan(mutate, settings, events)
 
 
@@ -202,13 +225,16 @@ def identify_without_ids_forwarded(settings, events, env):
 
 def api_events_under_batching(settings, events, env):
     """Fires API events and creates contacts even while batching is on (breaks BAT-2)."""
+
     def mutate(event, s, result):
         if not s.batching.enabled:
             return result
         unbatched = dataclasses.replace(s, batching=BatchingSettings(enabled=False), do_not_create_contacts=False)
-        extra = [op for op in planning.plan(event, unbatched).operations
-                 if isinstance(op, FireApiEvent | UpsertContact)]
+        extra = [
+            op for op in planning.plan(event, unbatched).operations if isinstance(op, FireApiEvent | UpsertContact)
+        ]
         return dataclasses.replace(result, operations=result.operations + tuple(extra))
+
     return _with_plan(mutate, settings, events)
 
 
@@ -235,8 +261,10 @@ def context_not_mapped(settings, events, env):
     names = set(CONTEXT_ATTRIBUTES.values())
 
     def mutate(event, s, result):
-        return _rows(result, lambda op: dataclasses.replace(
-            op, values={k: v for k, v in op.values.items() if k not in names}))
+        return _rows(
+            result, lambda op: dataclasses.replace(op, values={k: v for k, v in op.values.items() if k not in names})
+        )
+
     return _with_plan(mutate, settings, events)
 
 
@@ -245,12 +273,14 @@ _ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
 def dates_not_iso(settings, events, env):
     """Sends dates as MM/DD/YYYY instead of ISO-8601 (breaks FMT-3)."""
+
     def us_date(value):
         match = _ISO_DAY.match(value) if isinstance(value, str) else None
         return f"{match[2]}/{match[3]}/{match[1]}" if match else value
 
     def mutate(event, s, result):
         return _rows(result, lambda op: dataclasses.replace(op, values={k: us_date(v) for k, v in op.values.items()}))
+
     return _with_plan(mutate, settings, events)
 
 
@@ -266,6 +296,7 @@ def token_never_renewed(settings, events, env):
 
         def token(*, renew: bool = False):
             return original(renew=False) if renew and client._token else original(renew=renew)
+
         client.token = token
         return deliver(destination, events)
 

@@ -26,8 +26,11 @@ def deliver(destination: Destination, events: list[dict]) -> dict:
     try:
         destination.accept(events)
         summary = destination.deliver_pending()
-        return {**summary.as_dict(), "client": destination.client.stats.as_dict(),
-                "rejected_events": destination.outbox.listing("rejected", limit=20)}
+        return {
+            **summary.as_dict(),
+            "client": destination.client.stats.as_dict(),
+            "rejected_events": destination.outbox.listing("rejected", limit=20),
+        }
     finally:
         destination.outbox.close()
 

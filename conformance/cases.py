@@ -77,17 +77,29 @@ def parse_cases(text: str, source: str = "<cases>") -> list[Case]:
         unknown = [r for r in rules if r not in ALL_RULES]
         if unknown:
             line = line_of(node, ["cases", i, "rule"])
-            problems.append(f"{source}:{line}: cases[{i}].rule: unknown rule id(s) {', '.join(unknown)}; "
-                            f"known: {', '.join(ALL_RULES)}")
+            problems.append(
+                f"{source}:{line}: cases[{i}].rule: unknown rule id(s) {', '.join(unknown)}; "
+                f"known: {', '.join(ALL_RULES)}"
+            )
             continue
         merged = deep_merge({k: v for k, v in defaults.items() if k != "faults"}, raw)
-        cases.append(Case(
-            id=raw["id"], rules=tuple(rules), title=raw["title"], section=merged.get("section", ""),
-            settings=merged.get("settings") or {}, tenant=merged.get("tenant") or {},
-            faults=list(defaults.get("faults") or []) + list(raw.get("faults") or []),
-            events=raw["events"], expect=raw["expect"], source=where,
-            concurrency=raw.get("concurrency", 1), timeout=float(raw.get("timeout", 60)), raw=raw,
-        ))
+        cases.append(
+            Case(
+                id=raw["id"],
+                rules=tuple(rules),
+                title=raw["title"],
+                section=merged.get("section", ""),
+                settings=merged.get("settings") or {},
+                tenant=merged.get("tenant") or {},
+                faults=list(defaults.get("faults") or []) + list(raw.get("faults") or []),
+                events=raw["events"],
+                expect=raw["expect"],
+                source=where,
+                concurrency=raw.get("concurrency", 1),
+                timeout=float(raw.get("timeout", 60)),
+                raw=raw,
+            )
+        )
     if problems:
         raise CaseError(problems)
     return cases

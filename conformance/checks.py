@@ -26,8 +26,13 @@ class Failure:
     requests: list[int] = field(default_factory=list)  # journal entry ids involved
 
     def as_dict(self) -> dict:
-        return {"check": self.check, "message": self.message, "expected": self.expected, "actual": self.actual,
-                "requests": self.requests}
+        return {
+            "check": self.check,
+            "message": self.message,
+            "expected": self.expected,
+            "actual": self.actual,
+            "requests": self.requests,
+        }
 
 
 # -- values and rows ------------------------------------------------------------------------------
@@ -93,8 +98,14 @@ def check_rows(name: str, spec: dict, actual: list[dict] | None) -> list[Failure
         problems.append(f"{len(extra)} unexpected row(s)")
     if not problems:
         return []
-    return [Failure(name, f"{name} ({mode}): " + "; ".join(problems),
-                    expected=missing, actual=actual if len(actual) <= 20 else actual[:20])]
+    return [
+        Failure(
+            name,
+            f"{name} ({mode}): " + "; ".join(problems),
+            expected=missing,
+            actual=actual if len(actual) <= 20 else actual[:20],
+        )
+    ]
 
 
 def check_keys(name: str, spec: dict, actual: list[str]) -> list[Failure]:
@@ -112,12 +123,21 @@ def check_fields(de_key: str, wanted: list[dict], definition: dict | None) -> li
     if definition is None:
         return [Failure(name, f"{name}: the data extension does not exist")]
     fields = definition.get("fields", [])
-    missing = [w for w in wanted if not any(
-        all(str(f.get(k)).casefold() == str(v).casefold() for k, v in w.items()) for f in fields)]
+    missing = [
+        w
+        for w in wanted
+        if not any(all(str(f.get(k)).casefold() == str(v).casefold() for k, v in w.items()) for f in fields)
+    ]
     if not missing:
         return []
-    return [Failure(name, f"{name}: {len(missing)} field(s) missing or different", expected=missing,
-                    actual=[{k: f.get(k) for k in ("name", "type", "isPrimaryKey", "isNullable")} for f in fields])]
+    return [
+        Failure(
+            name,
+            f"{name}: {len(missing)} field(s) missing or different",
+            expected=missing,
+            actual=[{k: f.get(k) for k in ("name", "type", "isPrimaryKey", "isNullable")} for f in fields],
+        )
+    ]
 
 
 # -- the journal ----------------------------------------------------------------------------------
@@ -195,50 +215,94 @@ def check_traffic(spec: dict, journal: list[dict], fault_lookup) -> list[Failure
     if spec.get("no_429"):
         hits = [e for e in journal if e["status"] == 429]
         if hits:
-            failures.append(Failure("traffic.no_429", f"{len(hits)} call(s) answered 429 (RL-1: stay under the "
-                                    "account's limit)", requests=[e["id"] for e in hits]))
+            failures.append(
+                Failure(
+                    "traffic.no_429",
+                    f"{len(hits)} call(s) answered 429 (RL-1: stay under the account's limit)",
+                    requests=[e["id"] for e in hits],
+                )
+            )
     if "max_requests" in spec and len(rest) > spec["max_requests"]:
-        failures.append(Failure("traffic.max_requests", f"{len(rest)} REST calls (token calls not counted), "
-                                f"at most {spec['max_requests']} expected", expected=spec["max_requests"],
-                                actual=len(rest), requests=[e["id"] for e in rest][:50]))
+        failures.append(
+            Failure(
+                "traffic.max_requests",
+                f"{len(rest)} REST calls (token calls not counted), at most {spec['max_requests']} expected",
+                expected=spec["max_requests"],
+                actual=len(rest),
+                requests=[e["id"] for e in rest][:50],
+            )
+        )
     if spec.get("title_case_keys_only"):
         bad = sorted({k for _, row in writes for k in row if not is_title_case(str(k))})
         if bad:
             ids = sorted({e["id"] for e, row in writes if any(not is_title_case(str(k)) for k in row)})
-            failures.append(Failure("traffic.title_case_keys_only", f"keys not in Title Case were sent: {bad} "
-                                    "(FMT-1)", actual=bad, requests=ids))
+            failures.append(
+                Failure(
+                    "traffic.title_case_keys_only",
+                    f"keys not in Title Case were sent: {bad} (FMT-1)",
+                    actual=bad,
+                    requests=ids,
+                )
+            )
     if spec.get("no_colon_in_contact_key"):
         bad_entries = [e for e in rest if any(":" in key for key in contact_keys_sent(e))]
         if bad_entries:
             keys = sorted({k for e in bad_entries for k in contact_keys_sent(e) if ":" in k})
-            failures.append(Failure("traffic.no_colon_in_contact_key", f"Contact Keys with ':' were sent: {keys} "
-                                    "(ID-3)", actual=keys, requests=[e["id"] for e in bad_entries]))
+            failures.append(
+                Failure(
+                    "traffic.no_colon_in_contact_key",
+                    f"Contact Keys with ':' were sent: {keys} (ID-3)",
+                    actual=keys,
+                    requests=[e["id"] for e in bad_entries],
+                )
+            )
     if spec.get("no_nested_values"):
         nested = [(e, k) for e, row in writes for k, v in row.items() if isinstance(v, dict | list)]
         if nested:
-            failures.append(Failure("traffic.no_nested_values", "nested objects/lists were sent as values: "
-                                    f"{sorted({k for _, k in nested})} (FMT-2)",
-                                    requests=sorted({e["id"] for e, _ in nested})))
+            failures.append(
+                Failure(
+                    "traffic.no_nested_values",
+                    f"nested objects/lists were sent as values: {sorted({k for _, k in nested})} (FMT-2)",
+                    requests=sorted({e["id"] for e, _ in nested}),
+                )
+            )
     if "ignored_keys_max" in spec:
         ignored = [(e, k) for e in rest for k in e.get("keys_ignored") or []]
         if len(ignored) > spec["ignored_keys_max"]:
-            failures.append(Failure("traffic.ignored_keys_max", f"SFMC ignored {len(ignored)} key(s) "
-                                    f"{sorted({k for _, k in ignored})}, at most {spec['ignored_keys_max']} "
-                                    "expected (FMT-4)", requests=sorted({e["id"] for e, _ in ignored})))
+            failures.append(
+                Failure(
+                    "traffic.ignored_keys_max",
+                    f"SFMC ignored {len(ignored)} key(s) "
+                    f"{sorted({k for _, k in ignored})}, at most {spec['ignored_keys_max']} "
+                    "expected (FMT-4)",
+                    requests=sorted({e["id"] for e, _ in ignored}),
+                )
+            )
     if spec.get("retried_after"):
         failures.extend(_check_retry_after(journal, fault_lookup))
     for i, want in enumerate(spec.get("requests") or []):
-        hits = [e for e in journal if fnmatch.fnmatchcase(e["path"], want["path"])
-                and (not want.get("method") or e["method"] == want["method"].upper())
-                and (not want.get("body_contains") or want["body_contains"] in (e.get("request_body") or ""))]
+        hits = [
+            e
+            for e in journal
+            if fnmatch.fnmatchcase(e["path"], want["path"])
+            and (not want.get("method") or e["method"] == want["method"].upper())
+            and (not want.get("body_contains") or want["body_contains"] in (e.get("request_body") or ""))
+        ]
         low, high = want.get("min", 1 if "max" not in want else 0), want.get("max")
         if len(hits) < low or (high is not None and len(hits) > high):
             bounds = f"at least {low}" + (f" and at most {high}" if high is not None else "")
             described = " ".join(x for x in (want.get("method", ""), want["path"]) if x)
             if want.get("body_contains"):
                 described += f" with {want['body_contains']!r} in the body"
-            failures.append(Failure(f"traffic.requests[{i}]", f"{len(hits)} call(s) to {described}; {bounds} "
-                                    "expected", expected=want, actual=len(hits), requests=[e["id"] for e in hits][:20]))
+            failures.append(
+                Failure(
+                    f"traffic.requests[{i}]",
+                    f"{len(hits)} call(s) to {described}; {bounds} expected",
+                    expected=want,
+                    actual=len(hits),
+                    requests=[e["id"] for e in hits][:20],
+                )
+            )
     return failures
 
 
@@ -246,22 +310,42 @@ def _check_retry_after(journal: list[dict], fault_lookup) -> list[Failure]:
     hinted = [(e, retry_hint(e, fault_lookup)) for e in journal if e["status"] in (429, 503)]
     hinted = [(e, h) for e, h in hinted if h is not None]
     if not hinted:
-        return [Failure("traffic.retried_after", "no 429/503 with a Retry-After hint reached the connector, so there "
-                        "was nothing to retry (did it make the call at all?)")]
+        return [
+            Failure(
+                "traffic.retried_after",
+                "no 429/503 with a Retry-After hint reached the connector, so there "
+                "was nothing to retry (did it make the call at all?)",
+            )
+        ]
     failures = []
     for entry, hint in hinted:
-        later = [e for e in journal if e["id"] > entry["id"] and e["method"] == entry["method"]
-                 and e["path"] == entry["path"]]
+        later = [
+            e
+            for e in journal
+            if e["id"] > entry["id"] and e["method"] == entry["method"] and e["path"] == entry["path"]
+        ]
         if not later:
-            failures.append(Failure("traffic.retried_after", f"{entry['method']} {entry['path']} answered "
-                                    f"{entry['status']} (Retry-After {hint:g}) and was never retried",
-                                    requests=[entry["id"]]))
+            failures.append(
+                Failure(
+                    "traffic.retried_after",
+                    f"{entry['method']} {entry['path']} answered "
+                    f"{entry['status']} (Retry-After {hint:g}) and was never retried",
+                    requests=[entry["id"]],
+                )
+            )
             continue
         waited = later[0]["at"] - entry["at"]
         if waited < hint - RETRY_AFTER_TOLERANCE:
-            failures.append(Failure("traffic.retried_after", f"{entry['method']} {entry['path']} was retried "
-                                    f"{waited:.2f}s after a {entry['status']} that asked for {hint:g}s (Retry-After)",
-                                    expected=hint, actual=round(waited, 3), requests=[entry["id"], later[0]["id"]]))
+            failures.append(
+                Failure(
+                    "traffic.retried_after",
+                    f"{entry['method']} {entry['path']} was retried "
+                    f"{waited:.2f}s after a {entry['status']} that asked for {hint:g}s (Retry-After)",
+                    expected=hint,
+                    actual=round(waited, 3),
+                    requests=[entry["id"], later[0]["id"]],
+                )
+            )
     return failures
 
 
@@ -270,8 +354,13 @@ def check_not_forwarded(markers: list[str], journal: list[dict]) -> list[Failure
     for marker in markers:
         hits = [e for e in journal if marker in (e.get("request_body") or "")]
         if hits:
-            failures.append(Failure("not_forwarded", f"{marker!r} must leave no trace, but {len(hits)} call(s) "
-                                    "carried it", requests=[e["id"] for e in hits]))
+            failures.append(
+                Failure(
+                    "not_forwarded",
+                    f"{marker!r} must leave no trace, but {len(hits)} call(s) carried it",
+                    requests=[e["id"] for e in hits],
+                )
+            )
     return failures
 
 
@@ -293,10 +382,19 @@ def check_report(spec: dict, result: dict) -> list[Failure]:
     reported = sum(_count(result.get(k)) for k in known)
     if reported >= want:
         return []
-    what = f"it reported {reported} ({', '.join(known)})" if known else \
-        "it exited successfully and reported no rejected/pending counts"
-    return [Failure("report.undelivered_at_least", f"at least {want} event(s) could not be delivered and the "
-                    f"connector must say so; {what}", expected=want, actual=reported)]
+    what = (
+        f"it reported {reported} ({', '.join(known)})"
+        if known
+        else "it exited successfully and reported no rejected/pending counts"
+    )
+    return [
+        Failure(
+            "report.undelivered_at_least",
+            f"at least {want} event(s) could not be delivered and the connector must say so; {what}",
+            expected=want,
+            actual=reported,
+        )
+    ]
 
 
 PLACEHOLDER = re.compile(r"\$\{([a-z_]+)(?:\[(\d+)\])?\}")
@@ -309,9 +407,11 @@ def fill(value, values: dict):
     if isinstance(value, list):
         return [fill(v, values) for v in value]
     if isinstance(value, str):
+
         def one(match):
             item = values[match.group(1)]
             return str(item[int(match.group(2))] if match.group(2) is not None else item)
+
         whole = PLACEHOLDER.fullmatch(value)
         if whole and isinstance(values.get(whole.group(1)), int) and whole.group(2) is None:
             return values[whole.group(1)]

@@ -47,21 +47,37 @@ def main():
 
 
 @main.command()
-@click.option("--connector", "connector_spec", required=True,
-              help="python:module:function | cmd:<command line> | serve:<command template> | http://host:port")
+@click.option(
+    "--connector",
+    "connector_spec",
+    required=True,
+    help="python:module:function | cmd:<command line> | serve:<command template> | http://host:port",
+)
 @click.option("--cases", "cases_dir", type=click.Path(exists=True), help="Case directory or file (default: bundled).")
 @click.option("-k", "pattern", help="Only cases whose id, rule or title contains PATTERN.")
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True), help="Write a JUnit XML report.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), help="Write a JSON report.")
 @click.option("--faults", "profile_name", help="Replay the cases under a fault profile: flaky, token-expiry or a file.")
-@click.option("--emulator", "emulator_url", envvar="SFMC_EMULATOR_URL",
-              help="Use this running emulator instead of starting one.")
+@click.option(
+    "--emulator", "emulator_url", envvar="SFMC_EMULATOR_URL", help="Use this running emulator instead of starting one."
+)
 @click.option("--admin-token", envvar="SFMC_EMULATOR_ADMIN_TOKEN", help="The emulator's admin token, if it has one.")
 @click.option("--write-key", envvar="SEGMENT_WRITE_KEY", help="Write key for serve:/http:// connectors.")
 @click.option("--jobs", "-j", default=4, show_default=True, type=click.IntRange(1, 64), help="Cases run at once.")
 @click.option("--verbose", "-v", is_flag=True, help="Show every request body of failed cases.")
-def run(connector_spec, cases_dir, pattern, junit, json_path, profile_name, emulator_url, admin_token, write_key,
-        jobs, verbose):
+def run(
+    connector_spec,
+    cases_dir,
+    pattern,
+    junit,
+    json_path,
+    profile_name,
+    emulator_url,
+    admin_token,
+    write_key,
+    jobs,
+    verbose,
+):
     """Run the cases against a connector and report pass/fail per rule. Exit status 1 when a case fails."""
     try:
         adapter = make_adapter(connector_spec, write_key=write_key)
@@ -79,15 +95,21 @@ def run(connector_spec, cases_dir, pattern, junit, json_path, profile_name, emul
     with _emulator(emulator_url) as url:
         client = EmulatorClient(url, admin_token)
         client.health()
-        click.echo(f"running {len(cases)} case(s) against {adapter.name} on {url}"
-                   + (f" under fault profile '{profile.name}'" if profile else ""), err=True)
+        click.echo(
+            f"running {len(cases)} case(s) against {adapter.name} on {url}"
+            + (f" under fault profile '{profile.name}'" if profile else ""),
+            err=True,
+        )
         with ThreadPoolExecutor(jobs) as pool:
             futures = [pool.submit(run_case, case, adapter, client, profile) for case in cases]
             for done, future in enumerate(as_completed(futures), start=1):
                 result = future.result()
                 results.append(result)
-                click.echo(f"[{done}/{len(cases)}] {MARK[result.status]:<5} {result.case.id} "
-                           f"({', '.join(result.case.rules)}) {result.duration:.1f}s", err=True)
+                click.echo(
+                    f"[{done}/{len(cases)}] {MARK[result.status]:<5} {result.case.id} "
+                    f"({', '.join(result.case.rules)}) {result.duration:.1f}s",
+                    err=True,
+                )
     order = {case.id: i for i, case in enumerate(cases)}
     results.sort(key=lambda r: order[r.case.id])
     click.echo(text_report(results, adapter.name, verbose))
@@ -110,8 +132,12 @@ def list_cases(cases_dir, pattern):
 
 @main.command()
 @click.option("--cases", "cases_dir", type=click.Path(exists=True))
-@click.option("--write", "write_path", type=click.Path(dir_okay=False, writable=True),
-              help="Write the table to this file instead of printing it.")
+@click.option(
+    "--write",
+    "write_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the table to this file instead of printing it.",
+)
 def coverage(cases_dir, write_path):
     """The coverage table: rule -> cases that check it."""
     from .fidelity import load_checks
@@ -125,15 +151,25 @@ def coverage(cases_dir, write_path):
 
 
 @main.command()
-@click.option("--emulator", "emulator_url", envvar="SFMC_EMULATOR_URL",
-              help="An emulator (with its /_emulator control plane) to check; default: start one.")
+@click.option(
+    "--emulator",
+    "emulator_url",
+    envvar="SFMC_EMULATOR_URL",
+    help="An emulator (with its /_emulator control plane) to check; default: start one.",
+)
 @click.option("--admin-token", envvar="SFMC_EMULATOR_ADMIN_TOKEN")
-@click.option("--target", help="Another SFMC-compatible base URL (auth and REST on one host), checked without "
-                               "a control plane: needs --client-id and --client-secret.")
+@click.option(
+    "--target",
+    help="Another SFMC-compatible base URL (auth and REST on one host), checked without "
+    "a control plane: needs --client-id and --client-secret.",
+)
 @click.option("--client-id", envvar="SFMC_CLIENT_ID")
 @click.option("--client-secret", envvar="SFMC_CLIENT_SECRET")
-@click.option("--de-key", help="With --target: a DE with a Text primary key 'Contact Key' and an EmailAddress "
-                               "column 'Email', for the row checks.")
+@click.option(
+    "--de-key",
+    help="With --target: a DE with a Text primary key 'Contact Key' and an EmailAddress "
+    "column 'Email', for the row checks.",
+)
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True))
 def fidelity(emulator_url, admin_token, target, client_id, client_secret, de_key, junit):
     """Check an SFMC-compatible endpoint's answers (status codes, envelopes, headers) against SFMC's shapes."""
@@ -143,8 +179,9 @@ def fidelity(emulator_url, admin_token, target, client_id, client_secret, de_key
         raise click.ClickException("--target needs --client-id and --client-secret (or SFMC_CLIENT_ID/SECRET)")
     context = nullcontext(None) if target else _emulator(emulator_url)
     with context as url:
-        outcomes = run_fidelity(url, admin_token=admin_token, target=target, client_id=client_id,
-                                client_secret=client_secret, de_key=de_key)
+        outcomes = run_fidelity(
+            url, admin_token=admin_token, target=target, client_id=client_id, client_secret=client_secret, de_key=de_key
+        )
     click.echo(fidelity_report(outcomes, target or url or ""))
     if junit:
         Path(junit).write_text(fidelity_junit(outcomes), encoding="utf-8")

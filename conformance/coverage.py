@@ -23,13 +23,19 @@ def coverage_table(cases: list[Case], fidelity_checks: list[dict] | None = None)
             cited.setdefault(rule, []).append(f"`fidelity:{check['id']}`")
     lines = [HEADER]
     for title, rules in (("Seed rules (seed-rules.md)", SEED_RULES), ("SFMC behaviours", SFMC_BEHAVIOURS)):
-        lines += [f"## {title}", "", "| Rule | Section | Rule text | Cases | Not observable from outside |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"## {title}",
+            "",
+            "| Rule | Section | Rule text | Cases | Not observable from outside |",
+            "|---|---|---|---|---|",
+        ]
         for rule in rules:
             names = ", ".join(cited[rule.id]) or "**none**"
             lines.append(f"| {rule.id} | {rule.section} | {rule.text} | {names} | {rule.note or ''} |")
         lines.append("")
     uncovered = [rule for rule in ALL_RULES if not cited[rule]]
-    lines.append(f"{len(cases)} connector cases, {len(fidelity_checks or [])} fidelity checks; "
-                 f"rules without a case: {', '.join(uncovered) if uncovered else 'none'}.")
+    lines.append(
+        f"{len(cases)} connector cases, {len(fidelity_checks or [])} fidelity checks; "
+        f"rules without a case: {', '.join(uncovered) if uncovered else 'none'}."
+    )
     return "\n".join(lines) + "\n"

@@ -19,11 +19,15 @@ import yaml
 from .checks import fill
 from .service import EmulatorClient
 
-FIDELITY_DE = {"key": "fidelity", "name": "Fidelity", "fields": [
-    {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-    {"name": "Email", "type": "EmailAddress"},
-    {"name": "First Name", "type": "Text"},
-]}
+FIDELITY_DE = {
+    "key": "fidelity",
+    "name": "Fidelity",
+    "fields": [
+        {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
+        {"name": "Email", "type": "EmailAddress"},
+        {"name": "First Name", "type": "Text"},
+    ],
+}
 TYPES = {"string": str, "integer": int, "array": list, "object": dict, "number": (int, float)}
 
 
@@ -40,8 +44,11 @@ def load_checks() -> list[dict]:
 
 
 def _token(base: str, values: dict, scope: str | None = None) -> str:
-    body = {"grant_type": "client_credentials", "client_id": values["client_id"],
-            "client_secret": values["client_secret"]}
+    body = {
+        "grant_type": "client_credentials",
+        "client_id": values["client_id"],
+        "client_secret": values["client_secret"],
+    }
     if scope is not None:
         body["scope"] = scope
     response = requests.post(f"{base}/v2/token", json=body, timeout=30)
@@ -100,20 +107,30 @@ def _run_one(check: dict, base: str, values: dict, client: EmulatorClient | None
         client.add_faults([{**rule, "tenant": tenant_id} for rule in check["faults"]])
     response = None
     for _ in range(int(check.get("repeat", 1))):
-        kwargs = {"json": request["json"]} if "json" in request else {"data": request["form"]} if "form" in request \
-            else {}
-        response = requests.request(request["method"], base + request["path"], headers=headers, timeout=30,
-                                    **kwargs)
-    if response.status_code == 404 and response.headers.get("Content-Type", "").startswith("application/json") \
-            and (response.json() or {}).get("message") == "Not Found" and check["expect"].get("status") != 404:
+        kwargs = (
+            {"json": request["json"]} if "json" in request else {"data": request["form"]} if "form" in request else {}
+        )
+        response = requests.request(request["method"], base + request["path"], headers=headers, timeout=30, **kwargs)
+    if (
+        response.status_code == 404
+        and response.headers.get("Content-Type", "").startswith("application/json")
+        and (response.json() or {}).get("message") == "Not Found"
+        and check["expect"].get("status") != 404
+    ):
         return {"status": "waiting", "problems": [f"{request['method']} {request['path']} is not served"]}
     problems = _problems(response, check["expect"])
     return {"status": "failed" if problems else "passed", "problems": problems}
 
 
-def run_fidelity(emulator_url: str | None, *, admin_token: str | None = None, target: str | None = None,
-                 client_id: str | None = None, client_secret: str | None = None,
-                 de_key: str | None = None) -> list[dict]:
+def run_fidelity(
+    emulator_url: str | None,
+    *,
+    admin_token: str | None = None,
+    target: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    de_key: str | None = None,
+) -> list[dict]:
     outcomes = []
     client = EmulatorClient(emulator_url, admin_token) if not target else None
     for check in load_checks():
@@ -121,17 +138,30 @@ def run_fidelity(emulator_url: str | None, *, admin_token: str | None = None, ta
         outcome = {"id": check["id"], "rule": check["rule"], "title": check["title"]}
         if target:
             if check.get("needs") == "control_plane":
-                outcomes.append({**outcome, "status": "skipped", "problems": ["needs the emulator's control plane"],
-                                 "duration": 0.0})
+                outcomes.append(
+                    {
+                        **outcome,
+                        "status": "skipped",
+                        "problems": ["needs the emulator's control plane"],
+                        "duration": 0.0,
+                    }
+                )
                 continue
             values = {"client_id": client_id, "client_secret": client_secret, "de_key": de_key or "fidelity"}
             outcome.update(_run_one(check, target.rstrip("/"), values, None, None))
         else:
-            tenant = client.create_tenant({"data_extensions": [FIDELITY_DE],
-                                           "settings": {"rate_limit": 0, **(check.get("tenant_settings") or {})}})
+            tenant = client.create_tenant(
+                {
+                    "data_extensions": [FIDELITY_DE],
+                    "settings": {"rate_limit": 0, **(check.get("tenant_settings") or {})},
+                }
+            )
             package = tenant["packages"][0]
-            values = {"client_id": package["client_id"], "client_secret": package["client_secret"],
-                      "de_key": "fidelity"}
+            values = {
+                "client_id": package["client_id"],
+                "client_secret": package["client_secret"],
+                "de_key": "fidelity",
+            }
             try:
                 outcome.update(_run_one(check, client.url, values, client, tenant["id"]))
             finally:
@@ -152,11 +182,20 @@ def fidelity_report(outcomes: list[dict], where: str) -> str:
 
 
 def fidelity_junit(outcomes: list[dict]) -> str:
-    suite = ET.Element("testsuite", name="sfmc-fidelity", tests=str(len(outcomes)),
-                       failures=str(sum(o["status"] == "failed" for o in outcomes)))
+    suite = ET.Element(
+        "testsuite",
+        name="sfmc-fidelity",
+        tests=str(len(outcomes)),
+        failures=str(sum(o["status"] == "failed" for o in outcomes)),
+    )
     for outcome in outcomes:
-        case = ET.SubElement(suite, "testcase", classname=" ".join(outcome["rule"]), name=outcome["id"],
-                             time=f"{outcome.get('duration', 0):.3f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=" ".join(outcome["rule"]),
+            name=outcome["id"],
+            time=f"{outcome.get('duration', 0):.3f}",
+        )
         if outcome["status"] == "failed":
             ET.SubElement(case, "failure", message="; ".join(outcome["problems"])[:1000])
         elif outcome["status"] in ("skipped", "waiting"):

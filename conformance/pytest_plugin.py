@@ -20,13 +20,19 @@ from .service import EmulatorClient
 
 def pytest_addoption(parser):
     group = parser.getgroup("sfmc", "SFMC emulator")
-    group.addoption("--sfmc-emulator", default=os.environ.get("SFMC_EMULATOR_URL"),
-                    help="Use this running emulator for the sfmc_* fixtures instead of starting one.")
+    group.addoption(
+        "--sfmc-emulator",
+        default=os.environ.get("SFMC_EMULATOR_URL"),
+        help="Use this running emulator for the sfmc_* fixtures instead of starting one.",
+    )
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "sfmc_tenant(**body): the tenant the sfmc_tenant fixture creates "
-                                       "(data_extensions, event_definitions, settings, packages, business_units)")
+    config.addinivalue_line(
+        "markers",
+        "sfmc_tenant(**body): the tenant the sfmc_tenant fixture creates "
+        "(data_extensions, event_definitions, settings, packages, business_units)",
+    )
 
 
 @dataclass
@@ -68,9 +74,14 @@ class SfmcTenant:
     @property
     def env(self) -> dict[str, str]:
         """``SFMC_*`` variables pointing a connector at this tenant."""
-        return {"SFMC_CLIENT_ID": self.client_id, "SFMC_CLIENT_SECRET": self.client_secret,
-                "SFMC_SUBDOMAIN": self.subdomain, "SFMC_ACCOUNT_ID": str(self.mids[0]),
-                "SFMC_AUTH_BASE_URL": self.emulator.url, "SFMC_REST_BASE_URL": self.emulator.url}
+        return {
+            "SFMC_CLIENT_ID": self.client_id,
+            "SFMC_CLIENT_SECRET": self.client_secret,
+            "SFMC_SUBDOMAIN": self.subdomain,
+            "SFMC_ACCOUNT_ID": str(self.mids[0]),
+            "SFMC_AUTH_BASE_URL": self.emulator.url,
+            "SFMC_REST_BASE_URL": self.emulator.url,
+        }
 
     def rows(self, de_key: str) -> list[dict] | None:
         return self.emulator.client.rows(self.id, de_key)
@@ -126,7 +137,6 @@ def sfmc_run_case(sfmc_emulator):
 
     def run(case_id: str, connector: str, cases_dir: str | None = None, profile: str | None = None):
         [case] = [c for c in load_cases(cases_dir) if c.id == case_id]
-        return run_case(case, make_adapter(connector), sfmc_emulator.client,
-                        load_profile(profile) if profile else None)
+        return run_case(case, make_adapter(connector), sfmc_emulator.client, load_profile(profile) if profile else None)
 
     return run

@@ -29,9 +29,15 @@ def text_report(results: list[CaseResult], connector: str, verbose: bool = False
     lines = [f"SFMC conformance of {connector}", ""]
     for rule, rule_results in by_rule(results).items():
         info = ALL_RULES.get(rule)
-        worst = "FAIL" if any(r.status == FAILED for r in rule_results) else \
-            "ERROR" if any(r.status == ERROR for r in rule_results) else \
-            "WAIT" if any(r.status == WAITING for r in rule_results) else "PASS"
+        worst = (
+            "FAIL"
+            if any(r.status == FAILED for r in rule_results)
+            else "ERROR"
+            if any(r.status == ERROR for r in rule_results)
+            else "WAIT"
+            if any(r.status == WAITING for r in rule_results)
+            else "PASS"
+        )
         lines.append(f"{worst:<5} {rule}  {info.text if info else ''}")
         for result in rule_results:
             lines.append(f"      {MARK[result.status]:<5} {result.case.id}  ({result.duration:.1f}s)")
@@ -39,8 +45,10 @@ def text_report(results: list[CaseResult], connector: str, verbose: bool = False
     if problems:
         lines += ["", "Details", "-------"]
     for result in problems:
-        lines.append(f"\n{MARK[result.status]} {result.case.id} [{', '.join(result.case.rules)}] "
-                     f"{result.case.title}\n  case: {result.case.source}")
+        lines.append(
+            f"\n{MARK[result.status]} {result.case.id} [{', '.join(result.case.rules)}] "
+            f"{result.case.title}\n  case: {result.case.source}"
+        )
         if result.reason:
             lines.append(f"  {result.reason}")
         involved: set[int] = set()
@@ -52,8 +60,9 @@ def text_report(results: list[CaseResult], connector: str, verbose: bool = False
             involved.update(failure.requests)
         if result.result.get("error"):
             lines.append(f"  connector said: {_short(result.result['error'])}")
-        report_keys = {k: result.result[k] for k in ("delivered", "rejected", "dropped", "pending")
-                       if k in result.result}
+        report_keys = {
+            k: result.result[k] for k in ("delivered", "rejected", "dropped", "pending") if k in result.result
+        }
         if report_keys:
             lines.append(f"  connector report: {_short(report_keys)}")
         shown = [r for r in result.requests if r["id"] in involved] or result.requests
@@ -71,8 +80,11 @@ def text_report(results: list[CaseResult], connector: str, verbose: bool = False
     counts = defaultdict(int)
     for result in results:
         counts[result.status] += 1
-    lines += ["", f"{len(results)} case(s): {counts[PASSED]} passed, {counts[FAILED]} failed, "
-              f"{counts[ERROR]} errors, {counts[WAITING]} waiting for the emulator"]
+    lines += [
+        "",
+        f"{len(results)} case(s): {counts[PASSED]} passed, {counts[FAILED]} failed, "
+        f"{counts[ERROR]} errors, {counts[WAITING]} waiting for the emulator",
+    ]
     failed_rules = sorted({rule for r in results for rule in r.failed_rules}, key=rule_order)
     if failed_rules:
         lines.append(f"rules broken: {', '.join(failed_rules)}")
@@ -83,16 +95,22 @@ def text_report(results: list[CaseResult], connector: str, verbose: bool = False
 
 
 def junit_xml(results: list[CaseResult], connector: str) -> str:
-    suite = ET.Element("testsuite", name=f"sfmc-conformance {connector}", tests=str(len(results)),
-                       failures=str(sum(r.status == FAILED for r in results)),
-                       errors=str(sum(r.status == ERROR for r in results)),
-                       skipped=str(sum(r.status == WAITING for r in results)),
-                       time=f"{sum(r.duration for r in results):.3f}")
+    suite = ET.Element(
+        "testsuite",
+        name=f"sfmc-conformance {connector}",
+        tests=str(len(results)),
+        failures=str(sum(r.status == FAILED for r in results)),
+        errors=str(sum(r.status == ERROR for r in results)),
+        skipped=str(sum(r.status == WAITING for r in results)),
+        time=f"{sum(r.duration for r in results):.3f}",
+    )
     for result in results:
-        case = ET.SubElement(suite, "testcase", classname=" ".join(result.case.rules), name=result.case.id,
-                             time=f"{result.duration:.3f}")
+        case = ET.SubElement(
+            suite, "testcase", classname=" ".join(result.case.rules), name=result.case.id, time=f"{result.duration:.3f}"
+        )
         ET.SubElement(case, "properties").extend(
-            [ET.Element("property", name="rule", value=rule) for rule in result.case.rules])
+            [ET.Element("property", name="rule", value=rule) for rule in result.case.rules]
+        )
         if result.status == FAILED:
             node = ET.SubElement(case, "failure", message="; ".join(f.message for f in result.failures)[:1000])
             node.text = text_report([result], connector)
@@ -104,6 +122,12 @@ def junit_xml(results: list[CaseResult], connector: str) -> str:
 
 
 def json_report(results: list[CaseResult], connector: str) -> str:
-    return json.dumps({"connector": connector, "results": [r.as_dict() for r in results],
-                       "failed_rules": sorted({rule for r in results for rule in r.failed_rules}, key=rule_order)},
-                      indent=2, default=str)
+    return json.dumps(
+        {
+            "connector": connector,
+            "results": [r.as_dict() for r in results],
+            "failed_rules": sorted({rule for r in results for rule in r.failed_rules}, key=rule_order),
+        },
+        indent=2,
+        default=str,
+    )

@@ -34,15 +34,19 @@ SEED_RULES: tuple[Rule, ...] = (
     Rule("ID-2", _IDENTIFY, "Contact Key = userId when present, otherwise the email trait."),
     Rule("ID-3", _FORMAT, "Colons are removed from the Contact Key."),
     Rule("ID-4", _IDENTIFY, "Traits are upserted into the Identify DE, keyed by Contact Key."),
-    Rule("ID-5", _IDENTIFY, "Identify creates/updates the Contact unless \"Do Not Create or Update Contacts\"."),
+    Rule("ID-5", _IDENTIFY, 'Identify creates/updates the Contact unless "Do Not Create or Update Contacts".'),
     Rule("ID-6", _IDENTIFY, "With no Identify DE key set, identify writes no Data Extension."),
     Rule("FMT-1", _FORMAT, "Property and trait keys are sent in Title Case."),
     Rule("FMT-2", _FORMAT, "Nested objects are left out of what is sent."),
     Rule("FMT-3", _FORMAT, "Dates are sent as ISO-8601; SFMC rejects other formats."),
     Rule("FMT-4", _FORMAT, "Keys without a column are ignored by SFMC; the row is still written."),
-    Rule("FMT-5", _FORMAT, "DE attributes must be Title Case to match what is sent.",
-         "The DE side is the account's setup, not the connector's: the fidelity mode checks that the emulator "
-         "refuses non-Title-Case fields; connector cases check that what is sent matches a Title-Cased DE."),
+    Rule(
+        "FMT-5",
+        _FORMAT,
+        "DE attributes must be Title Case to match what is sent.",
+        "The DE side is the account's setup, not the connector's: the fidelity mode checks that the emulator "
+        "refuses non-Title-Case fields; connector cases check that what is sent matches a Title-Cased DE.",
+    ),
     Rule("TR-1", _TRACK, "Only configured conversion events are sent, each to its DE."),
     Rule("TR-2", _TRACK, "Properties are Title-Cased; Contact Key carries the userId."),
     Rule("TR-3", _TRACK, "Primary Key names the key column(s), comma-separated, order irrelevant."),
@@ -55,13 +59,21 @@ SEED_RULES: tuple[Rule, ...] = (
     Rule("BAT-1", _BATCH, "Batching sends DE rows through the asynchronous API."),
     Rule("BAT-2", _BATCH, "With batching on, API events and contact creation are not used."),
     Rule("BAT-3", _BATCH, "Without the async API, batched data is dropped: the connector must report it."),
-    Rule("BAT-4", _BATCH, "Batching cuts API calls and rate-limit errors.",
-         "A purpose, not a contract: observed as a ceiling on REST calls and no 429 for a batch of events; "
-         "\"moves large volumes fast\" is measured by the load tests, not here."),
+    Rule(
+        "BAT-4",
+        _BATCH,
+        "Batching cuts API calls and rate-limit errors.",
+        "A purpose, not a contract: observed as a ceiling on REST calls and no 429 for a batch of events; "
+        '"moves large volumes fast" is measured by the load tests, not here.',
+    ),
     Rule("RL-1", _RATE, "Stay under ~20 requests/second per account and handle 429s."),
-    Rule("RL-2", _RATE, "Several large backfills compete for the same limit.",
-         "Observed with two connector runs at once against a low account limit; the seed's 10MM-user scale "
-         "belongs to the load tests."),
+    Rule(
+        "RL-2",
+        _RATE,
+        "Several large backfills compete for the same limit.",
+        "Observed with two connector runs at once against a low account limit; the seed's 10MM-user scale "
+        "belongs to the load tests.",
+    ),
     Rule("PER-1", _PERSONAS, "Audiences sync to an existing DE (key given) or a new one (key blank)."),
     Rule("PER-2", _PERSONAS, "An existing DE keyed by Contact Key only gets missing nullable columns added."),
     Rule("PER-3", _PERSONAS, "An audience is a Title-Cased column set true when a user enters."),
@@ -69,9 +81,13 @@ SEED_RULES: tuple[Rule, ...] = (
     Rule("PER-5", _PERSONAS, "A computed trait is a column named after the trait, holding its value."),
     Rule("AUTH-1", _AUTH, "Client id/secret of an installed package; its permissions bound what works."),
     Rule("AUTH-2", _AUTH, "The 28-character mc… subdomain selects the v2 endpoints; without it, legacy v1."),
-    Rule("AUTH-3", _AUTH, "Account ID (MID) selects the business unit.",
-         "Observed as the MID in the token request; the emulator keeps one set of DEs per tenant, so rows "
-         "cannot show which business unit wrote them."),
+    Rule(
+        "AUTH-3",
+        _AUTH,
+        "Account ID (MID) selects the business unit.",
+        "Observed as the MID in the token request; the emulator keeps one set of DEs per tenant, so rows "
+        "cannot show which business unit wrote them.",
+    ),
     Rule("DE-1", _SYNC, "Changing a DE column's type after setup makes syncs fail."),
 )
 

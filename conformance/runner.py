@@ -46,8 +46,13 @@ def load_profile(name_or_path: str) -> Profile:
         known = ", ".join(sorted(p.stem for p in bundled_profiles_dir().glob("*.yaml")))
         raise ValueError(f"no fault profile '{name_or_path}' (bundled: {known})")
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return Profile(path.stem, list(doc.get("faults") or []), dict(doc.get("tenant_settings") or {}),
-                   tuple(doc.get("relax") or ()), doc.get("description", ""))
+    return Profile(
+        path.stem,
+        list(doc.get("faults") or []),
+        dict(doc.get("tenant_settings") or {}),
+        tuple(doc.get("relax") or ()),
+        doc.get("description", ""),
+    )
 
 
 @dataclass
@@ -65,22 +70,36 @@ class CaseResult:
         return set(self.case.rules) if self.status == FAILED else set()
 
     def as_dict(self) -> dict:
-        return {"id": self.case.id, "rules": list(self.case.rules), "title": self.case.title,
-                "section": self.case.section, "source": self.case.source, "status": self.status,
-                "reason": self.reason, "duration": round(self.duration, 3),
-                "failures": [f.as_dict() for f in self.failures], "result": self.result,
-                "requests": self.requests}
+        return {
+            "id": self.case.id,
+            "rules": list(self.case.rules),
+            "title": self.case.title,
+            "section": self.case.section,
+            "source": self.case.source,
+            "status": self.status,
+            "reason": self.reason,
+            "duration": round(self.duration, 3),
+            "failures": [f.as_dict() for f in self.failures],
+            "result": self.result,
+            "requests": self.requests,
+        }
 
 
 def _tenant_body(case: Case, adapter: Adapter, profile: Profile | None) -> dict:
     body = copy.deepcopy(case.tenant)
-    body["settings"] = {**DEFAULT_TENANT_SETTINGS, **(body.get("settings") or {}),
-                        **(profile.tenant_settings if profile else {})}
+    body["settings"] = {
+        **DEFAULT_TENANT_SETTINGS,
+        **(body.get("settings") or {}),
+        **(profile.tenant_settings if profile else {}),
+    }
     body["id"] = f"{case.id[:40]}-{uuid.uuid4().hex[:10]}"
     if adapter.fixed_credentials:
         creds = adapter.fixed_credentials
-        package = {**((body.get("packages") or [{}])[0]), "client_id": creds["client_id"],
-                   "client_secret": creds["client_secret"]}
+        package = {
+            **((body.get("packages") or [{}])[0]),
+            "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"],
+        }
         body["packages"] = [package]
         if creds.get("subdomain"):
             body["subdomain"] = creds["subdomain"]
@@ -89,16 +108,26 @@ def _tenant_body(case: Case, adapter: Adapter, profile: Profile | None) -> dict:
 
 def _placeholders(tenant: dict, url: str) -> dict:
     package = tenant["packages"][0]
-    return {"mid": [bu["mid"] for bu in tenant["business_units"]], "subdomain": tenant["subdomain"],
-            "client_id": package["client_id"], "client_secret": package["client_secret"],
-            "tenant": tenant["id"], "url": url}
+    return {
+        "mid": [bu["mid"] for bu in tenant["business_units"]],
+        "subdomain": tenant["subdomain"],
+        "client_id": package["client_id"],
+        "client_secret": package["client_secret"],
+        "tenant": tenant["id"],
+        "url": url,
+    }
 
 
 def connector_settings(case: Case, tenant: dict, url: str) -> dict:
     """The case's settings template with the tenant's credentials and the emulator's URLs filled in."""
     values = _placeholders(tenant, url)
-    base = {"client_id": values["client_id"], "client_secret": values["client_secret"],
-            "subdomain": values["subdomain"], "auth_base_url": url, "rest_base_url": url}
+    base = {
+        "client_id": values["client_id"],
+        "client_secret": values["client_secret"],
+        "subdomain": values["subdomain"],
+        "auth_base_url": url,
+        "rest_base_url": url,
+    }
     return checks.fill(deep_merge(base, case.settings), values)
 
 
@@ -161,8 +190,9 @@ def served_paths(client: EmulatorClient) -> set[str] | None:
         return _served[client.url]
 
 
-def run_case(case: Case, adapter: Adapter, client: EmulatorClient, profile: Profile | None = None,
-             keep_tenant: bool = False) -> CaseResult:
+def run_case(
+    case: Case, adapter: Adapter, client: EmulatorClient, profile: Profile | None = None, keep_tenant: bool = False
+) -> CaseResult:
     started = time.monotonic()
     served = served_paths(client)
     if served is not None:
@@ -174,8 +204,9 @@ def run_case(case: Case, adapter: Adapter, client: EmulatorClient, profile: Prof
     except EmulatorUnavailable as err:
         return CaseResult(case, WAITING, reason=str(err), duration=time.monotonic() - started)
     except AdminError as err:
-        return CaseResult(case, ERROR, reason=f"the case's tenant could not be created: {err}",
-                          duration=time.monotonic() - started)
+        return CaseResult(
+            case, ERROR, reason=f"the case's tenant could not be created: {err}", duration=time.monotonic() - started
+        )
     tenant_id = tenant["id"]
     deferred = None
     try:
@@ -189,9 +220,14 @@ def run_case(case: Case, adapter: Adapter, client: EmulatorClient, profile: Prof
         expect = checks.fill(case.expect, values)
         settings = connector_settings(case, tenant, client.url)
         events = case_events(case)
-        env = {"SFMC_CLIENT_ID": values["client_id"], "SFMC_CLIENT_SECRET": values["client_secret"],
-               "SFMC_SUBDOMAIN": values["subdomain"], "SFMC_ACCOUNT_ID": str(values["mid"][0]),
-               "SFMC_AUTH_BASE_URL": client.url, "SFMC_REST_BASE_URL": client.url}
+        env = {
+            "SFMC_CLIENT_ID": values["client_id"],
+            "SFMC_CLIENT_SECRET": values["client_secret"],
+            "SFMC_SUBDOMAIN": values["subdomain"],
+            "SFMC_ACCOUNT_ID": str(values["mid"][0]),
+            "SFMC_AUTH_BASE_URL": client.url,
+            "SFMC_REST_BASE_URL": client.url,
+        }
         relax = set(profile.relax) if profile else set()
 
         def evaluate(result: dict) -> list[Failure]:
@@ -216,8 +252,7 @@ def run_case(case: Case, adapter: Adapter, client: EmulatorClient, profile: Prof
             failures.insert(0, Failure("connector", f"the connector failed: {result.get('error')}"))
         journal = client.journal(tenant_id)
         status = FAILED if failures else PASSED
-        return CaseResult(case, status, failures, result, [_summary(e) for e in journal],
-                          time.monotonic() - started)
+        return CaseResult(case, status, failures, result, [_summary(e) for e in journal], time.monotonic() - started)
     except EmulatorUnavailable as err:
         return CaseResult(case, WAITING, reason=str(err), duration=time.monotonic() - started)
     except AdminError as err:
@@ -232,7 +267,7 @@ def run_case(case: Case, adapter: Adapter, client: EmulatorClient, profile: Prof
 def _run_adapter(adapter: Adapter, settings: dict, events: list[dict], env: dict, settle, case: Case) -> dict:
     if case.concurrency <= 1:
         return adapter.run(settings, events, env, settle, case.timeout)
-    shares = [events[i::case.concurrency] for i in range(case.concurrency)]
+    shares = [events[i :: case.concurrency] for i in range(case.concurrency)]
     with ThreadPoolExecutor(case.concurrency) as pool:
         results = list(pool.map(lambda share: adapter.run(settings, share, env, settle, case.timeout), shares))
     merged: dict = {"runs": results}
@@ -245,8 +280,9 @@ def _run_adapter(adapter: Adapter, settings: dict, events: list[dict], env: dict
     return merged
 
 
-def evaluate_case(client: EmulatorClient, tenant_id: str, case: Case, expect: dict, result: dict,
-                  relax: set[str]) -> list[Failure]:
+def evaluate_case(
+    client: EmulatorClient, tenant_id: str, case: Case, expect: dict, result: dict, relax: set[str]
+) -> list[Failure]:
     failures: list[Failure] = []
     for de_key, spec in (expect.get("rows") or {}).items():
         failures += checks.check_rows(f"rows[{de_key}]", spec, client.rows(tenant_id, de_key))
@@ -261,8 +297,9 @@ def evaluate_case(client: EmulatorClient, tenant_id: str, case: Case, expect: di
         keys = [str(c.get("contactKey")) for c in client.items(tenant_id, "contacts")]
         failures += checks.check_keys("contacts", expect["contacts"], keys)
     if "journey_entries" in expect:
-        failures += checks.check_rows("journey_entries", expect["journey_entries"],
-                                      client.items(tenant_id, "journey-entries"))
+        failures += checks.check_rows(
+            "journey_entries", expect["journey_entries"], client.items(tenant_id, "journey-entries")
+        )
     journal = None
     if expect.get("not_forwarded") or expect.get("traffic"):
         journal = client.journal(tenant_id)
@@ -281,9 +318,14 @@ def _check_created(client, tenant_id, case, spec, definitions) -> list[Failure]:
     created = [d for key, d in definitions.items() if key not in declared]
     failures = []
     if "count" in spec and len(created) != spec["count"]:
-        failures.append(Failure("created_data_extensions.count", f"{len(created)} data extension(s) were created, "
-                                f"{spec['count']} expected", expected=spec["count"],
-                                actual=[d["key"] for d in created]))
+        failures.append(
+            Failure(
+                "created_data_extensions.count",
+                f"{len(created)} data extension(s) were created, {spec['count']} expected",
+                expected=spec["count"],
+                actual=[d["key"] for d in created],
+            )
+        )
     for de in created:
         if spec.get("fields_include"):
             failures += checks.check_fields(de["key"], spec["fields_include"], de)
@@ -295,8 +337,15 @@ def _check_created(client, tenant_id, case, spec, definitions) -> list[Failure]:
 
 
 def _summary(entry: dict) -> dict:
-    return {"id": entry["id"], "at": entry["at"], "method": entry["method"], "path": entry["path"],
-            "status": entry["status"], "fault": entry.get("fault"),
-            "request_body": (entry.get("request_body") or "")[:600],
-            "response_body": (entry.get("response_body") or "")[:300],
-            "keys_ignored": entry.get("keys_ignored") or [], "rules_broken": entry.get("rules_broken") or []}
+    return {
+        "id": entry["id"],
+        "at": entry["at"],
+        "method": entry["method"],
+        "path": entry["path"],
+        "status": entry["status"],
+        "fault": entry.get("fault"),
+        "request_body": (entry.get("request_body") or "")[:600],
+        "response_body": (entry.get("response_body") or "")[:300],
+        "keys_ignored": entry.get("keys_ignored") or [],
+        "rules_broken": entry.get("rules_broken") or [],
+    }

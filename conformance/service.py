@@ -118,10 +118,28 @@ class ManagedEmulator:
         self.url = ""
 
     def start(self, timeout: float = 30.0) -> ManagedEmulator:
-        cmd = [sys.executable, "-m", "emulator", "serve", "--port", "0", "--db", ":memory:", "--quiet",
-               "--journal-size", "5000", *([] if self.demo else ["--no-demo"]), *self.extra]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        cmd = [
+            sys.executable,
+            "-m",
+            "emulator",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            ":memory:",
+            "--quiet",
+            "--journal-size",
+            "5000",
+            *([] if self.demo else ["--no-demo"]),
+            *self.extra,
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()

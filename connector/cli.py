@@ -65,9 +65,7 @@ def read_ndjson(path: str):
 @settings_option
 @outbox_option
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
-@click.option(
-    "--summary-json", type=click.Path(dir_okay=False, writable=True), help="Also write the summary here."
-)
+@click.option("--summary-json", type=click.Path(dir_okay=False, writable=True), help="Also write the summary here.")
 def send(events_file, settings_path, outbox, progress, summary_json):
     """Queue the events of an NDJSON file (one Segment event per line) and deliver everything pending.
 
@@ -176,9 +174,7 @@ def serve(settings_path, outbox, host, port, write_key, interval):
 
     destination = _destination(_load(settings_path, outbox))
     loop = DeliveryLoop(destination, interval).start()
-    server = create_server(
-        create_ingest_app(destination, write_key, loop.wake), host=host, port=port, threads=8
-    )
+    server = create_server(create_ingest_app(destination, write_key, loop.wake), host=host, port=port, threads=8)
     click.echo(
         f"Segment tracking API listening on http://{host}:{server.effective_port}/  "
         f"(outbox: {destination.settings.outbox_path})"

@@ -39,9 +39,7 @@ def _error(message: str, status: int):
     return jsonify({"success": False, "error": message}), status
 
 
-def create_ingest_app(
-    destination: Destination, write_key: str | None, wake: threading.Event | None = None
-) -> Flask:
+def create_ingest_app(destination: Destination, write_key: str | None, wake: threading.Event | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY * 4
 
@@ -67,9 +65,7 @@ def create_ingest_app(
     def check_write_key():
         if request.path == "/health":
             return None
-        if write_key is not None and (
-            request.authorization is None or request.authorization.username != write_key
-        ):
+        if write_key is not None and (request.authorization is None or request.authorization.username != write_key):
             return _error("Invalid write key: send it as the HTTP basic user name.", 401)
         return None
 

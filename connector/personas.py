@@ -85,9 +85,7 @@ def requirements_problems(
     Names compare case-insensitively, as SFMC compares them.
     """
     if column_type is not None and column_type not in COMPATIBLE_COLUMN_TYPES:
-        raise ValueError(
-            f"column_type must be one of {', '.join(COMPATIBLE_COLUMN_TYPES)}, not {column_type!r}"
-        )
+        raise ValueError(f"column_type must be one of {', '.join(COMPATIBLE_COLUMN_TYPES)}, not {column_type!r}")
     fields = list(fields)
     problems: list[str] = []
     by_name: dict[str, Mapping] = {}
@@ -108,8 +106,7 @@ def requirements_problems(
             )
         if not contact.get("isPrimaryKey", False):
             problems.append(
-                "'Contact Key' is not the primary key; the sync upserts rows by it (PER-2): "
-                "make it the primary key"
+                "'Contact Key' is not the primary key; the sync upserts rows by it (PER-2): make it the primary key"
             )
 
     for field in fields:
@@ -144,9 +141,7 @@ def requirements_problems(
 def column_field(column_name: str, column_type: str) -> dict:
     """The SFMC field definition for a missing audience or computed-trait column: always nullable."""
     if column_type not in COMPATIBLE_COLUMN_TYPES:
-        raise ValueError(
-            f"column_type must be one of {', '.join(COMPATIBLE_COLUMN_TYPES)}, not {column_type!r}"
-        )
+        raise ValueError(f"column_type must be one of {', '.join(COMPATIBLE_COLUMN_TYPES)}, not {column_type!r}")
     field: dict = {"name": column_name, "type": column_type, "isPrimaryKey": False, "isNullable": True}
     if column_type == "Text":
         field["length"] = TEXT_COLUMN_LENGTH

@@ -184,9 +184,7 @@ class _Planner:
     def result(self) -> Plan:
         return Plan(tuple(self.operations), tuple(self.dropped), tuple(self.warnings))
 
-    def mapping(
-        self, name: str, container: Mapping[str, Any] | None = None, *, label: str = ""
-    ) -> Mapping[str, Any]:
+    def mapping(self, name: str, container: Mapping[str, Any] | None = None, *, label: str = "") -> Mapping[str, Any]:
         """``container[name]`` when it is an object; anything else counts as empty (warned once)."""
         value = (self.event if container is None else container).get(name)
         if value is None or isinstance(value, Mapping):
@@ -208,8 +206,7 @@ class _Planner:
         for column in [column for column in row if column.casefold() == CONTACT_KEY.casefold()]:
             del row[column]
             self.warnings.append(
-                f"{payload_name} column {column!r} left out: the Contact Key comes from userId or email "
-                "(ID-2, TR-2)"
+                f"{payload_name} column {column!r} left out: the Contact Key comes from userId or email (ID-2, TR-2)"
             )
         if key is not None:
             row = {CONTACT_KEY: key, **row}
@@ -233,18 +230,12 @@ class _Planner:
         if self.settings.identify_de_key is not None:
             row = self.event_row("traits", key)
             del row[CONTACT_KEY]
-            self.operations.append(
-                UpsertRow(self.settings.identify_de_key, {CONTACT_KEY: key}, row, self.message_id)
-            )
+            self.operations.append(UpsertRow(self.settings.identify_de_key, {CONTACT_KEY: key}, row, self.message_id))
         if not self.operations:
             self.drop(
                 DropReason.IDENTIFY_NOT_CONFIGURED,
                 "identify has nowhere to go: no identify_de_key is set (ID-6) and contacts are not "
-                + (
-                    "created while batching is on (BAT-2)"
-                    if self.settings.batching.enabled
-                    else "created (ID-5)"
-                ),
+                + ("created while batching is on (BAT-2)" if self.settings.batching.enabled else "created (ID-5)"),
             )
 
     # -- track -----------------------------------------------------------------------------------
@@ -252,9 +243,7 @@ class _Planner:
     def track(self) -> None:
         name = self.event.get("event")
         if not isinstance(name, str) or not name:
-            self.drop(
-                DropReason.NOT_A_CONVERSION_EVENT, "track has no event name, so it matches no setting (TR-1)"
-            )
+            self.drop(DropReason.NOT_A_CONVERSION_EVENT, "track has no event name, so it matches no setting (TR-1)")
             return
         conversion = self.settings.conversion_for(name)
         definition_key = self.settings.api_events.get(name)
@@ -283,8 +272,7 @@ class _Planner:
             values = {column: value for column, value in row.items() if column.casefold() != "uuid"}
             if len(values) != len(row):
                 self.warnings.append(
-                    f"properties column {UUID_COLUMN!r} left out: with uuid_primary_key it holds the "
-                    "messageId (TR-5)"
+                    f"properties column {UUID_COLUMN!r} left out: with uuid_primary_key it holds the messageId (TR-5)"
                 )
             self.operations.append(
                 UpsertRow(conversion.de_key, {UUID_COLUMN: self.message_id}, values, self.message_id)
@@ -304,8 +292,7 @@ class _Planner:
                 DropReason.MISSING_PRIMARY_KEY,
                 f"{conversion.event!r} has no value for primary key column"
                 f"{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} of data extension "
-                f"{conversion.de_key!r} (TR-3)"
-                + "".join(self.missing_key_hint(column, columns) for column in missing),
+                f"{conversion.de_key!r} (TR-3)" + "".join(self.missing_key_hint(column, columns) for column in missing),
             )
             return
         key_columns = {column.casefold() for column in keys}
@@ -361,8 +348,7 @@ class _Planner:
         if key is None:
             self.drop(
                 DropReason.NO_IDENTIFIER,
-                f"{computation_class} {computation_key!r}: the event has neither a userId nor an email "
-                "(ID-1)",
+                f"{computation_class} {computation_key!r}: the event has neither a userId nor an email (ID-1)",
             )
             return
         found = self.personas_value(computation_class, computation_key)
@@ -378,9 +364,7 @@ class _Planner:
             )
         self.operations.append(UpsertRow(de_key, {CONTACT_KEY: key}, {column: value}, self.message_id))
 
-    def personas_value(
-        self, computation_class: str, computation_key: str
-    ) -> tuple[Scalar, str | None] | None:
+    def personas_value(self, computation_class: str, computation_key: str) -> tuple[Scalar, str | None] | None:
         """The value to write and its column type, or None after recording why there is none."""
         is_track = self.event.get("type") == "track"
         source_name = "properties" if is_track else "traits"
@@ -399,16 +383,14 @@ class _Planner:
             if computation_key not in source:
                 self.drop(
                     DropReason.PERSONAS_VALUE_MISSING,
-                    f"audience {computation_key!r}: {source_name} do not say whether the user is a member "
-                    "(PER-3)",
+                    f"audience {computation_key!r}: {source_name} do not say whether the user is a member (PER-3)",
                 )
                 return None
             given = source[computation_key]
             if not isinstance(given, bool):
                 self.drop(
                     DropReason.PERSONAS_VALUE_UNSUPPORTED,
-                    f"audience {computation_key!r}: membership must be true or false, got {given!r} "
-                    "(PER-3, PER-4)",
+                    f"audience {computation_key!r}: membership must be true or false, got {given!r} (PER-3, PER-4)",
                 )
                 return None
             return given, "Boolean"
@@ -419,9 +401,7 @@ class _Planner:
             )
             return None
         try:
-            value = normalize_scalar(
-                source[computation_key], self.warnings, label=f"{source_name}.{computation_key}"
-            )
+            value = normalize_scalar(source[computation_key], self.warnings, label=f"{source_name}.{computation_key}")
         except UnsupportedValue as error:
             self.drop(
                 DropReason.PERSONAS_VALUE_UNSUPPORTED,

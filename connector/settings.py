@@ -180,14 +180,8 @@ def _subdomain(issues: list[Issue], value: object) -> Any:
     if "." in text or "/" in text:
         host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
         first_label = host.split(".")[0]
-        fix = (
-            f"use {first_label}"
-            if _SUBDOMAIN.fullmatch(first_label)
-            else "use only the first part of the host name"
-        )
-        issues.append(
-            ("subdomain", f"must be the subdomain alone, not a URL or host name (got {_shown(text)}); {fix}")
-        )
+        fix = f"use {first_label}" if _SUBDOMAIN.fullmatch(first_label) else "use only the first part of the host name"
+        issues.append(("subdomain", f"must be the subdomain alone, not a URL or host name (got {_shown(text)}); {fix}"))
     elif len(text) != 28:
         issues.append(
             (
@@ -202,8 +196,7 @@ def _subdomain(issues: list[Issue], value: object) -> Any:
         issues.append(
             (
                 "subdomain",
-                f"may contain only letters, digits and hyphens (found {', '.join(map(repr, bad))}); "
-                f"{_SUBDOMAIN_HINT}",
+                f"may contain only letters, digits and hyphens (found {', '.join(map(repr, bad))}); {_SUBDOMAIN_HINT}",
             )
         )
     return text
@@ -337,30 +330,22 @@ class BatchingSettings:
         set_field(
             self,
             "max_items",
-            _whole_number(
-                issues, "max_items", self.max_items, 1, MAX_ASYNC_ITEMS, "SFMC takes 32,000 rows at most"
-            ),
+            _whole_number(issues, "max_items", self.max_items, 1, MAX_ASYNC_ITEMS, "SFMC takes 32,000 rows at most"),
         )
         set_field(
             self,
             "max_bytes",
-            _whole_number(
-                issues, "max_bytes", self.max_bytes, 1, MAX_PAYLOAD_BYTES, "SFMC refuses bodies over 5 MB"
-            ),
+            _whole_number(issues, "max_bytes", self.max_bytes, 1, MAX_PAYLOAD_BYTES, "SFMC refuses bodies over 5 MB"),
         )
         set_field(
             self,
             "flush_interval",
-            _positive_number(
-                issues, "flush_interval", self.flush_interval, "seconds a partial batch may wait"
-            ),
+            _positive_number(issues, "flush_interval", self.flush_interval, "seconds a partial batch may wait"),
         )
         set_field(
             self,
             "poll_interval",
-            _positive_number(
-                issues, "poll_interval", self.poll_interval, "seconds between async status polls"
-            ),
+            _positive_number(issues, "poll_interval", self.poll_interval, "seconds between async status polls"),
         )
         if issues:
             raise SettingsError(issues)
@@ -418,9 +403,7 @@ class Settings:
         credential_hint = "find it on the installed package's API Integration component (AUTH-1)"
         set_field(
             "client_id",
-            _secret_text(
-                issues, "client_id", self.client_id, hint=f"{credential_hint}; or set SFMC_CLIENT_ID"
-            ),
+            _secret_text(issues, "client_id", self.client_id, hint=f"{credential_hint}; or set SFMC_CLIENT_ID"),
         )
         set_field(
             "client_secret",
@@ -444,9 +427,7 @@ class Settings:
         )
         set_field("conversion_events", self._checked_conversions(issues))
         set_field("api_events", self._checked_api_events(issues))
-        set_field(
-            "do_not_create_contacts", _flag(issues, "do_not_create_contacts", self.do_not_create_contacts)
-        )
+        set_field("do_not_create_contacts", _flag(issues, "do_not_create_contacts", self.do_not_create_contacts))
         if not isinstance(self.batching, BatchingSettings):
             issues.append(("batching", f"must be batching settings (got {_shown(self.batching)})"))
         set_field(
@@ -462,9 +443,7 @@ class Settings:
         )
         set_field(
             "rate_limit",
-            _positive_number(
-                issues, "rate_limit", self.rate_limit, "requests per second; SFMC allows about 20 (RL-1)"
-            ),
+            _positive_number(issues, "rate_limit", self.rate_limit, "requests per second; SFMC allows about 20 (RL-1)"),
         )
         set_field(
             "max_retries",
@@ -490,15 +469,11 @@ class Settings:
         if entries is None:
             return ()
         if not isinstance(entries, list | tuple):
-            issues.append(
-                ("conversion_events", f"must be a list of conversion events (got {_shown(entries)})")
-            )
+            issues.append(("conversion_events", f"must be a list of conversion events (got {_shown(entries)})"))
             return entries
         for index, entry in enumerate(entries):
             if not isinstance(entry, ConversionEvent):
-                issues.append(
-                    (f"conversion_events[{index}]", f"must be a conversion event (got {_shown(entry)})")
-                )
+                issues.append((f"conversion_events[{index}]", f"must be a conversion event (got {_shown(entry)})"))
         names = [entry.event for entry in entries if isinstance(entry, ConversionEvent)]
         for name in sorted({name for name in names if names.count(name) > 1}):
             issues.append(
@@ -587,8 +562,7 @@ class Settings:
                 notes.append("batching is on, so identify calls do not create or update Contacts (BAT-2)")
         if self.identify_de_key is None and not self.creates_contacts:
             notes.append(
-                "identify calls have nowhere to go: no identify_de_key (ID-6) and no contact creation "
-                "(ID-5, BAT-2)"
+                "identify calls have nowhere to go: no identify_de_key (ID-6) and no contact creation (ID-5, BAT-2)"
             )
         fixed_names = set(CONTEXT_ATTRIBUTES.values())
         for conversion in self.conversion_events:
@@ -619,8 +593,14 @@ def _unknown_key_issue(path: str, key: object, known: tuple[str, ...]) -> Issue:
     return (path, f"unknown setting; {suggestion}known here: {', '.join(known)}")
 
 
-def _nested(kind: type, mapping: Mapping, path: str, allowed: tuple[str, ...], issues: list[Issue],
-            required: Mapping[str, object] | None = None):
+def _nested(
+    kind: type,
+    mapping: Mapping,
+    path: str,
+    allowed: tuple[str, ...],
+    issues: list[Issue],
+    required: Mapping[str, object] | None = None,
+):
     """A nested settings object from its mapping: unknown keys and invalid values become issues under ``path``."""
     known: dict[str, object] = dict(required or {})
     for key, item in mapping.items():
@@ -641,9 +621,7 @@ def _batching_from(value: object, issues: list[Issue]) -> BatchingSettings | Non
     if isinstance(value, BatchingSettings):
         return value
     if not isinstance(value, Mapping):
-        issues.append(
-            ("batching", f"must be a mapping with keys {', '.join(_BATCHING_KEYS)} (got {_shown(value)})")
-        )
+        issues.append(("batching", f"must be a mapping with keys {', '.join(_BATCHING_KEYS)} (got {_shown(value)})"))
         return None
     return _nested(BatchingSettings, value, "batching", _BATCHING_KEYS, issues)
 
@@ -658,12 +636,11 @@ def _conversions_from(value: object, issues: list[Issue]) -> object:
             converted.append(entry)
             continue
         if not isinstance(entry, Mapping):
-            issues.append(
-                (path, f"must be a mapping with keys {', '.join(_CONVERSION_KEYS)} (got {_shown(entry)})")
-            )
+            issues.append((path, f"must be a mapping with keys {', '.join(_CONVERSION_KEYS)} (got {_shown(entry)})"))
             continue
-        conversion = _nested(ConversionEvent, entry, path, _CONVERSION_KEYS, issues,
-                             required={"event": None, "de_key": None})
+        conversion = _nested(
+            ConversionEvent, entry, path, _CONVERSION_KEYS, issues, required={"event": None, "de_key": None}
+        )
         if conversion is not None:
             converted.append(conversion)
     return converted
@@ -687,9 +664,7 @@ def settings_from_mapping(data: Mapping[str, Any], *, origins: Mapping[str, str]
     for the error messages. Raises SettingsError listing every problem found.
     """
     if not isinstance(data, Mapping):
-        raise SettingsError(
-            [("", f"settings must be a mapping of setting names to values (got {_shown(data)})")]
-        )
+        raise SettingsError([("", f"settings must be a mapping of setting names to values (got {_shown(data)})")])
     issues: list[Issue] = []
     arguments: dict[str, Any] = {"client_id": None, "client_secret": None}
     for key, value in data.items():
@@ -753,9 +728,7 @@ def read_settings_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
     label = str(path)
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".json"):
-        raise SettingsError(
-            [(label, f"unsupported file type {suffix or '(none)'!r}; use .yaml, .yml or .json")]
-        )
+        raise SettingsError([(label, f"unsupported file type {suffix or '(none)'!r}; use .yaml, .yml or .json")])
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -773,9 +746,7 @@ def read_settings_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
             ) from error
     else:
         try:
-            data = yaml.load(
-                text, Loader=_DuplicateKeyYamlLoader
-            )  # a SafeLoader subclass: no arbitrary objects
+            data = yaml.load(text, Loader=_DuplicateKeyYamlLoader)  # a SafeLoader subclass: no arbitrary objects
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

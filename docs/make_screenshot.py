@@ -17,14 +17,39 @@ import requests
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 OUT = Path(__file__).with_name("inspector.png")
 
 
 def start_server() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", "--quiet", "--db", ":memory:",
-                             "--rate-limit", "5", "--burst", "5"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "serve",
+            "--port",
+            "0",
+            "--quiet",
+            "--db",
+            ":memory:",
+            "--rate-limit",
+            "5",
+            "--burst",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:
         match = re.search(r"listening on (http://\S+?)/", line)
         if match:
@@ -33,9 +58,11 @@ def start_server() -> tuple[subprocess.Popen, str]:
 
 
 def traffic(url: str) -> None:
-    token = requests.post(f"{url}/v2/token", timeout=10, json={
-        "grant_type": "client_credentials", "client_id": "demo-client-id",
-        "client_secret": "demo-client-secret"}).json()["access_token"]
+    token = requests.post(
+        f"{url}/v2/token",
+        timeout=10,
+        json={"grant_type": "client_credentials", "client_id": "demo-client-id", "client_secret": "demo-client-secret"},
+    ).json()["access_token"]
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     rowset = f"{url}/hub/v1/dataevents/key:segment-identify/rowset"
@@ -43,17 +70,27 @@ def traffic(url: str) -> None:
     for key, name, email in people:
         session.post(rowset, json=[{"keys": {"Contact Key": key}, "values": {"Email": email, "First Name": name}}])
         time.sleep(0.4)
-    session.post(rowset, json=[{"keys": {"Contact Key": "dee"}, "values": {"Email": "dee@example.com",
-                                                                           "Shoe Size": 38}}])
+    session.post(
+        rowset, json=[{"keys": {"Contact Key": "dee"}, "values": {"Email": "dee@example.com", "Shoe Size": 38}}]
+    )
     session.post(rowset, json=[{"keys": {"Contact Key": "eve"}, "values": {"Email": "not-an-email"}}])
     session.post(f"{url}/contacts/v1/contacts", json={"contactKey": "ann", "attributeSets": []})
-    session.post(f"{url}/interaction/v1/events", json={"ContactKey": "ann", "EventDefinitionKey":
-                                                       "APIEvent-user-registered", "Data": {"Plan": "pro"}})
-    session.put(f"{url}/data/v1/async/dataextensions/key:segment-identify/rows", json={"items": [
-        {"Contact Key": f"bulk-{i}", "Email": f"bulk{i}@example.com"} for i in range(3)] + [
-        {"Contact Key": "bulk-bad", "Email": "nope"}]})
-    requests.post(f"{url}/_emulator/faults", timeout=10, json={"id": "flaky-hub", "kind": "unavailable",
-                                                               "tenant": "demo", "path": "/hub/*", "times": 2})
+    session.post(
+        f"{url}/interaction/v1/events",
+        json={"ContactKey": "ann", "EventDefinitionKey": "APIEvent-user-registered", "Data": {"Plan": "pro"}},
+    )
+    session.put(
+        f"{url}/data/v1/async/dataextensions/key:segment-identify/rows",
+        json={
+            "items": [{"Contact Key": f"bulk-{i}", "Email": f"bulk{i}@example.com"} for i in range(3)]
+            + [{"Contact Key": "bulk-bad", "Email": "nope"}]
+        },
+    )
+    requests.post(
+        f"{url}/_emulator/faults",
+        timeout=10,
+        json={"id": "flaky-hub", "kind": "unavailable", "tenant": "demo", "path": "/hub/*", "times": 2},
+    )
     for second in range(5):  # a burst over the 5/s limit each second: the chart shows 429s against the line
         for _ in range(3 + second):
             session.get(f"{url}/data/v1/customobjects")

@@ -26,8 +26,13 @@ CONTROL_PLANE = {"admin", "ui"}  # never journaled, never faulted; guarded by th
 ADMIN_MAX_PAYLOAD = 64 * 1024 * 1024
 
 
-def create_app(config: Config | None = None, *, scenario: str | None = None, clock: Clock | None = None,
-               emulator: Emulator | None = None) -> Flask:
+def create_app(
+    config: Config | None = None,
+    *,
+    scenario: str | None = None,
+    clock: Clock | None = None,
+    emulator: Emulator | None = None,
+) -> Flask:
     config = config or Config()
     if emulator is None:
         emulator = Emulator(open_store(config.database), clock or Clock(), config)
@@ -88,11 +93,14 @@ def create_app(config: Config | None = None, *, scenario: str | None = None, clo
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_err):
         limit = request.max_content_length or MAX_PAYLOAD
-        return emulator_error(errors.SfmcError(
-            413, errors.GENERIC,
-            f"The request body exceeds the {limit // (1024 * 1024)} MB limit. Send fewer rows per call "
-            "(SFMC recommends 50) or use the async API.",
-        ))
+        return emulator_error(
+            errors.SfmcError(
+                413,
+                errors.GENERIC,
+                f"The request body exceeds the {limit // (1024 * 1024)} MB limit. Send fewer rows per call "
+                "(SFMC recommends 50) or use the async API.",
+            )
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
@@ -101,7 +109,8 @@ def create_app(config: Config | None = None, *, scenario: str | None = None, clo
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return emulator_error(errors.SfmcError(
-            500, 0, "An unexpected error occurred in the emulator; check its log for the cause."))
+        return emulator_error(
+            errors.SfmcError(500, 0, "An unexpected error occurred in the emulator; check its log for the cause.")
+        )
 
     return app

@@ -23,28 +23,69 @@ def main():
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8085, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on (0 picks a free one).")
-@click.option("--database", "--db", default=DEFAULT_DB, show_default=True,
-              help="SQLite file holding all state, or :memory: for a throw-away emulator.")
-@click.option("--scenario", type=click.Path(exists=True, dir_okay=False),
-              help="YAML/JSON scenario declaring tenants. Default: the bundled demo account.")
+@click.option(
+    "--port",
+    default=8085,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0 picks a free one).",
+)
+@click.option(
+    "--database",
+    "--db",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="SQLite file holding all state, or :memory: for a throw-away emulator.",
+)
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML/JSON scenario declaring tenants. Default: the bundled demo account.",
+)
 @click.option("--no-demo", is_flag=True, help="Start with no tenants unless --scenario gives some.")
-@click.option("--rate-limit", type=click.FloatRange(min=0),
-              help="Requests/second per tenant for every tenant (0 turns throttling off).")
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0),
+    help="Requests/second per tenant for every tenant (0 turns throttling off).",
+)
 @click.option("--burst", type=click.FloatRange(min=0), help="Token-bucket burst per tenant.")
 @click.option("--token-lifetime", type=click.IntRange(min=1), help="Access-token lifetime in seconds.")
-@click.option("--connection-limit", default=1000, show_default=True, type=click.IntRange(1, 100000),
-              help="Open client connections at once (keep-alive load generators hold one each).")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Server worker threads.")
+@click.option(
+    "--connection-limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 100000),
+    help="Open client connections at once (keep-alive load generators hold one each).",
+)
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Server worker threads.")
 @click.option("--quiet", is_flag=True, help="Print only the URL line at start.")
-@click.option("--admin-token", envvar="SFMC_EMULATOR_ADMIN_TOKEN",
-              help="Require this token on /_emulator calls (Authorization: Bearer or X-Emulator-Admin-Token).")
-@click.option("--journal-size", default=1000, show_default=True, type=click.IntRange(1, 1_000_000),
-              help="Request-journal entries kept per tenant; older ones are evicted and counted.")
-def serve(host, port, database, scenario, no_demo, rate_limit, burst, token_lifetime, connection_limit, threads, quiet,
-          admin_token, journal_size):
+@click.option(
+    "--admin-token",
+    envvar="SFMC_EMULATOR_ADMIN_TOKEN",
+    help="Require this token on /_emulator calls (Authorization: Bearer or X-Emulator-Admin-Token).",
+)
+@click.option(
+    "--journal-size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Request-journal entries kept per tenant; older ones are evicted and counted.",
+)
+def serve(
+    host,
+    port,
+    database,
+    scenario,
+    no_demo,
+    rate_limit,
+    burst,
+    token_lifetime,
+    connection_limit,
+    threads,
+    quiet,
+    admin_token,
+    journal_size,
+):
     """Serve the emulator with waitress (a production WSGI server) until interrupted."""
     import socket
 
@@ -53,8 +94,11 @@ def serve(host, port, database, scenario, no_demo, rate_limit, burst, token_life
     from .app import create_app
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides = {k: v for k, v in (("rate_limit", rate_limit), ("burst", burst),
-                                    ("token_lifetime", token_lifetime)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (("rate_limit", rate_limit), ("burst", burst), ("token_lifetime", token_lifetime))
+        if v is not None
+    }
     config = Config(database=database, admin_token=admin_token or None, journal_size=journal_size)
     config = replace(config, default_settings=config.default_settings.updated(overrides))
     if scenario is None and not no_demo:
@@ -67,8 +111,9 @@ def serve(host, port, database, scenario, no_demo, rate_limit, burst, token_life
     for tenant in emulator.tenants():
         if overrides:
             emulator.update_settings(tenant.id, overrides)
-    server = create_server(app, host=host, port=port, threads=threads, connection_limit=connection_limit,
-                           ident="sfmc-emulator")
+    server = create_server(
+        app, host=host, port=port, threads=threads, connection_limit=connection_limit, ident="sfmc-emulator"
+    )
     bound_port = server.effective_port if hasattr(server, "effective_port") else port
     url = f"http://{host if host not in ('0.0.0.0', '::') else socket.gethostname()}:{bound_port}"
     click.echo(f"SFMC emulator listening on {url}/  (database: {database})", err=False)
@@ -85,8 +130,10 @@ def _banner(emulator, url: str) -> None:
     for tenant in emulator.tenants():
         package = tenant.packages[0]
         s = tenant.settings
-        click.echo(f"\ntenant {tenant.id!r}: subdomain {tenant.subdomain}, MIDs "
-                   f"{', '.join(str(b.mid) for b in tenant.business_units)}")
+        click.echo(
+            f"\ntenant {tenant.id!r}: subdomain {tenant.subdomain}, MIDs "
+            f"{', '.join(str(b.mid) for b in tenant.business_units)}"
+        )
         click.echo(f"  client_id     {package.client_id}\n  client_secret {package.client_secret}")
         click.echo(f"  rate limit    {s.rate_limit:g}/s (burst {s.burst:g}), tokens live {s.token_lifetime}s")
         des = ", ".join(de.key for de in emulator.data_extensions(tenant.id)) or "none"

@@ -33,9 +33,17 @@ class Journeys:
 
     def build_for_tenant(self, raws: list, des: list[DataExtension], now: float) -> tuple[list[dict], list[str]]:
         """Definitions of a new tenant (scenario or admin API), checked against its DEs before anything is stored."""
+
         def find_de(key=None, de_id=None):
-            return next((d for d in des if (key is not None and d.key.lower() == key.lower())
-                         or (de_id is not None and d.id == de_id.lower())), None)
+            return next(
+                (
+                    d
+                    for d in des
+                    if (key is not None and d.key.lower() == key.lower())
+                    or (de_id is not None and d.id == de_id.lower())
+                ),
+                None,
+            )
 
         built, problems = [], []
         for i, raw in enumerate(raws):
@@ -44,8 +52,7 @@ class Journeys:
             except EventDefinitionError as err:
                 problems.extend(f"event_definitions[{i}]: {p}" for p in err.problems)
         keys = [d["key"].lower() for d in built]
-        problems.extend(f"event_definitions: key '{k}' is used twice" for k in sorted(set(keys))
-                        if keys.count(k) > 1)
+        problems.extend(f"event_definitions: key '{k}' is used twice" for k in sorted(set(keys)) if keys.count(k) > 1)
         return built, problems
 
     def definitions(self, tenant_id: str) -> list[dict]:
@@ -53,8 +60,9 @@ class Journeys:
 
     def find(self, tenant_id: str, *, key: str | None = None, definition_id: str | None = None) -> dict | None:
         for definition in self.definitions(tenant_id):
-            if (key is not None and definition["key"].lower() == key.lower()) or \
-                    (definition_id is not None and definition["id"] == definition_id.lower()):
+            if (key is not None and definition["key"].lower() == key.lower()) or (
+                definition_id is not None and definition["id"] == definition_id.lower()
+            ):
                 return definition
         return None
 
@@ -68,22 +76,29 @@ class Journeys:
             raise _invalid(err.problems) from None
         with self._lock:
             if self.find(tenant_id, key=definition["key"]) or self.find(tenant_id, definition_id=definition["id"]):
-                raise errors.SfmcError(409, errors.ALREADY_EXISTS,
-                                       f"An event definition with the key '{definition['key']}' already exists.")
+                raise errors.SfmcError(
+                    409,
+                    errors.ALREADY_EXISTS,
+                    f"An event definition with the key '{definition['key']}' already exists.",
+                )
             self.emulator.store.put_event_definition(tenant_id, definition)
         return definition
 
     def update(self, tenant_id: str, current: dict, body: dict) -> dict:
         try:
-            definition = rules.build_definition(body, self._find_de(tenant_id), now=self.emulator.clock.now(),
-                                                current=current)
+            definition = rules.build_definition(
+                body, self._find_de(tenant_id), now=self.emulator.clock.now(), current=current
+            )
         except EventDefinitionError as err:
             raise _invalid(err.problems) from None
         with self._lock:
             other = self.find(tenant_id, key=definition["key"])
             if other is not None and other["id"] != current["id"]:
-                raise errors.SfmcError(409, errors.ALREADY_EXISTS,
-                                       f"An event definition with the key '{definition['key']}' already exists.")
+                raise errors.SfmcError(
+                    409,
+                    errors.ALREADY_EXISTS,
+                    f"An event definition with the key '{definition['key']}' already exists.",
+                )
             self.emulator.store.put_event_definition(tenant_id, definition)
         return definition
 
@@ -102,16 +117,21 @@ class Journeys:
     def _enter(self, tenant_id: str, contact_key: str, event_key: str, data: dict, source: str) -> dict:
         definition = self.find(tenant_id, key=event_key)
         if definition is None:
-            raise errors.bad_request(f"Event definition with the key '{event_key}' was not found.",
-                                     errors.INVALID_PARAMETER)
+            raise errors.bad_request(
+                f"Event definition with the key '{event_key}' was not found.", errors.INVALID_PARAMETER
+            )
         de = self.emulator.find_data_extension(tenant_id, de_id=definition["dataExtensionId"])
         if de is None:
-            raise errors.bad_request(f"The data extension of event definition '{event_key}' no longer exists.",
-                                     errors.INVALID_PARAMETER)
+            raise errors.bad_request(
+                f"The data extension of event definition '{event_key}' no longer exists.", errors.INVALID_PARAMETER
+            )
         plan = self.emulator.write_rows(tenant_id, de, [rules.event_row(de, contact_key, data)], source=source)
         if plan.failed:
-            raise errors.bad_request(f"Unable to save the event data to data extension ID {de.id}",
-                                     errors.ROWS_NOT_SAVED, [errors.detail(p) for p in plan.failed[0].problems])
+            raise errors.bad_request(
+                f"Unable to save the event data to data extension ID {de.id}",
+                errors.ROWS_NOT_SAVED,
+                [errors.detail(p) for p in plan.failed[0].problems],
+            )
         entry = rules.journey_entry(definition, contact_key, data, now=self.emulator.clock.now(), source=source)
         self.emulator.store.add_journey_entry(tenant_id, entry)
         return entry
@@ -130,8 +150,9 @@ class Journeys:
         if problems:
             raise _invalid(problems, errors.MISSING_FIELD if "required" in problems[0] else errors.INCORRECT_FORMAT)
         if self.find(tenant_id, key=event_key) is None:
-            raise errors.bad_request(f"Event definition with the key '{event_key}' was not found.",
-                                     errors.INVALID_PARAMETER)
+            raise errors.bad_request(
+                f"Event definition with the key '{event_key}' was not found.", errors.INVALID_PARAMETER
+            )
         results = []
         for member in members:
             member = rules.any_case(member) if isinstance(member, dict) else {}
@@ -169,19 +190,31 @@ class Contacts:
             raise _invalid(problems, errors.MISSING_FIELD if "required" in problems[0] else errors.INCORRECT_FORMAT)
         store = self.emulator.store
         with self._lock:
-            existing = store.get_contact(tenant_id, key=key) if key is not None else \
-                store.get_contact(tenant_id, contact_id=contact_id)
+            existing = (
+                store.get_contact(tenant_id, key=key)
+                if key is not None
+                else store.get_contact(tenant_id, contact_id=contact_id)
+            )
             if existing is None and update:
                 what = f"key '{key}'" if key is not None else f"ID {contact_id}"
-                raise errors.SfmcError(404, errors.NOT_FOUND, f"No contact with the {what} exists; create it "
-                                                              "with POST /contacts/v1/contacts.")
-            if existing is not None and key is not None and contact_id is not None \
-                    and existing["contactId"] != contact_id:
-                raise errors.bad_request(f"contactID {contact_id} does not belong to the contact key '{key}'.",
-                                         errors.INVALID_PARAMETER)
+                raise errors.SfmcError(
+                    404,
+                    errors.NOT_FOUND,
+                    f"No contact with the {what} exists; create it with POST /contacts/v1/contacts.",
+                )
+            if (
+                existing is not None
+                and key is not None
+                and contact_id is not None
+                and existing["contactId"] != contact_id
+            ):
+                raise errors.bad_request(
+                    f"contactID {contact_id} does not belong to the contact key '{key}'.", errors.INVALID_PARAMETER
+                )
             number = existing["contactId"] if existing else store.last_contact_id(tenant_id) + 1
-            contact = contact_rules.merged(existing, existing["contactKey"] if existing else key, number,
-                                           attributes, self.emulator.clock.now())
+            contact = contact_rules.merged(
+                existing, existing["contactKey"] if existing else key, number, attributes, self.emulator.clock.now()
+            )
             store.put_contact(tenant_id, contact)
         return contact
 

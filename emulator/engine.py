@@ -86,8 +86,9 @@ class Emulator:
                 problems.extend(f"data_extensions[{i}]: {p}" for p in err.problems)
         keys = [d.key.lower() for d in des]
         problems.extend(f"data_extensions: key '{k}' is used twice" for k in set(keys) if keys.count(k) > 1)
-        events, event_problems = self.journeys.build_for_tenant(raw.get("event_definitions") or [], des,
-                                                                self.clock.now())
+        events, event_problems = self.journeys.build_for_tenant(
+            raw.get("event_definitions") or [], des, self.clock.now()
+        )
         problems.extend(event_problems)
         if tenant is None:
             raise TenantError(problems)
@@ -158,8 +159,9 @@ class Emulator:
     def issue_token(self, body: dict, base_url: str) -> dict:
         """``POST /v2/token``; instance URLs point at ``base_url``, where the client reached us."""
         if body.get("grant_type") != "client_credentials":
-            raise OAuthError(400, "unsupported_grant_type",
-                             "Use grant_type=client_credentials for server-to-server packages.")
+            raise OAuthError(
+                400, "unsupported_grant_type", "Use grant_type=client_credentials for server-to-server packages."
+            )
         client_id, secret = body.get("client_id"), body.get("client_secret")
         if not client_id or not secret:
             raise OAuthError(401, "invalid_client", auth.INVALID_CLIENT)
@@ -197,8 +199,12 @@ class Emulator:
         lifetime = int(tenant.settings.token_lifetime)
         token = auth.new_token()
         record = {
-            "tenant_id": tenant.id, "mid": mid, "scopes": list(scopes), "kind": kind,
-            "issued_at": self.clock.now(), "expires_at": self.clock.now() + lifetime,
+            "tenant_id": tenant.id,
+            "mid": mid,
+            "scopes": list(scopes),
+            "kind": kind,
+            "issued_at": self.clock.now(),
+            "expires_at": self.clock.now() + lifetime,
         }
         self.store.put_token(token, record)
         self._remember_token(token, record)
@@ -227,8 +233,7 @@ class Emulator:
         refusal = self.faults.token_refusal(record["tenant_id"], record["issued_at"])
         if refusal:
             raise errors.not_authorized(expired=refusal == "expired")
-        return AuthContext(record["tenant_id"], record["mid"], frozenset(record["scopes"]), token,
-                           record["expires_at"])
+        return AuthContext(record["tenant_id"], record["mid"], frozenset(record["scopes"]), token, record["expires_at"])
 
     def admit(self, tenant_id: str) -> Decision:
         """Take one request from the tenant's rate limit."""
@@ -250,17 +255,16 @@ class Emulator:
     def create_data_extension(self, tenant_id: str, raw: object) -> DataExtension:
         tenant = self._tenants[tenant_id]
         try:
-            de = build_data_extension(raw, require_title_case=tenant.settings.require_title_case,
-                                      now=self.clock.now())
+            de = build_data_extension(raw, require_title_case=tenant.settings.require_title_case, now=self.clock.now())
         except DefinitionError as err:
             raise errors.bad_request(
-                "Unable to create the data extension: " + err.problems[0], errors.INCORRECT_FORMAT,
+                "Unable to create the data extension: " + err.problems[0],
+                errors.INCORRECT_FORMAT,
                 [errors.detail(p, errors.INCORRECT_FORMAT) for p in err.problems],
             ) from None
         with self._lock:
             if self.find_data_extension(tenant_id, key=de.key) or self.find_data_extension(tenant_id, de_id=de.id):
-                raise SfmcError(409, errors.ALREADY_EXISTS,
-                                f"A data extension with the key '{de.key}' already exists.")
+                raise SfmcError(409, errors.ALREADY_EXISTS, f"A data extension with the key '{de.key}' already exists.")
             self.store.put_data_extension(tenant_id, de)
             self._des.setdefault(tenant_id, []).append(de)
         return de
@@ -269,18 +273,27 @@ class Emulator:
         """Add nullable columns to an existing DE (how Personas syncs grow their DE, PER-2)."""
         if not isinstance(raw_fields, list) or not raw_fields:
             raise errors.bad_request("'fields' must be a non-empty list.", errors.INCORRECT_FORMAT)
-        definition = {"name": de.name, "key": de.key, "id": de.id,
-                      "fields": [f.to_dict() for f in de.fields] + list(raw_fields)}
+        definition = {
+            "name": de.name,
+            "key": de.key,
+            "id": de.id,
+            "fields": [f.to_dict() for f in de.fields] + list(raw_fields),
+        }
         title_case = self._tenants[tenant_id].settings.require_title_case
         try:
             grown = build_data_extension(definition, require_title_case=title_case, now=de.created_at)
         except DefinitionError as err:
-            raise errors.bad_request("Unable to add the fields: " + err.problems[0], errors.INCORRECT_FORMAT,
-                                     [errors.detail(p, errors.INCORRECT_FORMAT) for p in err.problems]) from None
-        added = grown.fields[len(de.fields):]
+            raise errors.bad_request(
+                "Unable to add the fields: " + err.problems[0],
+                errors.INCORRECT_FORMAT,
+                [errors.detail(p, errors.INCORRECT_FORMAT) for p in err.problems],
+            ) from None
+        added = grown.fields[len(de.fields) :]
         if any(f.is_primary_key or not f.is_nullable for f in added):
-            raise errors.bad_request("Fields added to an existing data extension must be nullable and not part "
-                                     "of the primary key.", errors.INCORRECT_FORMAT)
+            raise errors.bad_request(
+                "Fields added to an existing data extension must be nullable and not part of the primary key.",
+                errors.INCORRECT_FORMAT,
+            )
         grown = de.with_fields(list(de.fields) + list(added))
         with self._lock:
             self.store.put_data_extension(tenant_id, grown)
@@ -289,31 +302,56 @@ class Emulator:
 
     # -- rows ---------------------------------------------------------------------------------
 
-    def write_rows(self, tenant_id: str, de: DataExtension, rows: list[RowInput], *, source: str,
-                   insert_only: bool = False, stop_at_first_error: bool = True,
-                   then: Callable[[RowPlan], None] | None = None) -> RowPlan:
+    def write_rows(
+        self,
+        tenant_id: str,
+        de: DataExtension,
+        rows: list[RowInput],
+        *,
+        source: str,
+        insert_only: bool = False,
+        stop_at_first_error: bool = True,
+        then: Callable[[RowPlan], None] | None = None,
+    ) -> RowPlan:
         """Validate and store rows; logs what was written and ignored. Row failures are in the plan.
 
         ``then(plan)`` runs in the rows' store transaction (an async job records its outcome with them).
         """
         strict = self._tenants[tenant_id].settings.strict_columns
         with self._lock:  # plan and write as one step, so concurrent upserts of a key never interleave
-            plan = plan_rows(de, rows, lambda keys: self.store.rows_by_key(de.id, keys), strict=strict,
-                             insert_only=insert_only, stop_at_first_error=stop_at_first_error)
+            plan = plan_rows(
+                de,
+                rows,
+                lambda keys: self.store.rows_by_key(de.id, keys),
+                strict=strict,
+                insert_only=insert_only,
+                stop_at_first_error=stop_at_first_error,
+            )
             with self.store.transaction() if then is not None else nullcontext():
                 if plan.writes or plan.appends:
                     self.store.write_rows(de.id, plan.writes, plan.appends)
                 if then is not None:
                     then(plan)
-        self.stats.record_write(tenant_id, saved=len(plan.saved), failed=len(plan.failed),
-                                ignored_keys=plan.ignored_keys, problems=[p for o in plan.failed for p in o.problems])
+        self.stats.record_write(
+            tenant_id,
+            saved=len(plan.saved),
+            failed=len(plan.failed),
+            ignored_keys=plan.ignored_keys,
+            problems=[p for o in plan.failed for p in o.problems],
+        )
         if plan.ignored_keys or plan.failed:
-            self.store.log_write(tenant_id, {
-                "at": self.clock.now(), "source": source, "data_extension": de.key,
-                "rows_submitted": len(rows), "rows_saved": len(plan.saved),
-                "ignored_keys": plan.ignored_keys,
-                "problems": [p for o in plan.failed for p in o.problems][:50],
-            })
+            self.store.log_write(
+                tenant_id,
+                {
+                    "at": self.clock.now(),
+                    "source": source,
+                    "data_extension": de.key,
+                    "rows_submitted": len(rows),
+                    "rows_saved": len(plan.saved),
+                    "ignored_keys": plan.ignored_keys,
+                    "problems": [p for o in plan.failed for p in o.problems][:50],
+                },
+            )
         return plan
 
     def read_rows(self, de: DataExtension, *, page: int, page_size: int, filter_text: str | None):
@@ -325,8 +363,9 @@ class Emulator:
                 raise errors.bad_request(f"Invalid $filter: {err}", errors.INCORRECT_FORMAT) from None
             for name in columns_in(where):
                 if de.column(name) is None:
-                    raise errors.bad_request(f"Invalid $filter: the column '{name}' does not exist.",
-                                             errors.INCORRECT_FORMAT)
+                    raise errors.bad_request(
+                        f"Invalid $filter: the column '{name}' does not exist.", errors.INCORRECT_FORMAT
+                    )
             where = _canonical(where, de)
         return self.store.query_rows(de.id, where, (page - 1) * page_size, page_size)
 

@@ -43,13 +43,21 @@ class AsyncJobs:
 
     # -- submission and reads -----------------------------------------------------------------
 
-    def submit(self, tenant_id: str, de: DataExtension, items: list, *, insert_only: bool, shape: str,
-               source: str) -> dict:
+    def submit(
+        self, tenant_id: str, de: DataExtension, items: list, *, insert_only: bool, shape: str, source: str
+    ) -> dict:
         """Store a job (durably) and queue it; the caller answers 202 with its id."""
         settings = self.emulator.tenant(tenant_id).settings
-        job = jobs.new_job(tenant_id, de, insert_only=insert_only, shape=shape, source=source,
-                           now=self.emulator.clock.now(), pickup_delay=settings.async_pickup_delay,
-                           count=len(items))
+        job = jobs.new_job(
+            tenant_id,
+            de,
+            insert_only=insert_only,
+            shape=shape,
+            source=source,
+            now=self.emulator.clock.now(),
+            pickup_delay=settings.async_pickup_delay,
+            count=len(items),
+        )
         self.emulator.store.put_async_job(job, items)
         with self._cond:
             self._queued[job["id"]] = (job["due_at"], tenant_id)
@@ -88,8 +96,9 @@ class AsyncJobs:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._stopping = False
-            self._thread = threading.Thread(target=_work, args=(weakref.ref(self), self._cond),
-                                            name="sfmc-async-jobs", daemon=True)
+            self._thread = threading.Thread(
+                target=_work, args=(weakref.ref(self), self._cond), name="sfmc-async-jobs", daemon=True
+            )
             self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -148,8 +157,12 @@ class AsyncJobs:
         job = store.get_async_job(job_id)
         if job is None or job["state"] not in jobs.UNFINISHED:  # reset or deleted meanwhile
             return
-        job = {**job, "state": jobs.EXECUTING, "started_at": emulator.clock.now(),
-               "picked_up_at": job["picked_up_at"] or emulator.clock.now()}
+        job = {
+            **job,
+            "state": jobs.EXECUTING,
+            "started_at": emulator.clock.now(),
+            "picked_up_at": job["picked_up_at"] or emulator.clock.now(),
+        }
         store.put_async_job(job)
         tenant = emulator.tenant(job["tenant_id"])
         if tenant is None:
@@ -168,12 +181,20 @@ class AsyncJobs:
         rows, positions, refused = jobs.row_inputs(de, store.async_job_items(job_id) or [], job["shape"])
 
         def record(plan) -> None:  # runs inside the rows' transaction: rows and outcome land together
-            store.put_async_job(jobs.finish(job, plan.outcomes, positions, refused, plan.ignored_keys,
-                                            emulator.clock.now()))
+            store.put_async_job(
+                jobs.finish(job, plan.outcomes, positions, refused, plan.ignored_keys, emulator.clock.now())
+            )
 
         try:
-            emulator.write_rows(tenant.id, de, rows, source=job["source"], insert_only=job["operation"] == "insert",
-                                stop_at_first_error=False, then=record)
+            emulator.write_rows(
+                tenant.id,
+                de,
+                rows,
+                source=job["source"],
+                insert_only=job["operation"] == "insert",
+                stop_at_first_error=False,
+                then=record,
+            )
         except Exception as err:  # never leave a job running forever; say why in its record
             log.exception("async job %s failed", job_id)
             self._fail(job, f"The emulator could not process this request: {err}")
@@ -181,11 +202,19 @@ class AsyncJobs:
     def _fail(self, job: dict, reason: str) -> None:
         emulator = self.emulator
         emulator.store.put_async_job(jobs.fail(job, reason, emulator.clock.now()))
-        emulator.store.log_write(job["tenant_id"], {
-            "at": emulator.clock.now(), "source": job["source"], "data_extension": job["data_extension"],
-            "rows_submitted": job["item_count"], "rows_saved": 0, "ignored_keys": [], "problems": [reason],
-            "async_request_id": job["id"],
-        })
+        emulator.store.log_write(
+            job["tenant_id"],
+            {
+                "at": emulator.clock.now(),
+                "source": job["source"],
+                "data_extension": job["data_extension"],
+                "rows_submitted": job["item_count"],
+                "rows_saved": 0,
+                "ignored_keys": [],
+                "problems": [reason],
+                "async_request_id": job["id"],
+            },
+        )
 
     def _recover(self) -> None:
         """Queue what a previous process left unfinished; a job cut off while Executing runs again."""

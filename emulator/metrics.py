@@ -21,9 +21,11 @@ class EmulatorCollector:
 
     def collect(self):
         emulator = self.emulator
-        requests = CounterMetricFamily(f"{PREFIX}_requests", "SFMC requests answered, by tenant, route and status "
-                                       "(status 0: connection dropped by a fault)",
-                                       labels=["tenant", "route", "method", "status"])
+        requests = CounterMetricFamily(
+            f"{PREFIX}_requests",
+            "SFMC requests answered, by tenant, route and status (status 0: connection dropped by a fault)",
+            labels=["tenant", "route", "method", "status"],
+        )
         for (tenant, route, method, status), count in sorted(emulator.stats.routes(), key=lambda kv: str(kv[0])):
             requests.add_metric([tenant or "", route, method, str(status or 0)], count)
         yield requests
@@ -31,29 +33,35 @@ class EmulatorCollector:
         totals = emulator.stats.totals()
         families = {
             "throttled": CounterMetricFamily(f"{PREFIX}_throttled", "429 answers, by tenant", labels=["tenant"]),
-            "rows_written": CounterMetricFamily(f"{PREFIX}_rows_written", "Rows saved by any write path",
-                                                labels=["tenant"]),
-            "rows_failed": CounterMetricFamily(f"{PREFIX}_rows_failed", "Rows rejected by validation",
-                                               labels=["tenant"]),
-            "keys_ignored": CounterMetricFamily(f"{PREFIX}_keys_ignored", "Unknown columns SFMC would silently "
-                                                "ignore", labels=["tenant"]),
-            "faults": CounterMetricFamily(f"{PREFIX}_faults_applied", "Requests answered by a fault rule",
-                                          labels=["tenant"]),
+            "rows_written": CounterMetricFamily(
+                f"{PREFIX}_rows_written", "Rows saved by any write path", labels=["tenant"]
+            ),
+            "rows_failed": CounterMetricFamily(
+                f"{PREFIX}_rows_failed", "Rows rejected by validation", labels=["tenant"]
+            ),
+            "keys_ignored": CounterMetricFamily(
+                f"{PREFIX}_keys_ignored", "Unknown columns SFMC would silently ignore", labels=["tenant"]
+            ),
+            "faults": CounterMetricFamily(
+                f"{PREFIX}_faults_applied", "Requests answered by a fault rule", labels=["tenant"]
+            ),
         }
         for tenant, counters in sorted(totals.items(), key=lambda kv: kv[0] or ""):
             for name, family in families.items():
                 family.add_metric([tenant or ""], getattr(counters, name))
         yield from families.values()
 
-        evicted = CounterMetricFamily(f"{PREFIX}_journal_evictions", "Journal entries evicted from a full ring "
-                                      "buffer", labels=["tenant"])
+        evicted = CounterMetricFamily(
+            f"{PREFIX}_journal_evictions", "Journal entries evicted from a full ring buffer", labels=["tenant"]
+        )
         for tenant, count in sorted(emulator.journal.evictions().items(), key=lambda kv: kv[0] or ""):
             evicted.add_metric([tenant or ""], count)
         yield evicted
         yield GaugeMetricFamily(f"{PREFIX}_journal_entries", "Journal entries held", value=emulator.journal.held())
         yield GaugeMetricFamily(f"{PREFIX}_fault_rules", "Fault rules defined", value=len(emulator.faults.list()))
-        yield GaugeMetricFamily(f"{PREFIX}_async_queue_depth", "Async jobs waiting to be processed",
-                                value=emulator.async_queue_depth())
+        yield GaugeMetricFamily(
+            f"{PREFIX}_async_queue_depth", "Async jobs waiting to be processed", value=emulator.async_queue_depth()
+        )
 
 
 def registry_for(emulator) -> CollectorRegistry:

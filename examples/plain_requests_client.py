@@ -39,8 +39,13 @@ class MarketingCloud:
         for _attempt in range(5):
             if self.token is None or time.monotonic() > self.expires_at:
                 self.authenticate()
-            response = self.session.request(method, f"{self.rest_url}{path}",
-                                            headers={"Authorization": f"Bearer {self.token}"}, timeout=30, **kwargs)
+            response = self.session.request(
+                method,
+                f"{self.rest_url}{path}",
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=30,
+                **kwargs,
+            )
             if response.status_code == 401:
                 self.token = None
                 continue
@@ -78,26 +83,36 @@ class MarketingCloud:
 
 
 def main() -> int:
-    mc = MarketingCloud(os.environ.get("SFMC_AUTH_URL", "http://127.0.0.1:8085/"),
-                        os.environ.get("SFMC_CLIENT_ID", "demo-client-id"),
-                        os.environ.get("SFMC_CLIENT_SECRET", "demo-client-secret"),
-                        os.environ.get("SFMC_ACCOUNT_ID"))
-    mc.create_data_extension({
-        "name": "Example Subscribers", "key": "example-subscribers", "isSendable": False,
-        "fields": [
-            {"name": "Subscriber Key", "type": "Text", "length": 100, "isPrimaryKey": True, "isNullable": False},
-            {"name": "Email Address", "type": "EmailAddress", "isNullable": True},
-            {"name": "Points", "type": "Number", "isNullable": True},
+    mc = MarketingCloud(
+        os.environ.get("SFMC_AUTH_URL", "http://127.0.0.1:8085/"),
+        os.environ.get("SFMC_CLIENT_ID", "demo-client-id"),
+        os.environ.get("SFMC_CLIENT_SECRET", "demo-client-secret"),
+        os.environ.get("SFMC_ACCOUNT_ID"),
+    )
+    mc.create_data_extension(
+        {
+            "name": "Example Subscribers",
+            "key": "example-subscribers",
+            "isSendable": False,
+            "fields": [
+                {"name": "Subscriber Key", "type": "Text", "length": 100, "isPrimaryKey": True, "isNullable": False},
+                {"name": "Email Address", "type": "EmailAddress", "isNullable": True},
+                {"name": "Points", "type": "Number", "isNullable": True},
+            ],
+        }
+    )
+    saved = mc.upsert_rows(
+        "example-subscribers",
+        [
+            {"keys": {"Subscriber Key": "sub-1"}, "values": {"Email Address": "one@example.com", "Points": 10}},
+            {"keys": {"Subscriber Key": "sub-2"}, "values": {"Email Address": "two@example.com", "Points": 20}},
         ],
-    })
-    saved = mc.upsert_rows("example-subscribers", [
-        {"keys": {"Subscriber Key": "sub-1"}, "values": {"Email Address": "one@example.com", "Points": 10}},
-        {"keys": {"Subscriber Key": "sub-2"}, "values": {"Email Address": "two@example.com", "Points": 20}},
-    ])
+    )
     print("rowset:", saved.status_code)
     print("single row:", mc.upsert_row("example-subscribers", {"Subscriber Key": "sub-1"}, {"Points": 11}).status_code)
-    refused = mc.upsert_rows("example-subscribers", [{"keys": {"Subscriber Key": "sub-3"},
-                                                      "values": {"Email Address": "not an email"}}])
+    refused = mc.upsert_rows(
+        "example-subscribers", [{"keys": {"Subscriber Key": "sub-3"}, "values": {"Email Address": "not an email"}}]
+    )
     print("bad row:", refused.status_code, refused.json().get("additionalErrors", [{}])[0].get("message"))
     for item in mc.rows("example-subscribers", "Points eq 11"):
         print("row:", item["keys"], item["values"])

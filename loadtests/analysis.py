@@ -70,14 +70,16 @@ def per_second(samples: list[Sample], t0: float | None = None) -> list[dict]:
     rows = []
     for second in range(max(buckets) + 1):
         group = buckets.get(second, [])
-        rows.append({
-            "second": second,
-            "offered": len(group),
-            "accepted": sum(s.accepted for s in group),
-            "throttled": sum(s.status == 429 for s in group),
-            "other": sum(not s.accepted and s.status != 429 for s in group),
-            **latency(group),
-        })
+        rows.append(
+            {
+                "second": second,
+                "offered": len(group),
+                "accepted": sum(s.accepted for s in group),
+                "throttled": sum(s.status == 429 for s in group),
+                "other": sum(not s.accepted and s.status != 429 for s in group),
+                **latency(group),
+            }
+        )
     return rows
 
 
@@ -109,8 +111,16 @@ def throttle_check(samples: list[Sample], limit: float, burst: float, windows=(1
 def summarize(samples: list[Sample], seconds: float | None = None) -> dict:
     """Totals, rates and latency for a run (or one tenant of it)."""
     if not samples:
-        return {"requests": 0, "accepted": 0, "throttled": 0, "other": 0, "duration_s": 0.0, "req_per_s": 0.0,
-                "accepted_per_s": 0.0, **latency([])}
+        return {
+            "requests": 0,
+            "accepted": 0,
+            "throttled": 0,
+            "other": 0,
+            "duration_s": 0.0,
+            "req_per_s": 0.0,
+            "accepted_per_s": 0.0,
+            **latency([]),
+        }
     duration = seconds or max(max(s.end for s in samples) - samples[0].start, 1e-9)
     accepted = [s for s in samples if s.accepted]
     throttled = [s for s in samples if s.status == 429]
@@ -126,8 +136,10 @@ def summarize(samples: list[Sample], seconds: float | None = None) -> dict:
         **latency(samples),
         "accepted_latency": latency(accepted),
         "throttled_latency": latency(throttled),
-        "by_name": {name: {"requests": len(group), "accepted": sum(s.accepted for s in group), **latency(group)}
-                    for name, group in sorted(_group(samples, lambda s: s.name).items())},
+        "by_name": {
+            name: {"requests": len(group), "accepted": sum(s.accepted for s in group), **latency(group)}
+            for name, group in sorted(_group(samples, lambda s: s.name).items())
+        },
     }
 
 

@@ -47,11 +47,21 @@ CITIES = ("Oslo", "Lima", "Pune", "Kyiv")
 
 def make_rows(n: int, generation: int = 0) -> list[dict]:
     """Flat rows as a client sends them; short values keep 32,000 rows under SFMC's 5 MB body limit."""
-    return [{
-        "Id": f"u{i:07d}", "Email": f"u{i}@ex.io", "Name": "Ann" if i % 2 else "Bo", "Age": 20 + (i + generation) % 60,
-        "Score": round((i % 1000) / 7, 2), "At": f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", "Opt In": i % 3 == 0,
-        "Plan": PLANS[(i + generation) % 3], "Locale": "en-US", "City": CITIES[i % 4],
-    } for i in range(n)]
+    return [
+        {
+            "Id": f"u{i:07d}",
+            "Email": f"u{i}@ex.io",
+            "Name": "Ann" if i % 2 else "Bo",
+            "Age": 20 + (i + generation) % 60,
+            "Score": round((i % 1000) / 7, 2),
+            "At": f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}",
+            "Opt In": i % 3 == 0,
+            "Plan": PLANS[(i + generation) % 3],
+            "Locale": "en-US",
+            "City": CITIES[i % 4],
+        }
+        for i in range(n)
+    ]
 
 
 def _emulator(path: str):
@@ -60,8 +70,13 @@ def _emulator(path: str):
     from emulator.store import open_store
 
     emulator = Emulator(open_store(path), Clock(), Config())
-    emulator.create_tenant({"id": "bench", "settings": {"rate_limit": 0, "async_pickup_delay": 0},
-                            "data_extensions": [{"key": KEY, "name": "Bench", "fields": FIELDS}]})
+    emulator.create_tenant(
+        {
+            "id": "bench",
+            "settings": {"rate_limit": 0, "async_pickup_delay": 0},
+            "data_extensions": [{"key": KEY, "name": "Bench", "fields": FIELDS}],
+        }
+    )
     return emulator
 
 
@@ -105,14 +120,24 @@ def bench_http(rows: list[dict], workdir: Path) -> tuple[float, float, int]:
     try:
         package = emulator.tenant("bench").packages[0]
         with requests.Session() as session:
-            token = session.post(f"{url}/v2/token", json={"grant_type": "client_credentials", "client_id":
-                                                          package.client_id, "client_secret": package.client_secret},
-                                 timeout=30).json()["access_token"]
+            token = session.post(
+                f"{url}/v2/token",
+                json={
+                    "grant_type": "client_credentials",
+                    "client_id": package.client_id,
+                    "client_secret": package.client_secret,
+                },
+                timeout=30,
+            ).json()["access_token"]
             session.headers["Authorization"] = f"Bearer {token}"
             body = json.dumps({"items": rows}, separators=(",", ":")).encode()
             started = time.perf_counter()
-            response = session.put(f"{url}/data/v1/async/dataextensions/key:{KEY}/rows", data=body,
-                                   headers={"Content-Type": "application/json"}, timeout=120)
+            response = session.put(
+                f"{url}/data/v1/async/dataextensions/key:{KEY}/rows",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=120,
+            )
             accepted = time.perf_counter() - started
             assert response.status_code == 202, response.text
             request_id = response.json()["requestId"]
@@ -137,8 +162,10 @@ def bench_sqlite(rows: list[dict], workdir: Path) -> float:
     db.execute("PRAGMA synchronous=NORMAL")
     columns = [f["name"] for f in FIELDS]
     db.execute(f"CREATE TABLE t ({', '.join(f'[{c}] TEXT' for c in columns)}, PRIMARY KEY ([Id]))")
-    sql = (f"INSERT INTO t VALUES ({','.join('?' * len(columns))}) "
-           f"ON CONFLICT ([Id]) DO UPDATE SET {', '.join(f'[{c}]=excluded.[{c}]' for c in columns[1:])}")
+    sql = (
+        f"INSERT INTO t VALUES ({','.join('?' * len(columns))}) "
+        f"ON CONFLICT ([Id]) DO UPDATE SET {', '.join(f'[{c}]=excluded.[{c}]' for c in columns[1:])}"
+    )
     started = time.perf_counter()
     db.execute("BEGIN")
     db.executemany(sql, [tuple(row[c] for c in columns) for row in rows])
@@ -155,8 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the engine path")
     args = parser.parse_args(argv)
     rows = make_rows(args.rows)
-    results: dict[str, list[float]] = {"engine_create": [], "engine_update": [], "http_202": [], "http_done": [],
-                                       "sqlite": []}
+    results: dict[str, list[float]] = {
+        "engine_create": [],
+        "engine_update": [],
+        "http_202": [],
+        "http_done": [],
+        "sqlite": [],
+    }
     size = 0
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -171,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     med = {k: statistics.median(v) for k, v in results.items()}
     n = args.rows
     base = n / med["sqlite"]
-    print(f"\nasync bulk path: {n:,} items x {len(FIELDS)} columns, body {size / 1e6:.2f} MB, "
-          f"median of {args.repeat} runs (file-backed SQLite, WAL)")
+    print(
+        f"\nasync bulk path: {n:,} items x {len(FIELDS)} columns, body {size / 1e6:.2f} MB, "
+        f"median of {args.repeat} runs (file-backed SQLite, WAL)"
+    )
     lines = [
         ("plain sqlite3 executemany (baseline)", med["sqlite"]),
         ("engine write_rows, new rows", med["engine_create"]),

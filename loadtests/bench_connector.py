@@ -28,17 +28,25 @@ from connector.settings import load_settings
 
 from .common import start_emulator
 
-FIELDS = [{"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-          {"name": "Email", "type": "EmailAddress"}, {"name": "First Name", "type": "Text"},
-          {"name": "Last Name", "type": "Text"}, {"name": "Plan", "type": "Text"},
-          {"name": "Created At", "type": "Date"}, {"name": "Age", "type": "Number"},
-          {"name": "City", "type": "Text"}, {"name": "Country", "type": "Text"},
-          {"name": "Opted In", "type": "Boolean"}]
+FIELDS = [
+    {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
+    {"name": "Email", "type": "EmailAddress"},
+    {"name": "First Name", "type": "Text"},
+    {"name": "Last Name", "type": "Text"},
+    {"name": "Plan", "type": "Text"},
+    {"name": "Created At", "type": "Date"},
+    {"name": "Age", "type": "Number"},
+    {"name": "City", "type": "Text"},
+    {"name": "Country", "type": "Text"},
+    {"name": "Opted In", "type": "Boolean"},
+]
 
 
 def make_tenant(url: str, rate: float) -> dict:
-    body = {"settings": {"rate_limit": rate, "burst": rate, "async_pickup_delay": 0},
-            "data_extensions": [{"key": "identify", "name": "Identify", "fields": FIELDS}]}
+    body = {
+        "settings": {"rate_limit": rate, "burst": rate, "async_pickup_delay": 0},
+        "data_extensions": [{"key": "identify", "name": "Identify", "fields": FIELDS}],
+    }
     response = requests.post(f"{url}/_emulator/tenants", json=body, timeout=30)
     response.raise_for_status()
     return response.json()
@@ -46,20 +54,43 @@ def make_tenant(url: str, rate: float) -> dict:
 
 def events(n: int, prefix: str):
     for i in range(n):
-        yield {"type": "identify", "userId": f"{prefix}-{i}", "messageId": f"{prefix}-{i}",
-               "traits": {"email": f"user{i}@example.com", "firstName": "Ann", "lastName": "Lee", "plan": "pro",
-                          "createdAt": "2020-05-30T13:30:00+00:00", "age": 30 + i % 50, "city": "Paris",
-                          "country": "FR", "optedIn": i % 2 == 0}}
+        yield {
+            "type": "identify",
+            "userId": f"{prefix}-{i}",
+            "messageId": f"{prefix}-{i}",
+            "traits": {
+                "email": f"user{i}@example.com",
+                "firstName": "Ann",
+                "lastName": "Lee",
+                "plan": "pro",
+                "createdAt": "2020-05-30T13:30:00+00:00",
+                "age": 30 + i % 50,
+                "city": "Paris",
+                "country": "FR",
+                "optedIn": i % 2 == 0,
+            },
+        }
 
 
 def run_mode(url: str, workdir: Path, name: str, n: int, rate: float, **settings) -> dict:
     tenant = make_tenant(url, rate)
     package = tenant["packages"][0]
-    dest = Destination(load_settings(env={}, overrides={
-        "client_id": package["client_id"], "client_secret": package["client_secret"],
-        "subdomain": tenant["subdomain"], "auth_base_url": url, "identify_de_key": "identify",
-        "do_not_create_contacts": True, "rate_limit": rate, "outbox_path": str(workdir / f"{name}.sqlite3"),
-        **settings}))
+    dest = Destination(
+        load_settings(
+            env={},
+            overrides={
+                "client_id": package["client_id"],
+                "client_secret": package["client_secret"],
+                "subdomain": tenant["subdomain"],
+                "auth_base_url": url,
+                "identify_de_key": "identify",
+                "do_not_create_contacts": True,
+                "rate_limit": rate,
+                "outbox_path": str(workdir / f"{name}.sqlite3"),
+                **settings,
+            },
+        )
+    )
     started = time.monotonic()
     dest.accept(events(n, name))
     queued = time.monotonic()
@@ -67,14 +98,26 @@ def run_mode(url: str, workdir: Path, name: str, n: int, rate: float, **settings
     summary = dest.deliver_pending()
     elapsed = time.monotonic() - started
     stats = dest.client.stats
-    rows = requests.get(f"{url}/_emulator/tenants/{tenant['id']}/data-extensions/identify/rows",
-                        params={"page_size": 1}, timeout=60).json()["count"]
+    rows = requests.get(
+        f"{url}/_emulator/tenants/{tenant['id']}/data-extensions/identify/rows", params={"page_size": 1}, timeout=60
+    ).json()["count"]
     late_429 = stats.throttled_after(first_429_cutoff)
-    return {"mode": name, "events": n, "rows_in_emulator": rows, "delivered": summary.delivered,
-            "rejected": dict(summary.rejected), "stopped_because": summary.stopped_because,
-            "pending": summary.pending, "seconds": round(elapsed, 2), "queue_seconds": round(queued - started, 2),
-            "rows_per_s": round(summary.delivered / elapsed, 1), "requests": stats.requests,
-            "http_429": stats.throttled, "http_429_after_warmup": late_429, "retries": stats.retries}
+    return {
+        "mode": name,
+        "events": n,
+        "rows_in_emulator": rows,
+        "delivered": summary.delivered,
+        "rejected": dict(summary.rejected),
+        "stopped_because": summary.stopped_because,
+        "pending": summary.pending,
+        "seconds": round(elapsed, 2),
+        "queue_seconds": round(queued - started, 2),
+        "rows_per_s": round(summary.delivered / elapsed, 1),
+        "requests": stats.requests,
+        "http_429": stats.throttled,
+        "http_429_after_warmup": late_429,
+        "retries": stats.retries,
+    }
 
 
 @click.command()
@@ -98,20 +141,24 @@ def main(rate, unbatched, grouped, backfill, json_out):
                 results.append(run_mode(url, workdir, "sync-grouped", grouped, rate, sync_group_size=50))
                 results[-1]["ceiling_rows_per_s"] = rate * 50
             if backfill:
-                results.append(run_mode(url, workdir, "async-batched", backfill, rate,
-                                        batching={"enabled": True, "poll_interval": 0.25}))
+                results.append(
+                    run_mode(
+                        url, workdir, "async-batched", backfill, rate, batching={"enabled": True, "poll_interval": 0.25}
+                    )
+                )
         finally:
             emulator.stop()
     click.echo(f"emulator limit {rate:g} requests/s; client: connector.delivery (requests, keep-alive)")
     for r in results:
         ceiling = r.get("ceiling_rows_per_s")
         ratio = f"  {r['rows_per_s'] / ceiling:.0%} of the {ceiling:g} rows/s ceiling" if ceiling else ""
-        click.echo(f"{r['mode']:<14} {r['delivered']:>9} rows in {r['seconds']:>7.2f} s = "
-                   f"{r['rows_per_s']:>9.1f} rows/s"
-                   f"{ratio}; {r['requests']} requests, {r['http_429']} x 429"
-                   + (f" ({r['http_429_after_warmup']} after warm-up)" if r["http_429_after_warmup"] is not None
-                      else "")
-                   + f", outbox queueing {r['queue_seconds']} s")
+        click.echo(
+            f"{r['mode']:<14} {r['delivered']:>9} rows in {r['seconds']:>7.2f} s = "
+            f"{r['rows_per_s']:>9.1f} rows/s"
+            f"{ratio}; {r['requests']} requests, {r['http_429']} x 429"
+            + (f" ({r['http_429_after_warmup']} after warm-up)" if r["http_429_after_warmup"] is not None else "")
+            + f", outbox queueing {r['queue_seconds']} s"
+        )
     if json_out:
         Path(json_out).write_text(json.dumps(results, indent=2))
 

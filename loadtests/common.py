@@ -39,10 +39,20 @@ DE_KEY = "loadtest-identify"
 
 def row(key: str, i: int = 0) -> dict:
     """One ``{keys, values}`` item filling all ten columns."""
-    return {"keys": {"Contact Key": key},
-            "values": {"Email": f"user{i}@example.com", "First Name": "Ann", "Last Name": "Lee", "Plan": "pro",
-                       "Created At": "2020-05-30T13:30:00+00:00", "Age": 30 + i % 50, "City": "Paris",
-                       "Country": "FR", "Opted In": i % 2 == 0}}
+    return {
+        "keys": {"Contact Key": key},
+        "values": {
+            "Email": f"user{i}@example.com",
+            "First Name": "Ann",
+            "Last Name": "Lee",
+            "Plan": "pro",
+            "Created At": "2020-05-30T13:30:00+00:00",
+            "Age": 30 + i % 50,
+            "City": "Paris",
+            "Country": "FR",
+            "Opted In": i % 2 == 0,
+        },
+    }
 
 
 def child_env(**extra: object) -> dict[str, str]:
@@ -103,8 +113,22 @@ def _start(cmd: list[str], name: str, health: str, timeout: float = 30.0, env: d
 
 def start_emulator(workdir: Path, *args: str, threads: int = 8) -> Server:
     """``sfmc-emulator serve`` on a free port with its own database file in ``workdir``."""
-    cmd = [sys.executable, "-m", "emulator", "serve", "--host", "127.0.0.1", "--port", "0", "--quiet",
-           "--threads", str(threads), "--db", str(workdir / "emulator.sqlite3"), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "emulator",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--quiet",
+        "--threads",
+        str(threads),
+        "--db",
+        str(workdir / "emulator.sqlite3"),
+        *args,
+    ]
     if "--scenario" not in args:
         cmd.append("--no-demo")
     return _start(cmd, "sfmc-emulator", "/_emulator/health")
@@ -122,8 +146,22 @@ def start_connector(settings_path: Path, write_key: str, interval: float = 0.2) 
     ``SFMC_*`` variables of the calling shell are left out: they would override the settings file
     and point the connector at another account than the run's tenant.
     """
-    cmd = [sys.executable, "-m", "connector", "serve", "--settings", str(settings_path), "--host", "127.0.0.1",
-           "--port", "0", "--write-key", write_key, "--interval", str(interval)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "connector",
+        "serve",
+        "--settings",
+        str(settings_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--write-key",
+        write_key,
+        "--interval",
+        str(interval),
+    ]
     env = {k: v for k, v in child_env().items() if not k.startswith("SFMC_")}
     return _start(cmd, "sfmc-connector", "/health", env=env)
 
@@ -137,16 +175,25 @@ def running(*servers: Server) -> Iterator[tuple[Server, ...]]:
             server.stop()
 
 
-def ensure_tenant(host: str, tenant_id: str, settings: dict, data_extensions: list[dict] | None = None,
-                  event_definitions: list[dict] | None = None) -> dict:
+def ensure_tenant(
+    host: str,
+    tenant_id: str,
+    settings: dict,
+    data_extensions: list[dict] | None = None,
+    event_definitions: list[dict] | None = None,
+) -> dict:
     """Create a tenant through the admin API, or fetch it when another process already did.
 
     Distributed workers all run ``test_start``; one creates the tenant, the others read it, so a
     per-tenant limit stays one limit however many processes offer the load.
     """
-    body: dict = {"id": tenant_id, "settings": settings,
-                  "data_extensions": data_extensions if data_extensions is not None else
-                  [{"key": DE_KEY, "name": "Loadtest Identify", "fields": FIELDS}]}
+    body: dict = {
+        "id": tenant_id,
+        "settings": settings,
+        "data_extensions": data_extensions
+        if data_extensions is not None
+        else [{"key": DE_KEY, "name": "Loadtest Identify", "fields": FIELDS}],
+    }
     if event_definitions:
         body["event_definitions"] = event_definitions
     response = requests.post(f"{host}/_emulator/tenants", json=body, timeout=30)
@@ -167,8 +214,11 @@ def credentials(tenant: dict) -> tuple[str, str]:
 
 
 def get_token(host: str, client_id: str, client_secret: str) -> str:
-    response = requests.post(f"{host}/v2/token", json={"grant_type": "client_credentials", "client_id": client_id,
-                                                       "client_secret": client_secret}, timeout=30)
+    response = requests.post(
+        f"{host}/v2/token",
+        json={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
+        timeout=30,
+    )
     response.raise_for_status()
     return response.json()["access_token"]
 

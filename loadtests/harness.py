@@ -33,9 +33,19 @@ class LocustRun:
     command: list[str] = field(default_factory=list)
 
 
-def run_locust(locustfile: Path, host: str, out_dir: Path, *, seconds: float, users: int | None = None,
-               shape: bool = False, workers: int = 0, env: dict | None = None, csv: bool = True,
-               tag: str = "locust") -> LocustRun:
+def run_locust(
+    locustfile: Path,
+    host: str,
+    out_dir: Path,
+    *,
+    seconds: float,
+    users: int | None = None,
+    shape: bool = False,
+    workers: int = 0,
+    env: dict | None = None,
+    csv: bool = True,
+    tag: str = "locust",
+) -> LocustRun:
     """Run ``locustfile`` against ``host``; samples land in ``out_dir/raw-<tag>``.
 
     ``shape``: the file's LoadTestShape decides users and duration (LOADTEST_SECONDS is set);
@@ -46,8 +56,17 @@ def run_locust(locustfile: Path, host: str, out_dir: Path, *, seconds: float, us
     samples.mkdir(exist_ok=True)
     environ = child_env(**{SAMPLES_ENV: samples, "LOADTEST_SECONDS": seconds, **(env or {})})
     base = [sys.executable, "-m", "locust", "-f", str(locustfile)]
-    cmd = [*base, "--headless", "--host", host, "--only-summary", "--stop-timeout", "2",
-           "--logfile", str(out_dir / f"{tag}.log")]
+    cmd = [
+        *base,
+        "--headless",
+        "--host",
+        host,
+        "--only-summary",
+        "--stop-timeout",
+        "2",
+        "--logfile",
+        str(out_dir / f"{tag}.log"),
+    ]
     if not shape:
         users = users or 1
         cmd += ["--users", str(users), "--spawn-rate", str(users), "--run-time", f"{max(1, round(seconds))}s"]
@@ -55,8 +74,17 @@ def run_locust(locustfile: Path, host: str, out_dir: Path, *, seconds: float, us
         cmd += ["--csv", str(out_dir / tag)]
     port = free_port() if workers else None
     if workers:
-        cmd += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                "--expect-workers", str(workers), "--expect-workers-max-wait", "60"]
+        cmd += [
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--expect-workers",
+            str(workers),
+            "--expect-workers-max-wait",
+            "60",
+        ]
     run = LocustRun(samples, command=cmd)
     procs: list[subprocess.Popen] = []
     outputs = []
@@ -67,10 +95,24 @@ def run_locust(locustfile: Path, host: str, out_dir: Path, *, seconds: float, us
         for i in range(workers):
             wout = (out_dir / f"{tag}-worker{i + 1}.out").open("w")
             outputs.append(wout)
-            procs.append(subprocess.Popen(
-                [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
-                 "--logfile", str(out_dir / f"{tag}-worker{i + 1}.log")],
-                stdout=wout, stderr=subprocess.STDOUT, env=environ, cwd=REPO))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *base,
+                        "--worker",
+                        "--master-host",
+                        "127.0.0.1",
+                        "--master-port",
+                        str(port),
+                        "--logfile",
+                        str(out_dir / f"{tag}-worker{i + 1}.log"),
+                    ],
+                    stdout=wout,
+                    stderr=subprocess.STDOUT,
+                    env=environ,
+                    cwd=REPO,
+                )
+            )
         deadline = seconds + GRACE + (60 if workers else 0)
         for proc in procs:
             try:

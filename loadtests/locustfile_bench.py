@@ -27,8 +27,12 @@ def create_tenant(environment, **_kwargs):
     if TARGET == "bare":
         raw = {"id": "bare", "packages": [{"client_id": "bare", "client_secret": "bare"}]}
     elif os.environ.get("LOADTEST_CLIENT_ID"):
-        raw = {"id": "scenario", "packages": [{"client_id": os.environ["LOADTEST_CLIENT_ID"],
-                                               "client_secret": os.environ["LOADTEST_CLIENT_SECRET"]}]}
+        raw = {
+            "id": "scenario",
+            "packages": [
+                {"client_id": os.environ["LOADTEST_CLIENT_ID"], "client_secret": os.environ["LOADTEST_CLIENT_SECRET"]}
+            ],
+        }
     else:
         raw = common.ensure_tenant(environment.host, f"lt-bench-{RUN_ID}", {"rate_limit": 0})
     Upserter.tenant = Tenant(raw, environment.host)

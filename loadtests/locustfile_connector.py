@@ -40,13 +40,22 @@ AUTH = {"Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).d
 
 
 def identify(key: str, i: int) -> dict:
-    return {"type": "identify", "userId": key, "messageId": f"msg-{key}",
-            "traits": {"email": f"user{i}@example.com", "firstName": "Ann", "plan": "pro" if i % 2 else "free"}}
+    return {
+        "type": "identify",
+        "userId": key,
+        "messageId": f"msg-{key}",
+        "traits": {"email": f"user{i}@example.com", "firstName": "Ann", "plan": "pro" if i % 2 else "free"},
+    }
 
 
 def order(key: str, i: int) -> dict:
-    return {"type": "track", "event": "Order Completed", "userId": key, "messageId": f"msg-{key}",
-            "properties": {"productId": f"sku-{i % 7}", "revenue": round(9.5 + i % 40, 2), "quantity": 1 + i % 3}}
+    return {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": key,
+        "messageId": f"msg-{key}",
+        "properties": {"productId": f"sku-{i % 7}", "revenue": round(9.5 + i % 40, 2), "quantity": 1 + i % 3},
+    }
 
 
 def batch(size: int) -> list[dict]:
@@ -55,8 +64,14 @@ def batch(size: int) -> list[dict]:
 
 @events.test_start.add_listener
 def note_load(environment, **_kwargs):
-    RECORDER.note("offered", {"batch_rps": USERS * USER_RPS, "events_per_batch": BATCH_EVENTS,
-                              "events_per_s": USERS * USER_RPS * BATCH_EVENTS})
+    RECORDER.note(
+        "offered",
+        {
+            "batch_rps": USERS * USER_RPS,
+            "events_per_batch": BATCH_EVENTS,
+            "events_per_s": USERS * USER_RPS * BATCH_EVENTS,
+        },
+    )
 
 
 class SegmentSource(SfmcUser):
@@ -72,8 +87,9 @@ class SegmentSource(SfmcUser):
 
     @task
     def send_batch(self):
-        self.client.post("/v1/batch", json={"batch": batch(BATCH_EVENTS)}, headers=AUTH,
-                         name=f"/v1/batch {BATCH_EVENTS} events")
+        self.client.post(
+            "/v1/batch", json={"batch": batch(BATCH_EVENTS)}, headers=AUTH, name=f"/v1/batch {BATCH_EVENTS} events"
+        )
 
 
 class Steady(LoadTestShape):

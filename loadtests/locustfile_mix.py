@@ -28,8 +28,10 @@ LIMIT = common.env_float("LOADTEST_RATE_LIMIT", 0.0)
 ASYNC_ITEMS = common.env_int("LOADTEST_ASYNC_ITEMS", 200)
 EVENT_DE = "loadtest-event"
 EVENT_KEY = "loadtest-api-event"
-EVENT_FIELDS = [{"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-                {"name": "Plan", "type": "Text"}]
+EVENT_FIELDS = [
+    {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
+    {"name": "Plan", "type": "Text"},
+]
 AVAILABLE: dict[str, bool] = {}
 
 
@@ -44,10 +46,18 @@ def probe(environment, tenant: Tenant) -> dict[str, str]:
 
     host, headers = environment.host, tenant.auth
     checks = {
-        "async": ("PUT", f"/data/v1/async/dataextensions/key:{common.DE_KEY}/rows",
-                  {"items": [flat(unique_key("probe"))]}, 202),
-        "events": ("POST", "/interaction/v1/events",
-                   {"ContactKey": unique_key("probe"), "EventDefinitionKey": EVENT_KEY, "Data": {"Plan": "pro"}}, 201),
+        "async": (
+            "PUT",
+            f"/data/v1/async/dataextensions/key:{common.DE_KEY}/rows",
+            {"items": [flat(unique_key("probe"))]},
+            202,
+        ),
+        "events": (
+            "POST",
+            "/interaction/v1/events",
+            {"ContactKey": unique_key("probe"), "EventDefinitionKey": EVENT_KEY, "Data": {"Plan": "pro"}},
+            201,
+        ),
         "contacts": ("POST", "/contacts/v1/contacts", {"contactKey": unique_key("probe"), "attributeSets": []}, 200),
     }
     found = {}
@@ -65,11 +75,15 @@ def probe(environment, tenant: Tenant) -> dict[str, str]:
 @events.test_start.add_listener
 def create_tenant(environment, **_kwargs):
     raw = common.ensure_tenant(
-        environment.host, f"lt-mix-{RUN_ID}", {"rate_limit": LIMIT, "burst": max(LIMIT, 1.0),
-                                               "async_pickup_delay": 0},
-        data_extensions=[{"key": common.DE_KEY, "name": "Loadtest Identify", "fields": common.FIELDS},
-                         {"key": EVENT_DE, "name": "Loadtest Event", "fields": EVENT_FIELDS}],
-        event_definitions=[{"key": EVENT_KEY, "name": "Loadtest API Event", "data_extension": EVENT_DE}])
+        environment.host,
+        f"lt-mix-{RUN_ID}",
+        {"rate_limit": LIMIT, "burst": max(LIMIT, 1.0), "async_pickup_delay": 0},
+        data_extensions=[
+            {"key": common.DE_KEY, "name": "Loadtest Identify", "fields": common.FIELDS},
+            {"key": EVENT_DE, "name": "Loadtest Event", "fields": EVENT_FIELDS},
+        ],
+        event_definitions=[{"key": EVENT_KEY, "name": "Loadtest API Event", "data_extension": EVENT_DE}],
+    )
     SfmcClient.tenant = Tenant(raw, environment.host)
     RECORDER.note("routes", probe(environment, SfmcClient.tenant))
     RECORDER.note("rate_limit", {"limit": LIMIT, "burst": max(LIMIT, 1.0), "tenants": [raw["id"]]})
@@ -80,9 +94,15 @@ class SfmcClient(SfmcUser):
 
     @task(1)
     def token(self):
-        self.client.post("/v2/token", name="token", json={
-            "grant_type": "client_credentials", "client_id": self.tenant.client_id,
-            "client_secret": self.tenant.client_secret})
+        self.client.post(
+            "/v2/token",
+            name="token",
+            json={
+                "grant_type": "client_credentials",
+                "client_id": self.tenant.client_id,
+                "client_secret": self.tenant.client_secret,
+            },
+        )
 
     @task(6)
     def rowset_1(self):
@@ -95,31 +115,42 @@ class SfmcClient(SfmcUser):
     @task(2)
     def put_row(self):
         item = common.row(unique_key("mix"))
-        self.client.put(f"/hub/v1/dataevents/key:{common.DE_KEY}/rows/Contact Key:{item['keys']['Contact Key']}",
-                        json={"values": item["values"]}, headers=self.tenant.auth, name="row PUT")
+        self.client.put(
+            f"/hub/v1/dataevents/key:{common.DE_KEY}/rows/Contact Key:{item['keys']['Contact Key']}",
+            json={"values": item["values"]},
+            headers=self.tenant.auth,
+            name="row PUT",
+        )
 
     @task(2)
     def read(self):
-        self.client.get(f"/data/v1/customobjectdata/key/{common.DE_KEY}/rowset?$page=1&$pageSize=50",
-                        headers=self.tenant.auth, name="read rowset")
+        self.client.get(
+            f"/data/v1/customobjectdata/key/{common.DE_KEY}/rowset?$page=1&$pageSize=50",
+            headers=self.tenant.auth,
+            name="read rowset",
+        )
 
     @task(1)
     def async_submit_and_poll(self):
         if not AVAILABLE.get("async"):
             return
         items = [flat(unique_key("async"), i) for i in range(ASYNC_ITEMS)]
-        submitted = self.client.put(f"/data/v1/async/dataextensions/key:{common.DE_KEY}/rows",
-                                    json={"items": items}, headers=self.tenant.auth, name="async submit")
+        submitted = self.client.put(
+            f"/data/v1/async/dataextensions/key:{common.DE_KEY}/rows",
+            json={"items": items},
+            headers=self.tenant.auth,
+            name="async submit",
+        )
         if submitted.status_code != 202:
             return
         request_id = submitted.json()["requestId"]
         for _ in range(20):  # bounded: at most 20 polls, 0.1 s apart
-            status = self.client.get(f"/data/v1/async/{request_id}/status", headers=self.tenant.auth,
-                                     name="async status")
+            status = self.client.get(
+                f"/data/v1/async/{request_id}/status", headers=self.tenant.auth, name="async status"
+            )
             state = (status.json() or {}).get("status", {}).get("requestStatus") if status.status_code == 200 else None
             if state in ("Complete", "Error"):
-                self.client.get(f"/data/v1/async/{request_id}/results", headers=self.tenant.auth,
-                                name="async results")
+                self.client.get(f"/data/v1/async/{request_id}/results", headers=self.tenant.auth, name="async results")
                 return
             time.sleep(0.1)
 
@@ -127,12 +158,20 @@ class SfmcClient(SfmcUser):
     def api_event(self):
         if not AVAILABLE.get("events"):
             return
-        self.client.post("/interaction/v1/events", name="API event", headers=self.tenant.auth, json={
-            "ContactKey": unique_key("evt"), "EventDefinitionKey": EVENT_KEY, "Data": {"Plan": "pro"}})
+        self.client.post(
+            "/interaction/v1/events",
+            name="API event",
+            headers=self.tenant.auth,
+            json={"ContactKey": unique_key("evt"), "EventDefinitionKey": EVENT_KEY, "Data": {"Plan": "pro"}},
+        )
 
     @task(1)
     def contact(self):
         if not AVAILABLE.get("contacts"):
             return
-        self.client.post("/contacts/v1/contacts", name="contact upsert", headers=self.tenant.auth,
-                         json={"contactKey": unique_key("ct"), "attributeSets": []})
+        self.client.post(
+            "/contacts/v1/contacts",
+            name="contact upsert",
+            headers=self.tenant.auth,
+            json={"contactKey": unique_key("ct"), "attributeSets": []},
+        )

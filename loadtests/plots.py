@@ -11,8 +11,13 @@ matplotlib.use("Agg")  # files only: no display on CI machines
 import matplotlib.pyplot as plt
 
 
-def throughput(rows: list[dict], path: Path, title: str, limit: float | None = None,
-               per_tenant: dict[str, list[dict]] | None = None) -> Path:
+def throughput(
+    rows: list[dict],
+    path: Path,
+    title: str,
+    limit: float | None = None,
+    per_tenant: dict[str, list[dict]] | None = None,
+) -> Path:
     """Offered, accepted (2xx) and 429 per second, with the rate limit as a horizontal line."""
     fig, ax = plt.subplots(figsize=(10, 5.5), dpi=100)
     seconds = [r["second"] for r in rows]
@@ -20,8 +25,12 @@ def throughput(rows: list[dict], path: Path, title: str, limit: float | None = N
     ax.plot(seconds, [r["throttled"] for r in rows], color="tab:red", lw=1.5, label="429 rate limited")
     if per_tenant and len(per_tenant) > 1:
         for name, tenant_rows in per_tenant.items():
-            ax.plot([r["second"] for r in tenant_rows], [r["accepted"] for r in tenant_rows], lw=1.8,
-                    label=f"accepted 2xx: {name}")
+            ax.plot(
+                [r["second"] for r in tenant_rows],
+                [r["accepted"] for r in tenant_rows],
+                lw=1.8,
+                label=f"accepted 2xx: {name}",
+            )
     else:
         ax.plot(seconds, [r["accepted"] for r in rows], color="tab:green", lw=2.5, label="accepted (2xx)")
     if limit:
@@ -37,8 +46,13 @@ def latency(rows: list[dict], path: Path, title: str) -> Path:
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
     seconds = [r["second"] for r in rows]
     for key, color in (("p50_ms", "tab:blue"), ("p95_ms", "tab:orange"), ("p99_ms", "tab:red")):
-        ax.plot(seconds, [r[key] if r[key] is not None else float("nan") for r in rows], color=color, lw=1.5,
-                label=key.replace("_ms", ""))
+        ax.plot(
+            seconds,
+            [r[key] if r[key] is not None else float("nan") for r in rows],
+            color=color,
+            lw=1.5,
+            label=key.replace("_ms", ""),
+        )
     ax.set(xlabel="seconds into the run", ylabel="latency (ms)", title=title)
     return _save(fig, ax, path)
 

@@ -31,9 +31,21 @@ LIMIT, BURST, OFFERED = 20.0, 20.0, 100
 
 def throttle_figures(url: str, folder: Path, seconds: float) -> dict:
     run_id = "ratios"
-    run = run_locust(HERE / "locustfile_throttle.py", url, folder, seconds=seconds, shape=True, csv=False,
-                     tag="throttle", env={"LOADTEST_OFFERED": OFFERED, "LOADTEST_RATE_LIMIT": LIMIT,
-                                          "LOADTEST_BURST": BURST, "LOADTEST_RUN_ID": run_id})
+    run = run_locust(
+        HERE / "locustfile_throttle.py",
+        url,
+        folder,
+        seconds=seconds,
+        shape=True,
+        csv=False,
+        tag="throttle",
+        env={
+            "LOADTEST_OFFERED": OFFERED,
+            "LOADTEST_RATE_LIMIT": LIMIT,
+            "LOADTEST_BURST": BURST,
+            "LOADTEST_RUN_ID": run_id,
+        },
+    )
     samples = analysis.load_samples(run.samples_dir)
     if not samples:
         raise click.ClickException(f"the throttle run recorded no requests; locust exit codes {run.returncodes}")
@@ -41,21 +53,32 @@ def throttle_figures(url: str, folder: Path, seconds: float) -> dict:
     duration = total["duration_s"]
     check = analysis.throttle_check(samples, LIMIT, BURST, windows=(1.0, 5.0, 10.0, duration))
     # server-side latency of the same 429s, from the request journal (no client or network in it)
-    journal = requests.get(f"{url}/_emulator/journal", params={"tenant": f"lt-throttle-{run_id}", "status": 429,
-                                                               "limit": 100000}, timeout=60).json()
+    journal = requests.get(
+        f"{url}/_emulator/journal",
+        params={"tenant": f"lt-throttle-{run_id}", "status": 429, "limit": 100000},
+        timeout=60,
+    ).json()
     server_ms = [e["latency_ms"] for e in journal.get("items", []) if e.get("status") == 429]
     return {
         "tool": "locust FastHttpUser (keep-alive), 1 separate process, open loop: 25 users x 4 req/s, random phases",
-        "users": OFFERED // 4, "offered_per_s": round(total["req_per_s"], 1), "seconds": duration,
-        "requests": total["requests"], "accepted": total["accepted"], "throttled": total["throttled"],
-        "other": total["other"], "accepted_per_s": round(total["accepted_per_s"], 2),
+        "users": OFFERED // 4,
+        "offered_per_s": round(total["req_per_s"], 1),
+        "seconds": duration,
+        "requests": total["requests"],
+        "accepted": total["accepted"],
+        "throttled": total["throttled"],
+        "other": total["other"],
+        "accepted_per_s": round(total["accepted_per_s"], 2),
         "accepted_per_s_without_burst": round((total["accepted"] - BURST) / duration, 2),
-        "windows": check["windows"], "windows_ok": check["ok"],
-        "p50_ms": total["p50_ms"], "p99_ms": total["p99_ms"],
+        "windows": check["windows"],
+        "windows_ok": check["ok"],
+        "p50_ms": total["p50_ms"],
+        "p99_ms": total["p99_ms"],
         "throttled_p50_ms": total["throttled_latency"]["p50_ms"],
         "throttled_p99_ms": total["throttled_latency"]["p99_ms"],
         "throttled_server_p50_ms": analysis.percentile(server_ms, 50),
-        "throttled_server_p99_ms": analysis.percentile(server_ms, 99), "server_samples": len(server_ms),
+        "throttled_server_p99_ms": analysis.percentile(server_ms, 99),
+        "server_samples": len(server_ms),
     }
 
 
@@ -64,12 +87,27 @@ def verdict(ok: bool) -> str:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--seconds", default=30.0, show_default=True, type=click.FloatRange(min=2),
-              help="Length of the 5x-overload throttle run.")
-@click.option("--bench-seconds", default=10.0, show_default=True, type=click.FloatRange(min=1),
-              help="Length of each throughput measurement (after a 1 s warm-up).")
-@click.option("--users", default=8, show_default=True, type=click.IntRange(min=1),
-              help="Closed-loop users of the throughput measurements.")
+@click.option(
+    "--seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=2),
+    help="Length of the 5x-overload throttle run.",
+)
+@click.option(
+    "--bench-seconds",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Length of each throughput measurement (after a 1 s warm-up).",
+)
+@click.option(
+    "--users",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Closed-loop users of the throughput measurements.",
+)
 @click.option("--threads", default=8, show_default=True, help="waitress threads of both servers.")
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON.")
 def main(seconds, bench_seconds, users, threads, json_out):
@@ -81,36 +119,51 @@ def main(seconds, bench_seconds, users, threads, json_out):
         with running(emulator, start_bare(threads)) as (emu, bare):
             click.echo(f"1) throughput, throttling off (tenant rate_limit 0), {TOOL}, {users} users")
             for rows in (1, 50):
-                pair = {t: measure(u, folder, target=t, rows=rows, users=users, seconds=bench_seconds)
-                        for t, u in (("emulator", emu.url), ("bare", bare.url))}
+                pair = {
+                    t: measure(u, folder, target=t, rows=rows, users=users, seconds=bench_seconds)
+                    for t, u in (("emulator", emu.url), ("bare", bare.url))
+                }
                 ratio = pair["emulator"]["req_per_s"] / pair["bare"]["req_per_s"]
                 for figures in pair.values():
                     click.echo("   " + line(figures))
                 target = " (target >= 0.60: " + verdict(ratio >= 0.6) + ")" if rows == 1 else ""
                 click.echo(f"   {rows}-row emulator/bare = {ratio:.2f}{target}")
                 out["throughput"].append({"rows_per_request": rows, **pair, "ratio": round(ratio, 3)})
-            click.echo(f"\n2) throttle under 5x overload: {OFFERED} req/s offered at {LIMIT:g} req/s "
-                       f"(burst {BURST:g}) for {seconds:g} s")
+            click.echo(
+                f"\n2) throttle under 5x overload: {OFFERED} req/s offered at {LIMIT:g} req/s "
+                f"(burst {BURST:g}) for {seconds:g} s"
+            )
             t = throttle_figures(emu.url, folder, seconds)
             out["throttle"] = t
     rate_ratio = t["accepted_per_s"] / LIMIT
-    click.echo(f"   {t['tool']}: {t['requests']} requests = {t['offered_per_s']} req/s offered; "
-               f"p50 {analysis.fmt_ms(t['p50_ms'])}, p99 {analysis.fmt_ms(t['p99_ms'])}")
-    click.echo(f"   accepted {t['accepted']} = {t['accepted_per_s']}/s = {rate_ratio:.3f} x limit "
-               f"({t['accepted_per_s_without_burst']}/s without the initial burst); target within +-5%: "
-               f"{verdict(abs(rate_ratio - 1) <= 0.05)}; {t['throttled']} x 429, {t['other']} other")
+    click.echo(
+        f"   {t['tool']}: {t['requests']} requests = {t['offered_per_s']} req/s offered; "
+        f"p50 {analysis.fmt_ms(t['p50_ms'])}, p99 {analysis.fmt_ms(t['p99_ms'])}"
+    )
+    click.echo(
+        f"   accepted {t['accepted']} = {t['accepted_per_s']}/s = {rate_ratio:.3f} x limit "
+        f"({t['accepted_per_s_without_burst']}/s without the initial burst); target within +-5%: "
+        f"{verdict(abs(rate_ratio - 1) <= 0.05)}; {t['throttled']} x 429, {t['other']} other"
+    )
     for w in t["windows"]:
-        click.echo(f"   busiest {w['seconds']:g} s window: {w['max_accepted']} accepted <= {w['bound']:g} "
-                   f"(limit x window + burst): {'ok' if w['ok'] else 'EXCEEDED'}")
+        click.echo(
+            f"   busiest {w['seconds']:g} s window: {w['max_accepted']} accepted <= {w['bound']:g} "
+            f"(limit x window + burst): {'ok' if w['ok'] else 'EXCEEDED'}"
+        )
     cheap = t["throttled_p99_ms"] is not None and t["throttled_p99_ms"] < 5
-    click.echo(f"\n3) 429 answers: p99 {analysis.fmt_ms(t['throttled_p99_ms'])} at the client "
-               f"(p50 {analysis.fmt_ms(t['throttled_p50_ms'])}), target < 5 ms: {verdict(cheap)}; inside the "
-               f"emulator (journal, {t['server_samples']} answers) "
-               f"p50 {analysis.fmt_ms(t['throttled_server_p50_ms'])}, "
-               f"p99 {analysis.fmt_ms(t['throttled_server_p99_ms'])}")
-    out["targets"] = {"throughput_1row_ratio_ge_0_6": out["throughput"][0]["ratio"] >= 0.6,
-                      "accepted_within_5pct": abs(rate_ratio - 1) <= 0.05, "windows_within_bound": t["windows_ok"],
-                      "throttled_p99_under_5ms": cheap}
+    click.echo(
+        f"\n3) 429 answers: p99 {analysis.fmt_ms(t['throttled_p99_ms'])} at the client "
+        f"(p50 {analysis.fmt_ms(t['throttled_p50_ms'])}), target < 5 ms: {verdict(cheap)}; inside the "
+        f"emulator (journal, {t['server_samples']} answers) "
+        f"p50 {analysis.fmt_ms(t['throttled_server_p50_ms'])}, "
+        f"p99 {analysis.fmt_ms(t['throttled_server_p99_ms'])}"
+    )
+    out["targets"] = {
+        "throughput_1row_ratio_ge_0_6": out["throughput"][0]["ratio"] >= 0.6,
+        "accepted_within_5pct": abs(rate_ratio - 1) <= 0.05,
+        "windows_within_bound": t["windows_ok"],
+        "throttled_p99_under_5ms": cheap,
+    }
     if json_out:
         json_out.write_text(json.dumps(out, indent=2))
 

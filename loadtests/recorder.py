@@ -25,8 +25,18 @@ class Recorder:
         self.rows: list[tuple] = []
         self.notes: dict = {}
 
-    def on_request(self, request_type, name, response_time, response_length, response=None, context=None,
-                   exception=None, start_time=None, **_kwargs) -> None:
+    def on_request(
+        self,
+        request_type,
+        name,
+        response_time,
+        response_length,
+        response=None,
+        context=None,
+        exception=None,
+        start_time=None,
+        **_kwargs,
+    ) -> None:
         status = getattr(response, "status_code", 0) or 0
         group = (context or {}).get("tenant", "")
         self.rows.append((start_time, response_time, status, name, group))

@@ -41,8 +41,16 @@ SCENARIOS = {
 EMULATOR_ARGS = {"connector": ("--journal-size", "100000")}
 
 
-def execute(scenario: str, *, seconds: float | None = None, users: int | None = None, out: Path | None = None,
-            workers: int = 0, env: dict | None = None, echo=click.echo) -> dict:
+def execute(
+    scenario: str,
+    *,
+    seconds: float | None = None,
+    users: int | None = None,
+    out: Path | None = None,
+    workers: int = 0,
+    env: dict | None = None,
+    echo=click.echo,
+) -> dict:
     """Run one scenario end to end; returns the summary (also written to ``out/summary.json``)."""
     filename, shape, default_seconds, default_users = SCENARIOS[scenario]
     seconds = seconds or default_seconds
@@ -55,8 +63,10 @@ def execute(scenario: str, *, seconds: float | None = None, users: int | None = 
     if shape and users:
         extra["LOADTEST_USERS" if scenario in ("multitenant", "connector") else "LOADTEST_MAX_RPS"] = users
     connector: ConnectorSide | None = None
-    with (tempfile.TemporaryDirectory(prefix="loadtest-") as tmp,
-          running(start_emulator(Path(tmp), *EMULATOR_ARGS.get(scenario, ()))) as (emulator,)):
+    with (
+        tempfile.TemporaryDirectory(prefix="loadtest-") as tmp,
+        running(start_emulator(Path(tmp), *EMULATOR_ARGS.get(scenario, ()))) as (emulator,),
+    ):
         host = emulator.url
         if scenario == "connector":
             connector = ConnectorSide.start(emulator.url, Path(tmp), run_id)
@@ -64,12 +74,16 @@ def execute(scenario: str, *, seconds: float | None = None, users: int | None = 
             extra["LOADTEST_WRITE_KEY"] = connector.write_key
             echo(f"connector at {host} (tenant {connector.tenant['id']}, limit {connector.limit:g} req/s)")
         try:
-            echo(f"emulator at {emulator.url}; running {scenario} for {seconds:g} s"
-                 + (f" with {users} users" if users and not shape else "")
-                 + (f" on {workers} worker process(es)" if workers else "") + " ...")
+            echo(
+                f"emulator at {emulator.url}; running {scenario} for {seconds:g} s"
+                + (f" with {users} users" if users and not shape else "")
+                + (f" on {workers} worker process(es)" if workers else "")
+                + " ..."
+            )
             started = time.time()
-            run = run_locust(HERE / filename, host, out, seconds=seconds, users=users, shape=shape,
-                             workers=workers, env=extra)
+            run = run_locust(
+                HERE / filename, host, out, seconds=seconds, users=users, shape=shape, workers=workers, env=extra
+            )
             wall = time.time() - started
             if connector:
                 connector.finish(started, out, echo)
@@ -116,8 +130,13 @@ def execute(scenario: str, *, seconds: float | None = None, users: int | None = 
         _connector_plot(rows, out / "throughput.png", title, connector.limit)
     else:
         _write_per_second(out / "per_second.csv", rows, per_tenant_rows)
-        plots.throughput(rows, out / "throughput.png", title, limit=limit or None,
-                         per_tenant=per_tenant_rows if scenario == "multitenant" else None)
+        plots.throughput(
+            rows,
+            out / "throughput.png",
+            title,
+            limit=limit or None,
+            per_tenant=per_tenant_rows if scenario == "multitenant" else None,
+        )
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     plots.latency(rows, out / "latency.png", f"{scenario}: latency per second (all answers)")
     _print_summary(summary, out, echo)
@@ -141,26 +160,39 @@ def _print_summary(summary: dict, out: Path, echo) -> None:
     total = summary["total"]
     ms = analysis.fmt_ms
     who = f"{summary['users']} users" if summary["users"] else "users set by the scenario's load shape"
-    echo(f"\n{summary['scenario']}: {summary['tool']}, {who}"
-         + (f", {summary['locust_processes']['workers']} worker processes" if summary["locust_processes"]["workers"]
-            else ", one locust process"))
-    echo(f"  {total['requests']} requests in {total['duration_s']:.1f} s = {total['req_per_s']:.1f} req/s; "
-         f"{total['accepted']} accepted (2xx, {total['accepted_per_s']:.1f}/s), {total['throttled']} x 429, "
-         f"{total['other']} other; statuses {total['statuses']}")
-    echo(f"  latency p50 {ms(total['p50_ms'])}, p95 {ms(total['p95_ms'])}, p99 {ms(total['p99_ms'])}"
-         + (f"; 429 answers p99 {ms(total['throttled_latency']['p99_ms'])}" if total["throttled"] else ""))
+    echo(
+        f"\n{summary['scenario']}: {summary['tool']}, {who}"
+        + (
+            f", {summary['locust_processes']['workers']} worker processes"
+            if summary["locust_processes"]["workers"]
+            else ", one locust process"
+        )
+    )
+    echo(
+        f"  {total['requests']} requests in {total['duration_s']:.1f} s = {total['req_per_s']:.1f} req/s; "
+        f"{total['accepted']} accepted (2xx, {total['accepted_per_s']:.1f}/s), {total['throttled']} x 429, "
+        f"{total['other']} other; statuses {total['statuses']}"
+    )
+    echo(
+        f"  latency p50 {ms(total['p50_ms'])}, p95 {ms(total['p95_ms'])}, p99 {ms(total['p99_ms'])}"
+        + (f"; 429 answers p99 {ms(total['throttled_latency']['p99_ms'])}" if total["throttled"] else "")
+    )
     for name, counts in total["by_name"].items():
-        echo(f"    {name:<16} {counts['requests']:>7} requests, {counts['accepted']:>7} 2xx, "
-             f"p50 {ms(counts['p50_ms'])}, p99 {ms(counts['p99_ms'])}")
+        echo(
+            f"    {name:<16} {counts['requests']:>7} requests, {counts['accepted']:>7} 2xx, "
+            f"p50 {ms(counts['p50_ms'])}, p99 {ms(counts['p99_ms'])}"
+        )
     for name, tenant in summary["tenants"].items():
         check = tenant.get("throttle_check")
         if not check:
             continue
         worst = max(check["windows"], key=lambda w: w["max_accepted"] / w["bound"])
-        echo(f"  tenant {name}: {tenant['accepted']} accepted = {tenant['accepted_per_s']:.1f}/s at a limit of "
-             f"{check['limit']:g}/s (burst {check['burst']:g}); {tenant['throttled']} x 429; busiest "
-             f"{worst['seconds']:g} s window {worst['max_accepted']} <= {worst['bound']:g}: "
-             f"{'ok' if check['ok'] else 'EXCEEDED'}")
+        echo(
+            f"  tenant {name}: {tenant['accepted']} accepted = {tenant['accepted_per_s']:.1f}/s at a limit of "
+            f"{check['limit']:g}/s (burst {check['burst']:g}); {tenant['throttled']} x 429; busiest "
+            f"{worst['seconds']:g} s window {worst['max_accepted']} <= {worst['bound']:g}: "
+            f"{'ok' if check['ok'] else 'EXCEEDED'}"
+        )
     for route, state in summary["notes"].get("routes", {}).items():
         echo(f"  route {route}: {state}")
     if summary.get("connector"):
@@ -175,16 +207,26 @@ CONNECTOR_BURST = 20.0
 DRAIN_SECONDS = 60.0  # after the load stops, at most this long for the connector to empty its outbox
 TOKEN_PATHS = ("/v2/token", "/v1/requestToken")  # token calls are not throttled, so not in the window check
 CONNECTOR_DES = [
-    {"key": "segment-identify", "name": "Segment Identify", "fields": [
-        {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-        {"name": "Email", "type": "EmailAddress"},
-        {"name": "First Name", "type": "Text", "length": 100},
-        {"name": "Plan", "type": "Text"}]},
-    {"key": "segment-orders", "name": "Segment Orders", "fields": [
-        {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-        {"name": "Product Id", "type": "Text", "length": 100, "isPrimaryKey": True},
-        {"name": "Revenue", "type": "Decimal", "precision": 10, "scale": 2},
-        {"name": "Quantity", "type": "Number"}]},
+    {
+        "key": "segment-identify",
+        "name": "Segment Identify",
+        "fields": [
+            {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
+            {"name": "Email", "type": "EmailAddress"},
+            {"name": "First Name", "type": "Text", "length": 100},
+            {"name": "Plan", "type": "Text"},
+        ],
+    },
+    {
+        "key": "segment-orders",
+        "name": "Segment Orders",
+        "fields": [
+            {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
+            {"name": "Product Id", "type": "Text", "length": 100, "isPrimaryKey": True},
+            {"name": "Revenue", "type": "Decimal", "precision": 10, "scale": 2},
+            {"name": "Quantity", "type": "Number"},
+        ],
+    },
 ]
 
 
@@ -206,15 +248,25 @@ class ConnectorSide:
 
     @classmethod
     def start(cls, emulator_url: str, workdir: Path, run_id: str) -> ConnectorSide:
-        tenant = ensure_tenant(emulator_url, f"lt-connector-{run_id}",
-                               {"rate_limit": CONNECTOR_LIMIT, "burst": CONNECTOR_BURST}, CONNECTOR_DES)
+        tenant = ensure_tenant(
+            emulator_url,
+            f"lt-connector-{run_id}",
+            {"rate_limit": CONNECTOR_LIMIT, "burst": CONNECTOR_BURST},
+            CONNECTOR_DES,
+        )
         client_id, client_secret = credentials(tenant)
         settings = {
-            "client_id": client_id, "client_secret": client_secret, "subdomain": tenant["subdomain"],
-            "auth_base_url": emulator_url, "identify_de_key": "segment-identify", "do_not_create_contacts": True,
-            "conversion_events": [{"event": "Order Completed", "de_key": "segment-orders",
-                                   "primary_keys": "Contact Key,Product Id"}],
-            "sync_group_size": 50, "rate_limit": CONNECTOR_LIMIT,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "subdomain": tenant["subdomain"],
+            "auth_base_url": emulator_url,
+            "identify_de_key": "segment-identify",
+            "do_not_create_contacts": True,
+            "conversion_events": [
+                {"event": "Order Completed", "de_key": "segment-orders", "primary_keys": "Contact Key,Product Id"}
+            ],
+            "sync_group_size": 50,
+            "rate_limit": CONNECTOR_LIMIT,
             "outbox_path": str(workdir / "connector-outbox.sqlite3"),
         }
         path = workdir / "connector-settings.yaml"
@@ -233,16 +285,23 @@ class ConnectorSide:
             time.sleep(0.25)
             counts = self.outbox()
         waited = time.monotonic() - stopped
-        self.drain = {"seconds": round(waited, 2), "bound_s": DRAIN_SECONDS, "drained": not counts.get("pending"),
-                      "outbox": counts}
-        echo(f"connector outbox {'drained' if self.drain['drained'] else 'NOT drained'} {waited:.1f} s after "
-             f"the load stopped: {counts}")
+        self.drain = {
+            "seconds": round(waited, 2),
+            "bound_s": DRAIN_SECONDS,
+            "drained": not counts.get("pending"),
+            "outbox": counts,
+        }
+        echo(
+            f"connector outbox {'drained' if self.drain['drained'] else 'NOT drained'} {waited:.1f} s after "
+            f"the load stopped: {counts}"
+        )
         base = f"{self.emulator_url}/_emulator"
         tenant_id = self.tenant["id"]
         self.stats = requests.get(f"{base}/tenants/{tenant_id}/stats", timeout=30).json()
         span = min(600, math.ceil(time.time() - started) + 2)  # the emulator keeps 600 s of traffic
-        self.traffic = requests.get(f"{base}/tenants/{tenant_id}/traffic", params={"seconds": span},
-                                    timeout=30).json()["points"]
+        self.traffic = requests.get(f"{base}/tenants/{tenant_id}/traffic", params={"seconds": span}, timeout=30).json()[
+            "points"
+        ]
         listing = requests.get(f"{base}/journal", params={"tenant": tenant_id, "limit": 100000}, timeout=120).json()
         self.journal = sorted(listing["items"], key=lambda e: e["at"])
         self.journal_evicted = int(self.stats.get("journal_evicted") or 0)
@@ -252,9 +311,13 @@ class ConnectorSide:
 
     def calls(self) -> list[analysis.Sample]:
         """The connector's throttled SFMC calls (token calls left out) as samples at their emulator time."""
-        return [analysis.Sample(e["at"], e.get("latency_ms") or 0.0, e["status"] or 0, e["route"] or e["path"],
-                                self.tenant["id"])
-                for e in self.journal if not e["path"].startswith(TOKEN_PATHS)]
+        return [
+            analysis.Sample(
+                e["at"], e.get("latency_ms") or 0.0, e["status"] or 0, e["route"] or e["path"], self.tenant["id"]
+            )
+            for e in self.journal
+            if not e["path"].startswith(TOKEN_PATHS)
+        ]
 
     def summary(self, samples: list[analysis.Sample], batch_events: int) -> dict:
         accepted_batches = sum(s.accepted for s in samples)
@@ -294,24 +357,49 @@ class ConnectorSide:
         for entry in self.journal:
             second = math.floor(entry["at"] - t0)
             written[second] = written.get(second, 0) + int(entry.get("rows_written") or 0)
-        last = max([len(rows) - 1, *(s for s, p in traffic.items() if p["accepted"] or p["throttled"]),
-                    *written])
-        empty = {"offered": 0, "accepted": 0, "throttled": 0, "other": 0, "p50_ms": None, "p95_ms": None,
-                 "p99_ms": None}
+        last = max([len(rows) - 1, *(s for s, p in traffic.items() if p["accepted"] or p["throttled"]), *written])
+        empty = {
+            "offered": 0,
+            "accepted": 0,
+            "throttled": 0,
+            "other": 0,
+            "p50_ms": None,
+            "p95_ms": None,
+            "p99_ms": None,
+        }
         merged = []
         for second in range(last + 1):
             r = rows[second] if second < len(rows) else {"second": second, **empty}
             point = traffic.get(second, {"accepted": 0, "throttled": 0})
-            merged.append({**r, "events_offered": r["offered"] * batch_events,
-                           "events_accepted": r["accepted"] * batch_events,
-                           "sfmc_accepted": point["accepted"], "sfmc_throttled": point["throttled"],
-                           "sfmc_rows": written.get(second, 0)})
+            merged.append(
+                {
+                    **r,
+                    "events_offered": r["offered"] * batch_events,
+                    "events_accepted": r["accepted"] * batch_events,
+                    "sfmc_accepted": point["accepted"],
+                    "sfmc_throttled": point["throttled"],
+                    "sfmc_rows": written.get(second, 0),
+                }
+            )
         return merged
 
 
 def _write_connector_per_second(path: Path, rows: list[dict]) -> None:
-    columns = ["second", "offered", "accepted", "throttled", "other", "p50_ms", "p95_ms", "p99_ms",
-               "events_offered", "events_accepted", "sfmc_accepted", "sfmc_throttled", "sfmc_rows"]
+    columns = [
+        "second",
+        "offered",
+        "accepted",
+        "throttled",
+        "other",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "events_offered",
+        "events_accepted",
+        "sfmc_accepted",
+        "sfmc_throttled",
+        "sfmc_rows",
+    ]
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["tenant", *columns])
@@ -325,17 +413,33 @@ def _connector_plot(rows: list[dict], path: Path, title: str, limit: float) -> P
 
     seconds = [r["second"] for r in rows]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7.5), dpi=100, sharex=True)
-    top.plot(seconds, [r["offered"] for r in rows], color="tab:gray", lw=1.2,
-             label="/v1/batch requests sent to the connector")
-    top.plot(seconds, [r["sfmc_accepted"] for r in rows], color="tab:green", lw=2.5,
-             label="connector -> SFMC requests answered (not 429)")
+    top.plot(
+        seconds,
+        [r["offered"] for r in rows],
+        color="tab:gray",
+        lw=1.2,
+        label="/v1/batch requests sent to the connector",
+    )
+    top.plot(
+        seconds,
+        [r["sfmc_accepted"] for r in rows],
+        color="tab:green",
+        lw=2.5,
+        label="connector -> SFMC requests answered (not 429)",
+    )
     top.plot(seconds, [r["sfmc_throttled"] for r in rows], color="tab:red", lw=1.5, label="connector -> SFMC 429")
     top.axhline(limit, color="black", ls="--", lw=1.2, label=f"SFMC rate limit {limit:g} req/s")
     top.set(ylabel="requests per second", title=title)
-    bottom.plot(seconds, [r["events_offered"] for r in rows], color="tab:gray", lw=1.2,
-                label="events offered to the connector")
-    bottom.plot(seconds, [r["events_accepted"] for r in rows], color="tab:blue", lw=1.5,
-                label="events accepted by the connector (in its outbox)")
+    bottom.plot(
+        seconds, [r["events_offered"] for r in rows], color="tab:gray", lw=1.2, label="events offered to the connector"
+    )
+    bottom.plot(
+        seconds,
+        [r["events_accepted"] for r in rows],
+        color="tab:blue",
+        lw=1.5,
+        label="events accepted by the connector (in its outbox)",
+    )
     bottom.plot(seconds, [r["sfmc_rows"] for r in rows], color="tab:green", lw=2.5, label="rows written in SFMC")
     bottom.set(xlabel="seconds into the run", ylabel="events / rows per second")
     for ax, where in ((top, "center right"), (bottom, "lower center")):
@@ -351,28 +455,43 @@ def _connector_plot(rows: list[dict], path: Path, title: str, limit: float) -> P
 def _print_connector(c: dict, echo) -> None:
     sfmc, check, drain = c["sfmc"], c["throttle_check"], c["drain"]
     worst = max(check["windows"], key=lambda w: w["max_accepted"] / w["bound"])
-    echo(f"  connector: {c['events_offered']} events offered ({c['events_per_batch']} per /v1/batch), "
-         f"{c['events_accepted']} accepted; outbox {drain['outbox']} "
-         f"{'drained' if drain['drained'] else 'NOT drained'} {drain['seconds']:g} s after the load stopped")
-    echo(f"  SFMC side (emulator): {sfmc['requests']} requests ({sfmc['data_calls']} data calls, "
-         f"{sfmc['token_calls']} token calls), statuses {sfmc['statuses']}; {c['rows_delivered']} rows written "
-         f"= {sfmc['rows_per_call']:g} rows/call; {sfmc['calls_per_s_while_delivering']} calls/s while delivering, "
-         f"peak {sfmc['peak_calls_in_a_second']} in one second at a limit of {c['limit']:g}/s "
-         f"(burst {c['burst']:g}); busiest {worst['seconds']:g} s window {worst['max_accepted']} <= "
-         f"{worst['bound']:g}: {'ok' if check['ok'] else 'EXCEEDED'}")
+    echo(
+        f"  connector: {c['events_offered']} events offered ({c['events_per_batch']} per /v1/batch), "
+        f"{c['events_accepted']} accepted; outbox {drain['outbox']} "
+        f"{'drained' if drain['drained'] else 'NOT drained'} {drain['seconds']:g} s after the load stopped"
+    )
+    echo(
+        f"  SFMC side (emulator): {sfmc['requests']} requests ({sfmc['data_calls']} data calls, "
+        f"{sfmc['token_calls']} token calls), statuses {sfmc['statuses']}; {c['rows_delivered']} rows written "
+        f"= {sfmc['rows_per_call']:g} rows/call; {sfmc['calls_per_s_while_delivering']} calls/s while delivering, "
+        f"peak {sfmc['peak_calls_in_a_second']} in one second at a limit of {c['limit']:g}/s "
+        f"(burst {c['burst']:g}); busiest {worst['seconds']:g} s window {worst['max_accepted']} <= "
+        f"{worst['bound']:g}: {'ok' if check['ok'] else 'EXCEEDED'}"
+    )
     echo(f"  rows delivered / events accepted: {c['rows_delivered']} / {c['events_accepted']}")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("scenario", type=click.Choice(sorted(SCENARIOS)))
 @click.option("--seconds", type=click.FloatRange(min=1), help="Run length (default: 30; throttle ramps for 60).")
-@click.option("--users", type=click.IntRange(min=1),
-              help="Concurrent users (mix); peak offered req/s (throttle); total offered req/s "
-                   "(multitenant); offered /v1/batch req/s (connector).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Report folder (default: reports/<scenario>-<timestamp>/).")
-@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Run locust distributed: a master and this many worker processes (0: one local process).")
+@click.option(
+    "--users",
+    type=click.IntRange(min=1),
+    help="Concurrent users (mix); peak offered req/s (throttle); total offered req/s "
+    "(multitenant); offered /v1/batch req/s (connector).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Report folder (default: reports/<scenario>-<timestamp>/).",
+)
+@click.option(
+    "--workers",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Run locust distributed: a master and this many worker processes (0: one local process).",
+)
 def main(scenario, seconds, users, out, workers):
     """Run a load-test SCENARIO headless against an emulator started for it, and write a report.
 

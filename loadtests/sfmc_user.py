@@ -67,8 +67,9 @@ class SfmcUser(FastHttpUser):
         return {"tenant": self.tenant.id if self.tenant else ""}
 
     def rowset(self, rows: list[dict], name: str, key: str = common.DE_KEY, allow_429: bool = False):
-        with self.client.post(f"/hub/v1/dataevents/key:{key}/rowset", json=rows, headers=self.tenant.auth,
-                              name=name, catch_response=True) as response:
+        with self.client.post(
+            f"/hub/v1/dataevents/key:{key}/rowset", json=rows, headers=self.tenant.auth, name=name, catch_response=True
+        ) as response:
             if allow_429 and response.status_code == 429:
                 response.success()  # the throttle answering is what the scenario measures, not a failure
             return response

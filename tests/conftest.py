@@ -54,8 +54,12 @@ class Tenant:
     token: str = ""
 
     def get_token(self, **extra) -> str:
-        body = {"grant_type": "client_credentials", "client_id": self.client_id,
-                "client_secret": self.client_secret, **extra}
+        body = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            **extra,
+        }
         response = self.client.post("/v2/token", json=body)
         assert response.status_code == 200, response.get_json()
         self.token = response.get_json()["access_token"]
@@ -90,8 +94,13 @@ def make_tenant(client, **body) -> Tenant:
     assert response.status_code == 201, response.get_json()
     created = response.get_json()
     package = created["packages"][0]
-    return Tenant(client, created["id"], package["client_id"], package["client_secret"],
-                  [bu["mid"] for bu in created["business_units"]])
+    return Tenant(
+        client,
+        created["id"],
+        package["client_id"],
+        package["client_secret"],
+        [bu["mid"] for bu in created["business_units"]],
+    )
 
 
 @pytest.fixture
@@ -106,6 +115,7 @@ def tenant_factory(client):
 
 
 # -- a real server process, for what only a real process shows (restart, kill, the CLI) ------------
+
 
 @pytest.fixture
 def live_server_factory():
@@ -123,6 +133,7 @@ def live_server_factory():
 
 
 # -- an emulator on a real socket inside the test process: real HTTP, and the test can move its clock --
+
 
 class ThreadedEmulator:
     def __init__(self, clock: Clock):

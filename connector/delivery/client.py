@@ -37,9 +37,7 @@ PACING_MARGIN = 0.97  # refresh this many seconds before SFMC says the token exp
 class RetryableError(Exception):
     """A failure worth another try; ``retry_after`` is the server's hint in seconds, if any."""
 
-    def __init__(
-        self, reason: str, retry_after: float | None = None, response: requests.Response | None = None
-    ):
+    def __init__(self, reason: str, retry_after: float | None = None, response: requests.Response | None = None):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
@@ -160,13 +158,9 @@ class SfmcClient:
                     raise RetryableError(f"token request failed: {err.__class__.__name__}") from err
                 self.stats.token_requests += 1
                 if response.status_code == 429 or response.status_code >= 500:
-                    raise RetryableError(
-                        f"token request answered {response.status_code}", _retry_after(response)
-                    )
+                    raise RetryableError(f"token request answered {response.status_code}", _retry_after(response))
         if response.status_code != 200:
-            raise AuthenticationError(
-                f"authentication failed ({response.status_code}): {response.text[:300]}"
-            )
+            raise AuthenticationError(f"authentication failed ({response.status_code}): {response.text[:300]}")
         data = response.json()
         if s.uses_legacy_auth:
             self._token, lifetime = data["accessToken"], float(data.get("expiresIn", 3600))
@@ -245,7 +239,5 @@ class SfmcClient:
                 with attempt:
                     return self._send(method, path, body)
         except RetryableError as err:
-            raise DeliveryError(
-                f"gave up after {self.settings.max_retries + 1} attempts: {err.reason}"
-            ) from err
+            raise DeliveryError(f"gave up after {self.settings.max_retries + 1} attempts: {err.reason}") from err
         raise AssertionError("unreachable")

@@ -247,9 +247,7 @@ class Destination:
         response = self.client.call("POST", f"/hub/v1/dataevents/key:{quote(de_key, safe='')}/rowset", body)
         if response.ok:
             return
-        refused = Refused(
-            f"rows_refused_{response.status_code}", f"data extension '{de_key}': {_error_text(response)}"
-        )
+        refused = Refused(f"rows_refused_{response.status_code}", f"data extension '{de_key}': {_error_text(response)}")
         if len(items) > 1 and response.status_code == 400 and _is_row_error(response):
             # SFMC saved the rows before the bad one but does not say which it was: upserts are
             # idempotent, so send each row alone to find the bad ones and land the rest.
@@ -308,9 +306,7 @@ class Destination:
             self._sleep(self.settings.batching.poll_interval)
             response = self.client.call("GET", f"/data/v1/async/{request_id}/status")
             if not response.ok:
-                raise DeliveryError(
-                    f"async request {request_id}: status unavailable: {_error_text(response)}"
-                )
+                raise DeliveryError(f"async request {request_id}: status unavailable: {_error_text(response)}")
             status = response.json().get("status") or {}
         results = self.client.call("GET", f"/data/v1/async/{request_id}/results")
         items = results.json().get("items", []) if results.ok else []
@@ -340,9 +336,7 @@ class Destination:
                     ),
                 )
         for seq, _ in chunk[len(items) :]:
-            failures.setdefault(
-                seq, Refused("row_result_missing", f"async request {request_id} gave no result")
-            )
+            failures.setdefault(seq, Refused("row_result_missing", f"async request {request_id} gave no result"))
 
     # -- contacts, API events, Personas ------------------------------------------------------
 
@@ -351,9 +345,7 @@ class Destination:
         for seq, op in items:
             by_key[op.contact_key].append(seq)
         for key, seqs in by_key.items():
-            response = self.client.call(
-                "POST", "/contacts/v1/contacts", {"contactKey": key, "attributeSets": []}
-            )
+            response = self.client.call("POST", "/contacts/v1/contacts", {"contactKey": key, "attributeSets": []})
             if not response.ok:
                 refused = Refused(
                     f"contact_refused_{response.status_code}", f"contact '{key}': {_error_text(response)}"
@@ -391,14 +383,10 @@ class Destination:
                 },
             )
             if created.status_code not in (201, 409):
-                raise Refused(
-                    "personas_de_not_created", f"could not create '{op.de_key}': {_error_text(created)}"
-                )
+                raise Refused("personas_de_not_created", f"could not create '{op.de_key}': {_error_text(created)}")
             response = self.client.call("GET", f"/data/v1/customobjects/key:{key}/fields")
         if not response.ok:
-            raise Refused(
-                "personas_de_missing", f"Personas data extension '{op.de_key}': {_error_text(response)}"
-            )
+            raise Refused("personas_de_missing", f"Personas data extension '{op.de_key}': {_error_text(response)}")
         fields = response.json().get("fields", [])
         problems = personas.requirements_problems(fields, op.column_name, op.column_type)
         if problems:

@@ -61,9 +61,7 @@ class Outbox:
         for event in events:
             if isinstance(event, dict) and not event.get("messageId"):
                 event = {**event, "messageId": f"generated-{uuid.uuid4()}"}
-            message_id = (
-                str(event.get("messageId")) if isinstance(event, dict) else f"malformed-{uuid.uuid4()}"
-            )
+            message_id = str(event.get("messageId")) if isinstance(event, dict) else f"malformed-{uuid.uuid4()}"
             rows.append((message_id, json.dumps(event, default=str), now, now))
         with self._lock:
             before = self._db.total_changes
@@ -126,8 +124,7 @@ class Outbox:
     def reasons(self, status: str) -> dict[str, int]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT coalesce(reason_code, '?'), count(*) FROM events WHERE status = ? "
-                "GROUP BY 1 ORDER BY 2 DESC",
+                "SELECT coalesce(reason_code, '?'), count(*) FROM events WHERE status = ? GROUP BY 1 ORDER BY 2 DESC",
                 (status,),
             ).fetchall()
         return dict(rows)

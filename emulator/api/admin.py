@@ -39,8 +39,9 @@ def _tenant_view(tenant, request_base: str) -> dict:
 
 
 def _invalid(problems: list[str]) -> errors.SfmcError:
-    return errors.bad_request(problems[0], errors.INCORRECT_FORMAT,
-                              [errors.detail(p, errors.INCORRECT_FORMAT) for p in problems])
+    return errors.bad_request(
+        problems[0], errors.INCORRECT_FORMAT, [errors.detail(p, errors.INCORRECT_FORMAT) for p in problems]
+    )
 
 
 @bp.get("/health")
@@ -141,8 +142,13 @@ def tenant_stats(tenant_id: str):
     """Totals since the tenant was created or reset; they never evict, unlike the journal."""
     _tenant_or_404(tenant_id)
     emulator = engine()
-    return ok({"tenant": tenant_id, **emulator.stats.tenant(tenant_id),
-               "journal_evicted": emulator.journal.evicted(tenant_id)})
+    return ok(
+        {
+            "tenant": tenant_id,
+            **emulator.stats.tenant(tenant_id),
+            "journal_evicted": emulator.journal.evicted(tenant_id),
+        }
+    )
 
 
 @bp.get("/tenants/<tenant_id>/traffic")
@@ -150,8 +156,14 @@ def tenant_traffic(tenant_id: str):
     """Per-second accepted and 429 counts on the emulator clock, for the inspector's chart."""
     tenant = _tenant_or_404(tenant_id)
     seconds = int_arg("seconds", 60, 1, WINDOW)
-    return ok({"tenant": tenant_id, "rate_limit": tenant.settings.rate_limit, "burst": tenant.settings.burst,
-               "points": engine().stats.traffic(tenant_id, seconds)})
+    return ok(
+        {
+            "tenant": tenant_id,
+            "rate_limit": tenant.settings.rate_limit,
+            "burst": tenant.settings.burst,
+            "points": engine().stats.traffic(tenant_id, seconds),
+        }
+    )
 
 
 def _pattern(raw: dict):

@@ -53,14 +53,14 @@ def _resolve(ref: str):
         de = engine().find_data_extension(auth().tenant_id, de_id=value)
     if de is None:
         what = "external key" if kind == "key" else "ID"
-        raise AsyncApiError(400, "CustomObjectNotFound",
-                            f"Failed to resolve the Custom Object with the {what} '{value}'.")
+        raise AsyncApiError(
+            400, "CustomObjectNotFound", f"Failed to resolve the Custom Object with the {what} '{value}'."
+        )
     return de
 
 
 def _submit(de, items: list, *, insert_only: bool, shape: str, source: str):
-    job = engine().async_jobs.submit(auth().tenant_id, de, items, insert_only=insert_only, shape=shape,
-                                     source=source)
+    job = engine().async_jobs.submit(auth().tenant_id, de, items, insert_only=insert_only, shape=shape, source=source)
     return ok({"requestId": job["id"], "resultMessages": []}, 202)
 
 
@@ -71,10 +71,14 @@ def _rows(ref: str, insert_only: bool):
     if not isinstance(items, list) or not items:
         raise AsyncApiError(400, "InvalidRequest", "'items' must be a non-empty array of rows.")
     if len(items) > jobs.MAX_ITEMS:
-        raise AsyncApiError(400, "MaxItemsExceeded", f"The request has {len(items)} items; at most "
-                                                     f"{jobs.MAX_ITEMS:,} are allowed per request.")
-    return _submit(de, items, insert_only=insert_only, shape=jobs.FLAT,
-                   source="async insert" if insert_only else "async upsert")
+        raise AsyncApiError(
+            400,
+            "MaxItemsExceeded",
+            f"The request has {len(items)} items; at most {jobs.MAX_ITEMS:,} are allowed per request.",
+        )
+    return _submit(
+        de, items, insert_only=insert_only, shape=jobs.FLAT, source="async insert" if insert_only else "async upsert"
+    )
 
 
 @bp.post("/data/v1/async/dataextensions/<ref>/rows")
@@ -94,8 +98,9 @@ def upsert_rows(ref: str):
 def _job(request_id: str) -> dict:
     job = engine().async_jobs.get(auth().tenant_id, request_id)
     if job is None:
-        raise AsyncApiError(404, "AsyncRequestStatusNotFound",
-                            f"No asynchronous request with the ID '{request_id}' was found.")
+        raise AsyncApiError(
+            404, "AsyncRequestStatusNotFound", f"No asynchronous request with the ID '{request_id}' was found."
+        )
     return job
 
 
@@ -112,8 +117,9 @@ def job_status(request_id: str):
 def job_results(request_id: str):
     job = _job(request_id)
     page = int_arg("$page", 1, 1, 10**9) if "$page" in request.args else None
-    page_size = int_arg("$pageSize", jobs.DEFAULT_RESULTS_PAGE_SIZE, 1, jobs.MAX_ITEMS) \
-        if "$pageSize" in request.args else None
+    page_size = (
+        int_arg("$pageSize", jobs.DEFAULT_RESULTS_PAGE_SIZE, 1, jobs.MAX_ITEMS) if "$pageSize" in request.args else None
+    )
     return ok(jobs.results_view(job, page, page_size))
 
 
@@ -128,8 +134,9 @@ def hub_rowset(ref: str):
     if not body:
         raise errors.bad_request("The rowset is empty: send at least one row.", errors.MISSING_FIELD)
     if len(body) > jobs.MAX_ITEMS:
-        raise errors.bad_request(f"The rowset has {len(body)} rows; at most {jobs.MAX_ITEMS:,} are allowed.",
-                                 errors.INCORRECT_FORMAT)
+        raise errors.bad_request(
+            f"The rowset has {len(body)} rows; at most {jobs.MAX_ITEMS:,} are allowed.", errors.INCORRECT_FORMAT
+        )
     return _submit(de, body, insert_only=False, shape=jobs.KEYED, source="hub async rowset")
 
 
@@ -141,27 +148,57 @@ def hub_row(ref: str, primary_keys: str):
     values = json_body(dict).get("values") or {}
     if not isinstance(values, dict):
         raise errors.bad_request("'values' must be an object.", errors.INCORRECT_FORMAT)
-    return _submit(de, [{"keys": keys, "values": values}], insert_only=False, shape=jobs.KEYED,
-                   source="hub async row")
+    return _submit(de, [{"keys": keys, "values": values}], insert_only=False, shape=jobs.KEYED, source="hub async row")
 
 
 ASYNC = "async-data-extensions"
 for _method, _path, _operation in (
-    ("post", "/data/v1/async/dataextensions/{ref}/rows", _op(
-        "Insert rows asynchronously", ASYNC, ok=202, body="AsyncRows", scope=W, envelope="async",
-        description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items; a duplicate primary key "
-                    "fails that row only.")),
-    ("put", "/data/v1/async/dataextensions/{ref}/rows", _op(
-        "Upsert rows asynchronously", ASYNC, ok=202, body="AsyncRows", scope=W, envelope="async",
-        description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items.")),
-    ("get", "/data/v1/async/{request_id}/status", _op(
-        "Status of an async request ('status' absent until it is picked up)", ASYNC, scope=R, envelope="async")),
-    ("get", "/data/v1/async/{request_id}/results", _op(
-        "Per-row results of an async request, in submission order", ASYNC, scope=R, envelope="async",
-        params=PAGE)),
-    ("post", "/hub/v1/dataeventsasync/{ref}/rowset", _op(
-        "Upsert a rowset asynchronously", ASYNC, ok=202, body="Rowset", scope=W)),
-    ("put", "/hub/v1/dataeventsasync/{ref}/rows/{primary_keys}", _op(
-        "Upsert one row asynchronously", ASYNC, ok=202, body="RowValues", scope=W)),
+    (
+        "post",
+        "/data/v1/async/dataextensions/{ref}/rows",
+        _op(
+            "Insert rows asynchronously",
+            ASYNC,
+            ok=202,
+            body="AsyncRows",
+            scope=W,
+            envelope="async",
+            description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items; a duplicate primary key "
+            "fails that row only.",
+        ),
+    ),
+    (
+        "put",
+        "/data/v1/async/dataextensions/{ref}/rows",
+        _op(
+            "Upsert rows asynchronously",
+            ASYNC,
+            ok=202,
+            body="AsyncRows",
+            scope=W,
+            envelope="async",
+            description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items.",
+        ),
+    ),
+    (
+        "get",
+        "/data/v1/async/{request_id}/status",
+        _op("Status of an async request ('status' absent until it is picked up)", ASYNC, scope=R, envelope="async"),
+    ),
+    (
+        "get",
+        "/data/v1/async/{request_id}/results",
+        _op("Per-row results of an async request, in submission order", ASYNC, scope=R, envelope="async", params=PAGE),
+    ),
+    (
+        "post",
+        "/hub/v1/dataeventsasync/{ref}/rowset",
+        _op("Upsert a rowset asynchronously", ASYNC, ok=202, body="Rowset", scope=W),
+    ),
+    (
+        "put",
+        "/hub/v1/dataeventsasync/{ref}/rows/{primary_keys}",
+        _op("Upsert one row asynchronously", ASYNC, ok=202, body="RowValues", scope=W),
+    ),
 ):
     register(_method, _path, _operation)

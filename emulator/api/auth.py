@@ -25,8 +25,9 @@ def _token_body() -> dict:
     except (ValueError, RecursionError):
         raise OAuthError(400, "invalid_request", "The body must be JSON or form-encoded.") from None
     if not isinstance(body, dict):
-        raise OAuthError(400, "invalid_request",
-                         "Send grant_type, client_id and client_secret as a JSON object or form fields.")
+        raise OAuthError(
+            400, "invalid_request", "Send grant_type, client_id and client_secret as a JSON object or form fields."
+        )
     return body
 
 

@@ -47,13 +47,13 @@ def json_body(expect: type | tuple[type, ...] = (dict, list), *, what: str = "Th
     """The parsed JSON body, or the SFMC error a client gets for a bad one."""
     if request.mimetype != "application/json":
         raise errors.SfmcError(
-            415, 0,
+            415,
+            0,
             f"Unsupported Media Type: send the body as application/json (got '{request.mimetype or 'none'}').",
         )
     parsed, body = parsed_json()
     if not parsed:
-        raise errors.bad_request("Unable to parse the request body: it is not valid JSON.",
-                                 errors.UNPARSEABLE)
+        raise errors.bad_request("Unable to parse the request body: it is not valid JSON.", errors.UNPARSEABLE)
     if not isinstance(body, expect):
         kinds = expect if isinstance(expect, tuple) else (expect,)
         wanted = " or ".join("a JSON array" if k is list else "a JSON object" for k in kinds)
@@ -70,8 +70,9 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        raise errors.bad_request(f"Parameter {name} is invalid: expected a whole number {low}..{high}.",
-                                 errors.INVALID_PARAMETER)
+        raise errors.bad_request(
+            f"Parameter {name} is invalid: expected a whole number {low}..{high}.", errors.INVALID_PARAMETER
+        )
     return value
 
 

@@ -27,9 +27,23 @@ def update_contact():
     return ok(response(engine().contacts.write(auth().tenant_id, json_body(dict), update=True)))
 
 
-register("post", "/contacts/v1/contacts", _op(
-    "Create a contact, or update it when the contact key exists (isNewContactKey says which)", "contacts",
-    body="ContactUpsert", scope=WRITE))
-register("patch", "/contacts/v1/contacts", _op(
-    "Update an existing contact by contactKey or contactID (404 when it does not exist)", "contacts",
-    body="ContactUpsert", scope=WRITE))
+register(
+    "post",
+    "/contacts/v1/contacts",
+    _op(
+        "Create a contact, or update it when the contact key exists (isNewContactKey says which)",
+        "contacts",
+        body="ContactUpsert",
+        scope=WRITE,
+    ),
+)
+register(
+    "patch",
+    "/contacts/v1/contacts",
+    _op(
+        "Update an existing contact by contactKey or contactID (404 when it does not exist)",
+        "contacts",
+        body="ContactUpsert",
+        scope=WRITE,
+    ),
+)

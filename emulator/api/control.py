@@ -28,6 +28,7 @@ MAX_HEADERS = 30
 
 # -- admin token ---------------------------------------------------------------------------------
 
+
 def check_admin_token(emulator: Emulator) -> None:
     expected = emulator.config.admin_token
     if not expected or request.endpoint in PUBLIC_ADMIN or (request.endpoint or "").startswith("ui."):
@@ -37,12 +38,16 @@ def check_admin_token(emulator: Emulator) -> None:
     if not given and authorization.lower().startswith("bearer "):
         given = authorization[7:].strip()
     if not secrets.compare_digest(given.encode(), expected.encode()):
-        raise errors.SfmcError(401, errors.NOT_AUTHORIZED,
-                               "Not Authorized: this emulator's control plane needs its admin token in "
-                               "'Authorization: Bearer <token>' or 'X-Emulator-Admin-Token'.")
+        raise errors.SfmcError(
+            401,
+            errors.NOT_AUTHORIZED,
+            "Not Authorized: this emulator's control plane needs its admin token in "
+            "'Authorization: Bearer <token>' or 'X-Emulator-Admin-Token'.",
+        )
 
 
 # -- faults --------------------------------------------------------------------------------------
+
 
 def apply_fault(emulator: Emulator, tenant_id: str | None, *, token_call: bool = False) -> Response | None:
     """Sleep for latency rules, then answer as the first matching rule says (or return None)."""
@@ -102,6 +107,7 @@ class DropConnection:
 
 # -- request-body validation against the OpenAPI document ----------------------------------------
 
+
 def validate_body(family: str) -> None:
     """Check a parseable JSON (or token form) body against the route's schema; bodies that do not parse
     are left to the route, which answers them with its established error (10004, 415, ...)."""
@@ -125,11 +131,15 @@ def validate_body(family: str) -> None:
         raise errors.OAuthError(400, "invalid_request", "The request body is not valid: " + "; ".join(problems))
     if envelope == "async":
         raise errors.AsyncApiError(400, "InvalidRequest", "The request body is not valid: " + "; ".join(problems))
-    raise errors.bad_request("The request body is not valid: " + problems[0], errors.INCORRECT_FORMAT,
-                             [errors.detail(p, errors.INCORRECT_FORMAT) for p in problems])
+    raise errors.bad_request(
+        "The request body is not valid: " + problems[0],
+        errors.INCORRECT_FORMAT,
+        [errors.detail(p, errors.INCORRECT_FORMAT) for p in problems],
+    )
 
 
 # -- the journal ---------------------------------------------------------------------------------
+
 
 def start_journal(emulator: Emulator) -> None:
     g.journal_started = time.perf_counter()
@@ -216,25 +226,26 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
     status = None if dropped else response.status_code
     route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
     request_body, request_cut = _request_body(family)
-    response_body, response_cut = (None, False) if dropped or response.direct_passthrough else \
-        cap(response.get_data())
-    emulator.journal.record({
-        "tenant": tenant,
-        "mid": ctx.mid if ctx is not None else None,
-        "method": request.method,
-        "path": request.path,
-        "query": request.query_string.decode("latin-1"),
-        "route": route,
-        "status": status,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-        "request_headers": _headers(),
-        "request_body": request_body,
-        "request_body_truncated": request_cut,
-        "response_body": response_body,
-        "response_body_truncated": response_cut,
-        "keys_ignored": capture.keys_ignored,
-        "rules_broken": [] if dropped else _rules_broken(response, capture.problems),
-        "rows_written": capture.rows_written,
-        "fault": g.get("fault"),
-    })
+    response_body, response_cut = (None, False) if dropped or response.direct_passthrough else cap(response.get_data())
+    emulator.journal.record(
+        {
+            "tenant": tenant,
+            "mid": ctx.mid if ctx is not None else None,
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string.decode("latin-1"),
+            "route": route,
+            "status": status,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "request_headers": _headers(),
+            "request_body": request_body,
+            "request_body_truncated": request_cut,
+            "response_body": response_body,
+            "response_body_truncated": response_cut,
+            "keys_ignored": capture.keys_ignored,
+            "rules_broken": [] if dropped else _rules_broken(response, capture.problems),
+            "rows_written": capture.rows_written,
+            "fault": g.get("fault"),
+        }
+    )
     emulator.stats.record_request(tenant, route, request.method, status, fault=g.get("fault") is not None)

@@ -70,9 +70,10 @@ def list_custom_objects():
     search = (request.args.get("$search") or "").lower()
     page = int_arg("$page", 1, 1, 10**9)
     page_size = int_arg("$pageSize", 50, 1, 2500)
-    found = [de for de in engine().data_extensions(auth().tenant_id)
-             if search in de.name.lower() or search in de.key.lower()]
-    items = found[(page - 1) * page_size: page * page_size]
+    found = [
+        de for de in engine().data_extensions(auth().tenant_id) if search in de.name.lower() or search in de.key.lower()
+    ]
+    items = found[(page - 1) * page_size : page * page_size]
     summary = [{k: v for k, v in de.to_dict().items() if k != "fields"} for de in items]
     return ok({"count": len(found), "page": page, "pageSize": page_size, "items": summary})
 

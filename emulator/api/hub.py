@@ -32,8 +32,7 @@ def rowset_inputs(body: list) -> list[RowInput]:
     rows = []
     for i, item in enumerate(body):
         if not isinstance(item, dict):
-            raise errors.bad_request(f"Row {i} must be an object with 'keys' and 'values'.",
-                                     errors.INCORRECT_FORMAT)
+            raise errors.bad_request(f"Row {i} must be an object with 'keys' and 'values'.", errors.INCORRECT_FORMAT)
         rows.append(RowInput(item.get("keys") or {}, item.get("values") or {}))
     return rows
 
@@ -57,7 +56,8 @@ def parse_primary_keys(text: str) -> dict[str, str]:
         if not sep or not name.strip():
             raise errors.bad_request(
                 f"Parameter {text} is invalid: write primary keys as Column:value, separated by commas.",
-                errors.INVALID_PARAMETER)
+                errors.INVALID_PARAMETER,
+            )
         keys[name.strip()] = value
     return keys
 

@@ -51,7 +51,7 @@ def list_definitions():
     page = int_arg("$page", 1, 1, 10**9)
     page_size = int_arg("$pageSize", 50, 1, 50)
     found = [d for d in engine().journeys.definitions(auth().tenant_id) if name in d["name"].lower()]
-    items = [definition_view(d) for d in found[(page - 1) * page_size: page * page_size]]
+    items = [definition_view(d) for d in found[(page - 1) * page_size : page * page_size]]
     return ok({"count": len(found), "page": page, "pageSize": page_size, "items": items})
 
 
@@ -83,24 +83,72 @@ def delete_definition(ref: str):
 
 TAG = "journey-builder"
 for _method, _path, _operation in (
-    ("post", "/interaction/v1/events", _op(
-        "Fire an API event: the contact enters the journey, Data becomes a row of the event's DE", TAG, ok=201,
-        body="ApiEvent", scope=JOURNEYS)),
-    ("post", "/interaction/v1/async/events", _op(
-        "Fire an API event for up to 100 members, each accepted or refused on its own", TAG, ok=202,
-        body="AsyncApiEvents", scope=JOURNEYS)),
-    ("get", "/interaction/v1/eventDefinitions", _op(
-        "List event definitions", TAG, scope=JOURNEYS, params=[*PAGE, {
-            "name": "name", "in": "query", "required": False, "description": "substring of the name",
-            "schema": {"type": "string"}}])),
-    ("post", "/interaction/v1/eventDefinitions", _op(
-        "Create an event definition (eventDefinitionKey, name, dataExtensionId)", TAG, ok=201,
-        body="EventDefinition", scope=JOURNEYS)),
-    ("get", "/interaction/v1/eventDefinitions/{ref}", _op(
-        "Get an event definition by id or key:{key}", TAG, scope=JOURNEYS)),
-    ("put", "/interaction/v1/eventDefinitions/{ref}", _op(
-        "Update an event definition by id or key:{key}", TAG, body="EventDefinition", scope=JOURNEYS)),
-    ("delete", "/interaction/v1/eventDefinitions/{ref}", _op(
-        "Delete an event definition by id or key:{key}", TAG, scope=JOURNEYS)),
+    (
+        "post",
+        "/interaction/v1/events",
+        _op(
+            "Fire an API event: the contact enters the journey, Data becomes a row of the event's DE",
+            TAG,
+            ok=201,
+            body="ApiEvent",
+            scope=JOURNEYS,
+        ),
+    ),
+    (
+        "post",
+        "/interaction/v1/async/events",
+        _op(
+            "Fire an API event for up to 100 members, each accepted or refused on its own",
+            TAG,
+            ok=202,
+            body="AsyncApiEvents",
+            scope=JOURNEYS,
+        ),
+    ),
+    (
+        "get",
+        "/interaction/v1/eventDefinitions",
+        _op(
+            "List event definitions",
+            TAG,
+            scope=JOURNEYS,
+            params=[
+                *PAGE,
+                {
+                    "name": "name",
+                    "in": "query",
+                    "required": False,
+                    "description": "substring of the name",
+                    "schema": {"type": "string"},
+                },
+            ],
+        ),
+    ),
+    (
+        "post",
+        "/interaction/v1/eventDefinitions",
+        _op(
+            "Create an event definition (eventDefinitionKey, name, dataExtensionId)",
+            TAG,
+            ok=201,
+            body="EventDefinition",
+            scope=JOURNEYS,
+        ),
+    ),
+    (
+        "get",
+        "/interaction/v1/eventDefinitions/{ref}",
+        _op("Get an event definition by id or key:{key}", TAG, scope=JOURNEYS),
+    ),
+    (
+        "put",
+        "/interaction/v1/eventDefinitions/{ref}",
+        _op("Update an event definition by id or key:{key}", TAG, body="EventDefinition", scope=JOURNEYS),
+    ),
+    (
+        "delete",
+        "/interaction/v1/eventDefinitions/{ref}",
+        _op("Delete an event definition by id or key:{key}", TAG, scope=JOURNEYS),
+    ),
 ):
     register(_method, _path, _operation)

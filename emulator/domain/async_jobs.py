@@ -21,19 +21,44 @@ QUEUED, PENDING, EXECUTING, COMPLETE, ERROR = "Queued", "Pending", "Executing", 
 UNFINISHED = (QUEUED, PENDING, EXECUTING)
 FLAT, KEYED = "flat", "keyed"  # /data/v1/async items vs. /hub rowsets of {keys, values}
 NOT_AN_OBJECT = "Each item must be an object of column names and values."
-ASYNC_DISABLED = ("The asynchronous API is not enabled for this account: the request was accepted but no row "
-                  "was processed (BAT-3). Ask Salesforce support to enable it.")
+ASYNC_DISABLED = (
+    "The asynchronous API is not enabled for this account: the request was accepted but no row "
+    "was processed (BAT-3). Ask Salesforce support to enable it."
+)
 DEFAULT_RESULTS_PAGE_SIZE = 50  # when $page or $pageSize is asked without the other
 
 
-def new_job(tenant_id: str, de: DataExtension, *, insert_only: bool, shape: str, source: str, now: float,
-            pickup_delay: float, count: int) -> dict:
+def new_job(
+    tenant_id: str,
+    de: DataExtension,
+    *,
+    insert_only: bool,
+    shape: str,
+    source: str,
+    now: float,
+    pickup_delay: float,
+    count: int,
+) -> dict:
     return {
-        "id": str(uuid.uuid4()), "tenant_id": tenant_id, "data_extension_id": de.id,
-        "data_extension": de.key, "operation": "insert" if insert_only else "upsert", "shape": shape,
-        "source": source, "state": QUEUED, "called_at": now, "due_at": now + pickup_delay,
-        "picked_up_at": None, "started_at": None, "completed_at": None, "item_count": count,
-        "saved_count": 0, "failed_count": 0, "ignored_keys": [], "reason": None, "failures": {},
+        "id": str(uuid.uuid4()),
+        "tenant_id": tenant_id,
+        "data_extension_id": de.id,
+        "data_extension": de.key,
+        "operation": "insert" if insert_only else "upsert",
+        "shape": shape,
+        "source": source,
+        "state": QUEUED,
+        "called_at": now,
+        "due_at": now + pickup_delay,
+        "picked_up_at": None,
+        "started_at": None,
+        "completed_at": None,
+        "item_count": count,
+        "saved_count": 0,
+        "failed_count": 0,
+        "ignored_keys": [],
+        "reason": None,
+        "failures": {},
     }
 
 
@@ -59,25 +84,51 @@ def row_inputs(de: DataExtension, items: list, shape: str) -> tuple[list[RowInpu
 def fail_every_row(job: dict, message: str, now: float) -> dict:
     """The job when an injected fault fails all its rows (nothing was written)."""
     failures = {str(i): [message] for i in range(job["item_count"])}
-    return {**job, "state": COMPLETE, "completed_at": now, "failures": failures,
-            "failed_count": len(failures), "saved_count": 0}
+    return {
+        **job,
+        "state": COMPLETE,
+        "completed_at": now,
+        "failures": failures,
+        "failed_count": len(failures),
+        "saved_count": 0,
+    }
 
 
-def finish(job: dict, outcomes: list[RowOutcome], positions: list[int], refused: dict[int, list[str]],
-           ignored_keys: list[str], now: float) -> dict:
+def finish(
+    job: dict,
+    outcomes: list[RowOutcome],
+    positions: list[int],
+    refused: dict[int, list[str]],
+    ignored_keys: list[str],
+    now: float,
+) -> dict:
     """The job after its rows were planned and written."""
     failures = {str(i): problems for i, problems in refused.items()}
     for outcome in outcomes:
         if outcome.problems:
             failures[str(positions[outcome.index])] = outcome.problems
-    return {**job, "state": COMPLETE, "completed_at": now, "failures": failures, "ignored_keys": ignored_keys,
-            "failed_count": len(failures), "saved_count": job["item_count"] - len(failures)}
+    return {
+        **job,
+        "state": COMPLETE,
+        "completed_at": now,
+        "failures": failures,
+        "ignored_keys": ignored_keys,
+        "failed_count": len(failures),
+        "saved_count": job["item_count"] - len(failures),
+    }
 
 
 def fail(job: dict, reason: str, now: float) -> dict:
     """The job when it could not run at all: every row is unprocessed."""
-    return {**job, "state": ERROR, "completed_at": now, "reason": reason, "failed_count": job["item_count"],
-            "saved_count": 0, "picked_up_at": job["picked_up_at"] or now}
+    return {
+        **job,
+        "state": ERROR,
+        "completed_at": now,
+        "reason": reason,
+        "failed_count": job["item_count"],
+        "saved_count": 0,
+        "picked_up_at": job["picked_up_at"] or now,
+    }
 
 
 def _when(at: float | None) -> str | None:
@@ -105,16 +156,24 @@ def status_view(job: dict) -> dict:
 
 
 def _message(text: str) -> dict:
-    return {"resultType": "Execution", "resultClass": "Error", "resultCode": "AsyncApiNotEnabled"
-            if "not enabled" in text else "AsyncRequestFailed", "message": text}
+    return {
+        "resultType": "Execution",
+        "resultClass": "Error",
+        "resultCode": "AsyncApiNotEnabled" if "not enabled" in text else "AsyncRequestFailed",
+        "message": text,
+    }
 
 
 def _item(problems: list[str] | None) -> dict:
     if not problems:
         return {"status": "OK", "message": "Success"}
     duplicate = any("PRIMARY KEY constraint" in p for p in problems)
-    return {"status": "Error", "message": "; ".join(problems),
-            "errorCode": "PrimaryKeyViolation" if duplicate else "ValidationError", "errors": problems}
+    return {
+        "status": "Error",
+        "message": "; ".join(problems),
+        "errorCode": "PrimaryKeyViolation" if duplicate else "ValidationError",
+        "errors": problems,
+    }
 
 
 def results_view(job: dict, page: int | None, page_size: int | None) -> dict:
@@ -134,8 +193,14 @@ def results_view(job: dict, page: int | None, page_size: int | None) -> dict:
         items = [_item([job["reason"]]) for _ in range(start, stop)]
     else:
         items = [_item(failures.get(str(i))) for i in range(start, stop)]
-    return {"page": page, "pageSize": page_size, "count": count, "items": items, "requestId": job["id"],
-            "resultMessages": [] if job["reason"] is None else [_message(job["reason"])]}
+    return {
+        "page": page,
+        "pageSize": page_size,
+        "count": count,
+        "items": items,
+        "requestId": job["id"],
+        "resultMessages": [] if job["reason"] is None else [_message(job["reason"])],
+    }
 
 
 def admin_view(job: dict) -> dict:

@@ -45,9 +45,12 @@ def grant(tenant: Tenant, package: Package, account_id: object, scope: object) -
         except ValueError:
             raise OAuthError(400, "invalid_request", f"account_id '{account_id}' is not a MID.") from None
         if not tenant.has_mid(mid):
-            raise OAuthError(401, "unauthorized_client",
-                             f"The client is not authorized for account_id {mid}: it is not a business unit "
-                             "of this account, or the package is not installed there.")
+            raise OAuthError(
+                401,
+                "unauthorized_client",
+                f"The client is not authorized for account_id {mid}: it is not a business unit "
+                "of this account, or the package is not installed there.",
+            )
     if scope is None:
         return mid, package.scopes
     if not isinstance(scope, str):
@@ -55,9 +58,12 @@ def grant(tenant: Tenant, package: Package, account_id: object, scope: object) -
     requested = tuple(dict.fromkeys(scope.split()))
     extra = [s for s in requested if s not in package.scopes]
     if extra:
-        raise OAuthError(400, "invalid_scope",
-                         f"The package was not granted: {' '.join(extra)}. Add the permissions to the "
-                         "installed package or narrow the requested scope.")
+        raise OAuthError(
+            400,
+            "invalid_scope",
+            f"The package was not granted: {' '.join(extra)}. Add the permissions to the "
+            "installed package or narrow the requested scope.",
+        )
     return mid, requested
 
 

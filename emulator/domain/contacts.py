@@ -38,8 +38,11 @@ def parse_contact(body: dict, *, update: bool) -> tuple[str | None, int | None, 
         sets = []
     for i, attribute_set in enumerate(sets):
         where = f"attributeSets[{i}]"
-        if not isinstance(attribute_set, dict) or not isinstance(attribute_set.get("name"), str) \
-                or not attribute_set["name"].strip():
+        if (
+            not isinstance(attribute_set, dict)
+            or not isinstance(attribute_set.get("name"), str)
+            or not attribute_set["name"].strip()
+        ):
             problems.append(f"{where}: each attribute set needs a 'name'.")
             continue
         target = attributes.setdefault(attribute_set["name"], {})
@@ -70,17 +73,27 @@ def merged(existing: dict | None, key: str, contact_id: int, attributes: dict, n
     for name, values in attributes.items():
         combined.setdefault(name, {}).update(values)
     return {
-        "contactKey": key, "contactId": contact_id, "attributes": combined,
+        "contactKey": key,
+        "contactId": contact_id,
+        "attributes": combined,
         "isNewContactKey": existing is None,
-        "createdDate": (existing or {}).get("createdDate") or iso(now), "modifiedDate": iso(now),
+        "createdDate": (existing or {}).get("createdDate") or iso(now),
+        "modifiedDate": iso(now),
     }
 
 
 def response(contact: dict) -> dict:
     """The 200 body of a create/update."""
     return {
-        "operationStatus": "OK", "rowsAffected": 1, "contactKey": contact["contactKey"],
-        "contactId": contact["contactId"], "contactTypeID": 0, "isNewContactKey": contact["isNewContactKey"],
-        "isNewContactId": contact["isNewContactKey"], "hasErrors": False, "resultMessages": [],
-        "requestServiceMessageID": str(uuid.uuid4()), "serviceMessageID": str(uuid.uuid4()),
+        "operationStatus": "OK",
+        "rowsAffected": 1,
+        "contactKey": contact["contactKey"],
+        "contactId": contact["contactId"],
+        "contactTypeID": 0,
+        "isNewContactKey": contact["isNewContactKey"],
+        "isNewContactId": contact["isNewContactKey"],
+        "hasErrors": False,
+        "resultMessages": [],
+        "requestServiceMessageID": str(uuid.uuid4()),
+        "serviceMessageID": str(uuid.uuid4()),
     }

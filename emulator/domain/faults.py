@@ -34,8 +34,10 @@ REQUEST_KINDS = {*ERROR_PRESETS, "latency", "drop"}
 TOKEN_KINDS = {"revoke_tokens", "expire_tokens"}
 ASYNC_KINDS = {"async_stall", "async_fail_rows"}
 KINDS = REQUEST_KINDS | TOKEN_KINDS | ASYNC_KINDS
-DEADLOCK = ("Transaction (Process ID 57) was deadlocked on lock resources with another process and has been "
-            "chosen as the deadlock victim. Rerun the transaction.")
+DEADLOCK = (
+    "Transaction (Process ID 57) was deadlocked on lock resources with another process and has been "
+    "chosen as the deadlock victim. Rerun the transaction."
+)
 
 RULE_SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -51,8 +53,11 @@ RULE_SCHEMA: dict = {
         "method": {"type": ["string", "null"], "pattern": "^[A-Za-z]+$"},
         "path": {"type": ["string", "null"], "minLength": 1, "description": "glob on the request path; * spans /"},
         "path_regex": {"type": ["string", "null"], "minLength": 1, "description": "regular expression (search)"},
-        "data_extension": {"type": ["string", "null"], "minLength": 1,
-                           "description": "glob on the Data Extension key (async kinds)"},
+        "data_extension": {
+            "type": ["string", "null"],
+            "minLength": 1,
+            "description": "glob on the Data Extension key (async kinds)",
+        },
         "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "errorcode": {"type": "integer"},
         "message": {"type": "string"},
@@ -122,13 +127,23 @@ class FaultRule:
     def answer(self) -> tuple[int, int, str, int | None]:
         status, errorcode, message, retry_after = ERROR_PRESETS[self.kind]
         raw = self.raw
-        return (raw.get("status", status), raw.get("errorcode", errorcode), raw.get("message", message),
-                raw.get("retry_after", retry_after))
+        return (
+            raw.get("status", status),
+            raw.get("errorcode", errorcode),
+            raw.get("message", message),
+            raw.get("retry_after", retry_after),
+        )
 
     def to_dict(self, now: float) -> dict:
-        return {**self.raw, "id": self.id, "kind": self.kind, "fired": self.fired, "remaining": self.remaining,
-                "created_at": self.created_at, "active": self.remaining != 0 and (
-                    self.until is None or now - self.created_at < self.until)}
+        return {
+            **self.raw,
+            "id": self.id,
+            "kind": self.kind,
+            "fired": self.fired,
+            "remaining": self.remaining,
+            "created_at": self.created_at,
+            "active": self.remaining != 0 and (self.until is None or now - self.created_at < self.until),
+        }
 
 
 @dataclass(frozen=True)
@@ -187,12 +202,21 @@ class FaultSet:
             if any(r.id == rule_id for r in self._rules):
                 raise FaultRuleError([f"id: a fault rule '{rule_id}' already exists"])
             rule = FaultRule(
-                id=rule_id, kind=raw["kind"], created_at=self.clock.now(), raw=dict(raw),
-                tenant=raw.get("tenant"), method=(raw.get("method") or "").upper() or None,
-                path=raw.get("path"), path_regex=re.compile(raw["path_regex"]) if raw.get("path_regex") else None,
-                data_extension=raw.get("data_extension"), delay=float(raw.get("delay", 0)), times=raw.get("times"),
-                probability=float(raw.get("probability", 1.0)), after=float(raw.get("after", 0)),
-                until=raw.get("until"), rng=random.Random(raw.get("seed", 0)),
+                id=rule_id,
+                kind=raw["kind"],
+                created_at=self.clock.now(),
+                raw=dict(raw),
+                tenant=raw.get("tenant"),
+                method=(raw.get("method") or "").upper() or None,
+                path=raw.get("path"),
+                path_regex=re.compile(raw["path_regex"]) if raw.get("path_regex") else None,
+                data_extension=raw.get("data_extension"),
+                delay=float(raw.get("delay", 0)),
+                times=raw.get("times"),
+                probability=float(raw.get("probability", 1.0)),
+                after=float(raw.get("after", 0)),
+                until=raw.get("until"),
+                rng=random.Random(raw.get("seed", 0)),
             )
             self._rules.append(rule)
         return rule
@@ -251,8 +275,12 @@ class FaultSet:
         now = self.clock.now()
         with self._lock:
             for rule in self._rules:
-                if (rule.kind in TOKEN_KINDS and issued_at <= rule.created_at
-                        and rule.matches(tenant_id, None, None, now) and rule.roll()):
+                if (
+                    rule.kind in TOKEN_KINDS
+                    and issued_at <= rule.created_at
+                    and rule.matches(tenant_id, None, None, now)
+                    and rule.roll()
+                ):
                     return "expired" if rule.kind == "expire_tokens" else "revoked"
         return None
 

@@ -111,8 +111,11 @@ def _text(field: FieldSpec, value: object) -> str:
     return _check_length(field, _as_text(field, value))
 
 
-_PATTERNS = {"EmailAddress": (_EMAIL, "email address"), "Phone": (_PHONE, "phone number"),
-             "Locale": (_LOCALE, "locale")}
+_PATTERNS = {
+    "EmailAddress": (_EMAIL, "email address"),
+    "Phone": (_PHONE, "phone number"),
+    "Locale": (_LOCALE, "locale"),
+}
 
 
 def _patterned(field: FieldSpec, value: object) -> str:
@@ -158,8 +161,12 @@ def _decimal(field: FieldSpec, value: object) -> str:
     if value.__class__ in (float, str, int):
         match = _PLAIN_DECIMAL.fullmatch(value if value.__class__ is str else repr(value))
         scale = field.scale if field.scale is not None else DEFAULT_DECIMAL[1]
-        if match and len(match[3] or "") <= scale and \
-                len(match[2]) <= (field.length or DEFAULT_DECIMAL[0]) - scale and (match[2] != "0" or scale):
+        if (
+            match
+            and len(match[3] or "") <= scale
+            and len(match[2]) <= (field.length or DEFAULT_DECIMAL[0]) - scale
+            and (match[2] != "0" or scale)
+        ):
             sign, whole, fraction = match[1], match[2], (match[3] or "").ljust(scale, "0")
             return f"{sign}{whole}.{fraction}" if scale else f"{sign}{whole}"
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -213,5 +220,13 @@ def _boolean(field: FieldSpec, value: object) -> str:
     raise _not_valid(field, "boolean")
 
 
-CHECKS = {"Text": _text, "Number": _number, "Decimal": _decimal, "Date": _date, "Boolean": _boolean,
-           "EmailAddress": _patterned, "Phone": _patterned, "Locale": _patterned}
+CHECKS = {
+    "Text": _text,
+    "Number": _number,
+    "Decimal": _decimal,
+    "Date": _date,
+    "Boolean": _boolean,
+    "EmailAddress": _patterned,
+    "Phone": _patterned,
+    "Locale": _patterned,
+}

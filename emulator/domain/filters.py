@@ -42,7 +42,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise FilterError(f"cannot read the filter at position {pos}: {text[pos:pos + 20]!r}")
+            raise FilterError(f"cannot read the filter at position {pos}: {text[pos : pos + 20]!r}")
         kind = m.lastgroup
         value = m.group(kind)
         if kind == "str":

@@ -92,11 +92,18 @@ def build_definition(raw: object, find_de, *, now: float, current: dict | None =
 def definition_view(definition: dict) -> dict:
     """An event definition as ``/interaction/v1/eventDefinitions`` answers it."""
     return {
-        "id": definition["id"], "type": definition["type"], "name": definition["name"],
-        "description": definition["description"], "mode": definition["mode"],
-        "eventDefinitionKey": definition["key"], "dataExtensionId": definition["dataExtensionId"],
-        "dataExtensionName": definition["dataExtensionName"], "status": "Active", "category": "Event",
-        "isVisibleInPicker": False, "createdDate": definition["createdDate"],
+        "id": definition["id"],
+        "type": definition["type"],
+        "name": definition["name"],
+        "description": definition["description"],
+        "mode": definition["mode"],
+        "eventDefinitionKey": definition["key"],
+        "dataExtensionId": definition["dataExtensionId"],
+        "dataExtensionName": definition["dataExtensionName"],
+        "status": "Active",
+        "category": "Event",
+        "isVisibleInPicker": False,
+        "createdDate": definition["createdDate"],
         "modifiedDate": definition["modifiedDate"],
     }
 
@@ -137,8 +144,7 @@ def parse_event(body: dict) -> tuple[str, str, dict, list[str]]:
     elif not isinstance(data, dict):
         problems.append("Data must be an object of the event's attributes.")
         data = {}
-    return ("" if contact is None else str(contact)), (event_key if isinstance(event_key, str) else ""), data, \
-        problems
+    return ("" if contact is None else str(contact)), (event_key if isinstance(event_key, str) else ""), data, problems
 
 
 def event_row(de: DataExtension, contact_key: str, data: dict) -> RowInput:
@@ -156,7 +162,13 @@ def event_row(de: DataExtension, contact_key: str, data: dict) -> RowInput:
 
 def journey_entry(definition: dict, contact_key: str, data: dict, *, now: float, source: str) -> dict:
     return {
-        "eventInstanceId": str(uuid.uuid4()), "contactKey": contact_key, "eventDefinitionKey": definition["key"],
-        "eventDefinitionId": definition["id"], "dataExtension": definition["dataExtensionKey"], "data": data,
-        "at": now, "time": iso(now), "source": source,
+        "eventInstanceId": str(uuid.uuid4()),
+        "contactKey": contact_key,
+        "eventDefinitionKey": definition["key"],
+        "eventDefinitionId": definition["id"],
+        "dataExtension": definition["dataExtensionKey"],
+        "data": data,
+        "at": now,
+        "time": iso(now),
+        "source": source,
     }

@@ -147,7 +147,7 @@ def plan_rows(
     if stop_at_first_error:
         first_bad = next((o.index for o in outcomes if not o.ok), None)
         if first_bad is not None:
-            for later in outcomes[first_bad + 1:]:
+            for later in outcomes[first_bad + 1 :]:
                 later.problems.append("Not processed: an earlier row in the request failed.")
     stored = existing([o.row_key for o in outcomes if o.ok and o.row_key is not None])
     writes: dict[str | None, dict] = {}
@@ -184,7 +184,7 @@ def plan_rows(
             outcome.data = {**current, **outcome.data, **{pk.name: current[pk.name] for pk in de.primary_keys}}
         if not outcome.ok:
             if stop_at_first_error:
-                for later in outcomes[outcome.index + 1:]:
+                for later in outcomes[outcome.index + 1 :]:
                     if later.ok:
                         later.problems.append("Not processed: an earlier row in the request failed.")
             continue

@@ -66,8 +66,14 @@ class DataExtension:
 
     def with_fields(self, fields: list[FieldSpec]) -> DataExtension:
         return DataExtension(
-            self.id, self.key, self.name, tuple(fields), self.is_sendable, self.description,
-            self.category_id, self.created_at,
+            self.id,
+            self.key,
+            self.name,
+            tuple(fields),
+            self.is_sendable,
+            self.description,
+            self.category_id,
+            self.created_at,
         )
 
 
@@ -103,8 +109,10 @@ def build_field(raw: object, ordinal: int, problems: list[str], require_title_ca
         problems.append(problem)
     kind = canonical_type(_pick(raw, "type", "fieldType", default="Text"))
     if kind is None:
-        problems.append(f"{where}: unknown type {raw.get('type')!r}; use one of Text, Number, Decimal, Date, "
-                        "Boolean, EmailAddress, Phone, Locale")
+        problems.append(
+            f"{where}: unknown type {raw.get('type')!r}; use one of Text, Number, Decimal, Date, "
+            "Boolean, EmailAddress, Phone, Locale"
+        )
         return None
     length = _pick(raw, "length", "maxLength", "precision")
     scale = _pick(raw, "scale")
@@ -122,8 +130,9 @@ def build_field(raw: object, ordinal: int, problems: list[str], require_title_ca
         length = length or DEFAULT_DECIMAL[0]
         scale = DEFAULT_DECIMAL[1] if scale is None else scale
         if not 1 <= length <= MAX_PRECISION or not 0 <= scale <= length:
-            problems.append(f"{where}: Decimal precision must be 1..{MAX_PRECISION} and scale 0..precision "
-                            f"(got {length}, {scale})")
+            problems.append(
+                f"{where}: Decimal precision must be 1..{MAX_PRECISION} and scale 0..precision (got {length}, {scale})"
+            )
     else:
         length = None
     if kind != "Decimal":
@@ -134,9 +143,14 @@ def build_field(raw: object, ordinal: int, problems: list[str], require_title_ca
         problems.append(f"{where}: a primary key field can never be nullable")
     default = _pick(raw, "defaultValue", "default")
     return FieldSpec(
-        name=name, type=kind, length=length, scale=scale, is_primary_key=primary,
+        name=name,
+        type=kind,
+        length=length,
+        scale=scale,
+        is_primary_key=primary,
         is_nullable=False if primary else nullable,
-        default=None if default is None else str(default), ordinal=ordinal,
+        default=None if default is None else str(default),
+        ordinal=ordinal,
     )
 
 

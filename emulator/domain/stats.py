@@ -59,8 +59,9 @@ class Stats:
         _current.set(None)
         return capture
 
-    def record_request(self, tenant: str | None, route: str, method: str, status: int | None, *,
-                       fault: bool = False) -> None:
+    def record_request(
+        self, tenant: str | None, route: str, method: str, status: int | None, *, fault: bool = False
+    ) -> None:
         second = math.floor(self.clock.now())
         with self._lock:
             counters = self._tenants[tenant]
@@ -85,8 +86,9 @@ class Stats:
 
     # -- the engine -----------------------------------------------------------------------------
 
-    def record_write(self, tenant: str, *, saved: int, failed: int, ignored_keys: list[str],
-                     problems: list[str]) -> None:
+    def record_write(
+        self, tenant: str, *, saved: int, failed: int, ignored_keys: list[str], problems: list[str]
+    ) -> None:
         with self._lock:
             counters = self._tenants[tenant]
             counters.rows_written += saved
@@ -103,9 +105,16 @@ class Stats:
     def tenant(self, tenant: str | None) -> dict:
         with self._lock:
             c = self._tenants.get(tenant) or TenantCounters()
-            return {"requests": c.requests, **c.by_class, "429": c.throttled, "dropped": c.dropped,
-                    "faults": c.faults, "rows_written": c.rows_written, "rows_failed": c.rows_failed,
-                    "keys_ignored": c.keys_ignored}
+            return {
+                "requests": c.requests,
+                **c.by_class,
+                "429": c.throttled,
+                "dropped": c.dropped,
+                "faults": c.faults,
+                "rows_written": c.rows_written,
+                "rows_failed": c.rows_failed,
+                "keys_ignored": c.keys_ignored,
+            }
 
     def traffic(self, tenant: str | None, seconds: int) -> list[dict]:
         """One point per second of the emulator clock, oldest first, ending at the current second."""
@@ -124,9 +133,19 @@ class Stats:
 
     def totals(self) -> dict[str | None, TenantCounters]:
         with self._lock:
-            return {t: TenantCounters(c.requests, dict(c.by_class), c.throttled, c.dropped, c.faults,
-                                      c.rows_written, c.rows_failed, c.keys_ignored)
-                    for t, c in self._tenants.items()}
+            return {
+                t: TenantCounters(
+                    c.requests,
+                    dict(c.by_class),
+                    c.throttled,
+                    c.dropped,
+                    c.faults,
+                    c.rows_written,
+                    c.rows_failed,
+                    c.keys_ignored,
+                )
+                for t, c in self._tenants.items()
+            }
 
     def forget(self, tenant: str | None = None, *, everything: bool = False) -> None:
         with self._lock:

@@ -15,11 +15,21 @@ from .problems import Problems
 
 # The permissions the seed tells users to grant (AUTH-1), as SFMC scope names.
 SEED_SCOPES = (
-    "email_read", "email_write", "web_read", "web_write",
-    "automations_read", "automations_write", "automations_execute",
-    "journeys_read", "list_and_subscribers_read", "list_and_subscribers_write",
-    "data_extensions_read", "data_extensions_write", "tracking_events_read",
-    "webhooks_read", "webhooks_write",
+    "email_read",
+    "email_write",
+    "web_read",
+    "web_write",
+    "automations_read",
+    "automations_write",
+    "automations_execute",
+    "journeys_read",
+    "list_and_subscribers_read",
+    "list_and_subscribers_write",
+    "data_extensions_read",
+    "data_extensions_write",
+    "tracking_events_read",
+    "webhooks_read",
+    "webhooks_write",
 )
 SUBDOMAIN = re.compile(r"^mc[a-z0-9-]{26}$")
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -66,8 +76,9 @@ class TenantSettings:
                         raise ValueError
                     clean[name] = number
             except (TypeError, ValueError):
-                raise TenantError([f"settings.{name}: expected a non-negative {type(current).__name__}, "
-                                   f"got {value!r}"]) from None
+                raise TenantError(
+                    [f"settings.{name}: expected a non-negative {type(current).__name__}, got {value!r}"]
+                ) from None
         return replace(self, **clean)
 
 
@@ -108,10 +119,13 @@ class Tenant:
     @classmethod
     def from_dict(cls, d: dict) -> Tenant:
         return cls(
-            id=d["id"], name=d["name"], subdomain=d["subdomain"],
+            id=d["id"],
+            name=d["name"],
+            subdomain=d["subdomain"],
             business_units=tuple(BusinessUnit(**bu) for bu in d["business_units"]),
             packages=tuple(Package(**{**p, "scopes": tuple(p["scopes"])}) for p in d["packages"]),
-            settings=TenantSettings(**d["settings"]), created_at=d.get("created_at", 0.0),
+            settings=TenantSettings(**d["settings"]),
+            created_at=d.get("created_at", 0.0),
         )
 
 
@@ -123,8 +137,7 @@ def build_tenant(raw: dict, *, now: float = 0.0, base_settings: TenantSettings |
         problems.append(f"id: '{tenant_id}' must be 1-64 letters, digits, '-', '_' or '.'")
     subdomain = str(raw.get("subdomain") or new_subdomain())
     if not SUBDOMAIN.match(subdomain):
-        problems.append(f"subdomain: '{subdomain}' must be 28 characters: 'mc' then lower-case letters, "
-                        "digits or '-'")
+        problems.append(f"subdomain: '{subdomain}' must be 28 characters: 'mc' then lower-case letters, digits or '-'")
     units = raw.get("business_units") or [{"mid": 100000000 + secrets.randbelow(899999999), "name": "Parent"}]
     business_units = []
     for i, bu in enumerate(units):
@@ -137,12 +150,14 @@ def build_tenant(raw: dict, *, now: float = 0.0, base_settings: TenantSettings |
         scopes = p.get("scopes", SEED_SCOPES)
         if isinstance(scopes, str):
             scopes = scopes.split()
-        packages.append(Package(
-            client_id=str(p.get("client_id") or _random(24)),
-            client_secret=str(p.get("client_secret") or _random(24, _ALPHABET + string.ascii_uppercase)),
-            name=str(p.get("name", f"Package {i + 1}")),
-            scopes=tuple(scopes),
-        ))
+        packages.append(
+            Package(
+                client_id=str(p.get("client_id") or _random(24)),
+                client_secret=str(p.get("client_secret") or _random(24, _ALPHABET + string.ascii_uppercase)),
+                name=str(p.get("name", f"Package {i + 1}")),
+                scopes=tuple(scopes),
+            )
+        )
     try:
         settings = (base_settings or TenantSettings()).updated(raw.get("settings") or {})
     except TenantError as err:
@@ -151,6 +166,11 @@ def build_tenant(raw: dict, *, now: float = 0.0, base_settings: TenantSettings |
     if problems:
         raise TenantError(problems)
     return Tenant(
-        id=tenant_id, name=str(raw.get("name") or tenant_id), subdomain=subdomain,
-        business_units=tuple(business_units), packages=tuple(packages), settings=settings, created_at=now,
+        id=tenant_id,
+        name=str(raw.get("name") or tenant_id),
+        subdomain=subdomain,
+        business_units=tuple(business_units),
+        packages=tuple(packages),
+        settings=settings,
+        created_at=now,
     )

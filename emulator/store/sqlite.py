@@ -115,8 +115,9 @@ class SQLiteStore:
 
     def put_tenant(self, tenant: Tenant) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO tenants (id, body) VALUES (?, ?)",
-                       (tenant.id, json.dumps(tenant.to_dict())))
+            db.execute(
+                "INSERT OR REPLACE INTO tenants (id, body) VALUES (?, ?)", (tenant.id, json.dumps(tenant.to_dict()))
+            )
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         rows = self._query("SELECT body FROM tenants WHERE id = ?", (tenant_id,))
@@ -149,7 +150,7 @@ class SQLiteStore:
         found: dict[str, dict] = {}
         unique = list(dict.fromkeys(row_keys))
         for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
+            chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for key, data in self._query(
                 f"SELECT row_key, data FROM rows WHERE de_id = ? AND row_key IN ({marks})", (de_id, *chunk)
@@ -167,8 +168,10 @@ class SQLiteStore:
                     [(de_id, key, dumps(data)) for key, data in writes.items()],
                 )
             if appends:
-                db.executemany("INSERT INTO rows (de_id, row_key, data) VALUES (?, NULL, ?)",
-                               [(de_id, dumps(data)) for data in appends])
+                db.executemany(
+                    "INSERT INTO rows (de_id, row_key, data) VALUES (?, NULL, ?)",
+                    [(de_id, dumps(data)) for data in appends],
+                )
 
     def query_rows(self, de_id: str, where, offset: int, limit: int) -> tuple[list[dict], int]:
         clause, params = _where_sql(where)
@@ -182,8 +185,10 @@ class SQLiteStore:
     def put_token(self, token: str, record: dict) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM tokens WHERE expires_at < ?", (time.time() - 86400,))
-            db.execute("INSERT OR REPLACE INTO tokens (token, tenant_id, expires_at, body) VALUES (?, ?, ?, ?)",
-                       (token, record["tenant_id"], record["expires_at"], json.dumps(record)))
+            db.execute(
+                "INSERT OR REPLACE INTO tokens (token, tenant_id, expires_at, body) VALUES (?, ?, ?, ?)",
+                (token, record["tenant_id"], record["expires_at"], json.dumps(record)),
+            )
 
     def get_token(self, token: str) -> dict | None:
         rows = self._query("SELECT body FROM tokens WHERE token = ?", (token,))
@@ -193,12 +198,15 @@ class SQLiteStore:
 
     def log_write(self, tenant_id: str, entry: dict) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO writes (tenant_id, at, body) VALUES (?, ?, ?)",
-                       (tenant_id, entry.get("at", time.time()), json.dumps(entry)))
+            db.execute(
+                "INSERT INTO writes (tenant_id, at, body) VALUES (?, ?, ?)",
+                (tenant_id, entry.get("at", time.time()), json.dumps(entry)),
+            )
 
     def list_writes(self, tenant_id: str, limit: int) -> list[dict]:
-        rows = self._query("SELECT id, body FROM writes WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
-                           (tenant_id, limit))
+        rows = self._query(
+            "SELECT id, body FROM writes WHERE tenant_id = ? ORDER BY id DESC LIMIT ?", (tenant_id, limit)
+        )
         return [{"id": i, **json.loads(b)} for i, b in rows]
 
     # -- async jobs, Journey Builder, contacts -------------------------------------------------
@@ -208,13 +216,17 @@ class SQLiteStore:
         body = json.dumps(record)
         with self.transaction() as db:
             if items is not None:
-                db.execute("INSERT OR REPLACE INTO async_jobs (id, tenant_id, state, called_at, body, items) "
-                           "VALUES (?, ?, ?, ?, ?, ?)", (record["id"], record["tenant_id"], record["state"],
-                                                         record["called_at"], body, json.dumps(items)))
+                db.execute(
+                    "INSERT OR REPLACE INTO async_jobs (id, tenant_id, state, called_at, body, items) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (record["id"], record["tenant_id"], record["state"], record["called_at"], body, json.dumps(items)),
+                )
             else:
                 finished = record["state"] in ("Complete", "Error")
-                db.execute(f"UPDATE async_jobs SET state = ?, body = ?{', items = NULL' if finished else ''} "
-                           "WHERE id = ?", (record["state"], body, record["id"]))
+                db.execute(
+                    f"UPDATE async_jobs SET state = ?, body = ?{', items = NULL' if finished else ''} WHERE id = ?",
+                    (record["state"], body, record["id"]),
+                )
 
     def get_async_job(self, job_id: str) -> dict | None:
         rows = self._query("SELECT body FROM async_jobs WHERE id = ?", (job_id,))
@@ -238,8 +250,10 @@ class SQLiteStore:
 
     def put_event_definition(self, tenant_id: str, definition: dict) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO event_definitions (id, tenant_id, key, body) VALUES (?, ?, ?, ?)",
-                       (definition["id"], tenant_id, definition["key"], json.dumps(definition)))
+            db.execute(
+                "INSERT OR REPLACE INTO event_definitions (id, tenant_id, key, body) VALUES (?, ?, ?, ?)",
+                (definition["id"], tenant_id, definition["key"], json.dumps(definition)),
+            )
 
     def list_event_definitions(self, tenant_id: str) -> list[dict]:
         rows = self._query("SELECT body FROM event_definitions WHERE tenant_id = ? ORDER BY rowid", (tenant_id,))
@@ -247,16 +261,21 @@ class SQLiteStore:
 
     def delete_event_definition(self, tenant_id: str, definition_id: str) -> bool:
         with self.transaction() as db:
-            return db.execute("DELETE FROM event_definitions WHERE tenant_id = ? AND id = ?",
-                              (tenant_id, definition_id)).rowcount > 0
+            return (
+                db.execute(
+                    "DELETE FROM event_definitions WHERE tenant_id = ? AND id = ?", (tenant_id, definition_id)
+                ).rowcount
+                > 0
+            )
 
     def add_journey_entry(self, tenant_id: str, entry: dict) -> None:
         with self.transaction() as db:
             db.execute("INSERT INTO journey_entries (tenant_id, body) VALUES (?, ?)", (tenant_id, json.dumps(entry)))
 
     def list_journey_entries(self, tenant_id: str, limit: int) -> list[dict]:
-        rows = self._query("SELECT body FROM journey_entries WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
-                           (tenant_id, limit))
+        rows = self._query(
+            "SELECT body FROM journey_entries WHERE tenant_id = ? ORDER BY id DESC LIMIT ?", (tenant_id, limit)
+        )
         return [json.loads(b) for (b,) in rows]
 
     def get_contact(self, tenant_id: str, *, key: str | None = None, contact_id: int | None = None) -> dict | None:
@@ -266,15 +285,18 @@ class SQLiteStore:
 
     def put_contact(self, tenant_id: str, contact: dict) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO contacts (tenant_id, contact_key, contact_id, body) VALUES (?, ?, ?, ?)",
-                       (tenant_id, contact["contactKey"], contact["contactId"], json.dumps(contact)))
+            db.execute(
+                "INSERT OR REPLACE INTO contacts (tenant_id, contact_key, contact_id, body) VALUES (?, ?, ?, ?)",
+                (tenant_id, contact["contactKey"], contact["contactId"], json.dumps(contact)),
+            )
 
     def last_contact_id(self, tenant_id: str) -> int:
         return self._query("SELECT coalesce(max(contact_id), 0) FROM contacts WHERE tenant_id = ?", (tenant_id,))[0][0]
 
     def list_contacts(self, tenant_id: str, limit: int) -> list[dict]:
-        rows = self._query("SELECT body FROM contacts WHERE tenant_id = ? ORDER BY contact_id LIMIT ?",
-                           (tenant_id, limit))
+        rows = self._query(
+            "SELECT body FROM contacts WHERE tenant_id = ? ORDER BY contact_id LIMIT ?", (tenant_id, limit)
+        )
         return [json.loads(b) for (b,) in rows]
 
     # -- housekeeping -------------------------------------------------------------------------
@@ -289,8 +311,7 @@ class SQLiteStore:
                 self._delete_tenant_data(db, tenant_id, keep_definitions=True)
 
     def _delete_tenant_data(self, db, tenant_id: str, keep_definitions: bool) -> None:
-        db.execute("DELETE FROM rows WHERE de_id IN (SELECT id FROM data_extensions WHERE tenant_id = ?)",
-                   (tenant_id,))
+        db.execute("DELETE FROM rows WHERE de_id IN (SELECT id FROM data_extensions WHERE tenant_id = ?)", (tenant_id,))
         db.execute("DELETE FROM tokens WHERE tenant_id = ?", (tenant_id,))
         db.execute("DELETE FROM writes WHERE tenant_id = ?", (tenant_id,))
         for table in ("async_jobs", "journey_entries", "contacts"):
@@ -302,16 +323,26 @@ class SQLiteStore:
 
 def _de_to_json(de: DataExtension) -> dict:
     return {
-        "id": de.id, "key": de.key, "name": de.name, "is_sendable": de.is_sendable,
-        "description": de.description, "category_id": de.category_id, "created_at": de.created_at,
+        "id": de.id,
+        "key": de.key,
+        "name": de.name,
+        "is_sendable": de.is_sendable,
+        "description": de.description,
+        "category_id": de.category_id,
+        "created_at": de.created_at,
         "fields": [vars(f) for f in de.fields],
     }
 
 
 def _de_from_json(d: dict) -> DataExtension:
     return DataExtension(
-        id=d["id"], key=d["key"], name=d["name"], fields=tuple(FieldSpec(**f) for f in d["fields"]),
-        is_sendable=d["is_sendable"], description=d["description"], category_id=d["category_id"],
+        id=d["id"],
+        key=d["key"],
+        name=d["name"],
+        fields=tuple(FieldSpec(**f) for f in d["fields"]),
+        is_sendable=d["is_sendable"],
+        description=d["description"],
+        category_id=d["category_id"],
         created_at=d["created_at"],
     )
 

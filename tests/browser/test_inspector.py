@@ -21,8 +21,11 @@ def test_a_row_written_through_the_sfmc_api_appears(live_server_factory, page):
     expect(page.get_by_test_id("tenant-select")).to_have_value("demo")
     expect(page.locator("#des button[data-key='segment-identify']")).to_have_class("active")
     client = sfmc(server)
-    written = client.post(f"{server.url}/hub/v1/dataevents/key:segment-identify/rowset", timeout=10, json=[
-        {"keys": {"Contact Key": "browser-user-1"}, "values": {"Email": "ann@example.com", "Shoe Size": 9}}])
+    written = client.post(
+        f"{server.url}/hub/v1/dataevents/key:segment-identify/rowset",
+        timeout=10,
+        json=[{"keys": {"Contact Key": "browser-user-1"}, "values": {"Email": "ann@example.com", "Shoe Size": 9}}],
+    )
     assert written.status_code == 200
     expect(page.get_by_test_id("rows")).to_contain_text("browser-user-1")
     expect(page.get_by_test_id("rows")).to_contain_text("ann@example.com")

@@ -11,8 +11,10 @@ from conformance.report import text_report
 from conformance.runner import PASSED, run_case
 
 CASES = {case.id: case for case in load_cases()}
-SERVE = (f"serve:{sys.executable} -m connector serve --settings {{settings_file}} --port {{port}} "
-         "--write-key {write_key} --interval 0.2")
+SERVE = (
+    f"serve:{sys.executable} -m connector serve --settings {{settings_file}} --port {{port}} "
+    "--write-key {write_key} --interval 0.2"
+)
 
 
 def test_serve_adapter_posts_a_batch_and_waits_for_delivery(conformance_emulator):
@@ -37,6 +39,7 @@ def test_http_adapter_needs_the_credentials_the_endpoint_uses():
         assert "SFMC_CLIENT_ID, SFMC_CLIENT_SECRET" in str(err)
     else:
         raise AssertionError("a running endpoint without credentials was accepted")
-    adapter = HttpAdapter("http://127.0.0.1:9", "key",
-                          environ={"SFMC_CLIENT_ID": "c" * 24, "SFMC_CLIENT_SECRET": "s" * 24})
+    adapter = HttpAdapter(
+        "http://127.0.0.1:9", "key", environ={"SFMC_CLIENT_ID": "c" * 24, "SFMC_CLIENT_SECRET": "s" * 24}
+    )
     assert adapter.serial and adapter.fixed_credentials["client_id"] == "c" * 24

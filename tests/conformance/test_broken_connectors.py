@@ -23,10 +23,13 @@ def test_broken_connector_is_caught_by_its_rule(name, conformance_emulator):
     failed_rules = {r for result in results for r in result.failed_rules}
     waiting = [result for result in results if result.status == WAITING]
     if rule not in failed_rules and waiting:
-        pytest.skip(f"{name} is not caught yet, and {len(waiting)} {rule} case(s) wait for the emulator: "
-                    + "; ".join(sorted({w.reason for w in waiting})))
-    assert rule in failed_rules, f"{name} breaks {rule} but no {rule} case failed: " + \
-        ", ".join(f"{r.case.id}={r.status}" for r in results)
+        pytest.skip(
+            f"{name} is not caught yet, and {len(waiting)} {rule} case(s) wait for the emulator: "
+            + "; ".join(sorted({w.reason for w in waiting}))
+        )
+    assert rule in failed_rules, f"{name} breaks {rule} but no {rule} case failed: " + ", ".join(
+        f"{r.case.id}={r.status}" for r in results
+    )
     assert caught
 
 

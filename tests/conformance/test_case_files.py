@@ -69,5 +69,6 @@ def test_k_selects_by_id_rule_or_title():
 
 def test_the_coverage_document_is_up_to_date():
     expected = coverage_table(load_cases(), load_checks())
-    assert DOC.read_text(encoding="utf-8") == expected, \
+    assert DOC.read_text(encoding="utf-8") == expected, (
         "docs/conformance-coverage.md is stale: run sfmc-conformance coverage --write docs/conformance-coverage.md"
+    )

@@ -12,9 +12,22 @@ from conformance.cli import main
 
 def test_run_reports_per_rule_and_writes_junit_and_json(conformance_emulator, tmp_path):
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
-    result = CliRunner().invoke(main, ["run", "--connector", "python:conformance.bundled:run", "-k", "TR-",
-                                       "--emulator", conformance_emulator.url, "--junit", str(junit),
-                                       "--json", str(report)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--connector",
+            "python:conformance.bundled:run",
+            "-k",
+            "TR-",
+            "--emulator",
+            conformance_emulator.url,
+            "--junit",
+            str(junit),
+            "--json",
+            str(report),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "PASS  TR-5  UUID Primary Key" in result.output and "0 failed" in result.output
     suite = ET.parse(junit).getroot()
@@ -23,9 +36,18 @@ def test_run_reports_per_rule_and_writes_junit_and_json(conformance_emulator, tm
 
 
 def test_a_broken_connector_fails_with_a_diff_and_the_requests(conformance_emulator):
-    result = CliRunner().invoke(main, ["run", "--connector", "python:conformance.broken:colons_kept",
-                                       "-k", "id-3-colons-removed-from-contact-key",
-                                       "--emulator", conformance_emulator.url])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--connector",
+            "python:conformance.broken:colons_kept",
+            "-k",
+            "id-3-colons-removed-from-contact-key",
+            "--emulator",
+            conformance_emulator.url,
+        ],
+    )
     assert result.exit_code == 1
     assert "FAIL  ID-3" in result.output and "rules broken: ID-3" in result.output
     assert "Contact Keys with ':' were sent: ['acme:user:42'" in result.output
@@ -34,8 +56,20 @@ def test_a_broken_connector_fails_with_a_diff_and_the_requests(conformance_emula
 
 
 def test_fault_profile_replays_cases(conformance_emulator):
-    result = CliRunner().invoke(main, ["run", "--connector", "python:conformance.bundled:run", "-k", "id-4",
-                                       "--faults", "token-expiry", "--emulator", conformance_emulator.url])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--connector",
+            "python:conformance.bundled:run",
+            "-k",
+            "id-4",
+            "--faults",
+            "token-expiry",
+            "--emulator",
+            conformance_emulator.url,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "under fault profile 'token-expiry'" in result.output
 

@@ -12,16 +12,26 @@ def test_the_emulator_answers_like_sfmc(conformance_emulator):
     assert failed == {}
     assert {o["id"] for o in outcomes} == {c["id"] for c in load_checks()}
     passed = {o["id"] for o in outcomes if o["status"] == "passed"}
-    assert {"token-v2-shape", "rest-expired-token-401-www-authenticate", "rate-limit-429-50100-retry-after",
-            "rowset-bad-row-10006"} <= passed
+    assert {
+        "token-v2-shape",
+        "rest-expired-token-401-www-authenticate",
+        "rate-limit-429-50100-retry-after",
+        "rowset-bad-row-10006",
+    } <= passed
 
 
 def test_another_endpoint_is_checked_without_the_control_plane(conformance_emulator):
-    tenant = conformance_emulator.create_tenant({"data_extensions": [{**FIDELITY_DE, "key": "mine"}],
-                                                 "settings": {"rate_limit": 0}})
+    tenant = conformance_emulator.create_tenant(
+        {"data_extensions": [{**FIDELITY_DE, "key": "mine"}], "settings": {"rate_limit": 0}}
+    )
     package = tenant["packages"][0]
-    outcomes = run_fidelity(None, target=conformance_emulator.url, client_id=package["client_id"],
-                            client_secret=package["client_secret"], de_key="mine")
+    outcomes = run_fidelity(
+        None,
+        target=conformance_emulator.url,
+        client_id=package["client_id"],
+        client_secret=package["client_secret"],
+        de_key="mine",
+    )
     by_status = {o["id"]: o["status"] for o in outcomes}
     assert by_status["rate-limit-429-50100-retry-after"] == "skipped"
     assert by_status["token-bad-credentials"] == "passed" and by_status["rowset-upsert-echo"] == "passed"

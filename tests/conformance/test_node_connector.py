@@ -15,12 +15,20 @@ from conformance.runner import PASSED, WAITING, run_case
 
 NODE = shutil.which("node")
 INDEX = Path(__file__).resolve().parents[2] / "examples" / "node-connector" / "index.js"
-CORE = ["id-1-identify-without-identifier-not-forwarded", "id-2-contact-key-userid-then-email",
-        "id-3-colons-removed-from-contact-key", "fmt-1-keys-title-cased", "fmt-2-nested-objects-left-out",
-        "fmt-3-dates-sent-as-iso-8601", "tr-3-composite-primary-key-any-order",
-        "tr-5-uuid-primary-key-one-row-per-event",
-        "ctx-1-context-fields-mapped-on-identify", "rl-1-429-retried-after-retry-after",
-        "sfmc-partial-rowset-keeps-good-rows", "auth-3-account-id-selects-business-unit"]
+CORE = [
+    "id-1-identify-without-identifier-not-forwarded",
+    "id-2-contact-key-userid-then-email",
+    "id-3-colons-removed-from-contact-key",
+    "fmt-1-keys-title-cased",
+    "fmt-2-nested-objects-left-out",
+    "fmt-3-dates-sent-as-iso-8601",
+    "tr-3-composite-primary-key-any-order",
+    "tr-5-uuid-primary-key-one-row-per-event",
+    "ctx-1-context-fields-mapped-on-identify",
+    "rl-1-429-retried-after-retry-after",
+    "sfmc-partial-rowset-keeps-good-rows",
+    "auth-3-account-id-selects-business-unit",
+]
 
 if NODE is None and os.environ.get("CI") == "true":
     pytest.fail("node is required in CI for the external-command conformance tests", pytrace=False)
@@ -51,7 +59,8 @@ def test_node_connector_without_personas_fails_the_personas_rules(conformance_em
 def test_a_failing_command_is_reported_with_its_exit_status(conformance_emulator, tmp_path):
     script = tmp_path / "crash.py"
     script.write_text("import sys\nsys.stdin.read()\nsys.exit('cannot reach SFMC')\n")
-    result = run_case(CASES["id-4-traits-upserted-by-contact-key"], make_adapter(f"cmd:python3 {script}"),
-                      conformance_emulator)
+    result = run_case(
+        CASES["id-4-traits-upserted-by-contact-key"], make_adapter(f"cmd:python3 {script}"), conformance_emulator
+    )
     assert result.status == "failed"
     assert result.failures[0].check == "connector" and "exit status 1" in result.failures[0].message

@@ -5,28 +5,40 @@ from __future__ import annotations
 from connector.delivery.destination import Destination
 from connector.settings import load_settings
 
-IDENTIFY_DE = {"key": "identify", "name": "Identify", "fields": [
-    {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-    {"name": "Email", "type": "EmailAddress"},
-    {"name": "First Name", "type": "Text"},
-    {"name": "Last Name", "type": "Text"},
-    {"name": "Created At", "type": "Date"},
-    {"name": "IP Address", "type": "Text"},
-    {"name": "UTM Source", "type": "Text"},
-    {"name": "Device-model", "type": "Text"},
-    {"name": "Screen Width", "type": "Number"},
-]}
-ORDERS_DE = {"key": "orders", "name": "Orders", "fields": [
-    {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-    {"name": "Product Id", "type": "Text", "isPrimaryKey": True},
-    {"name": "Revenue", "type": "Decimal", "precision": 18, "scale": 2},
-    {"name": "Quantity", "type": "Number"},
-]}
-CLICKS_DE = {"key": "clicks", "name": "Clicks", "fields": [
-    {"name": "Uuid", "type": "Text", "length": 64, "isPrimaryKey": True},
-    {"name": "Contact Key", "type": "Text", "length": 254},
-    {"name": "Button Title", "type": "Text"},
-]}
+IDENTIFY_DE = {
+    "key": "identify",
+    "name": "Identify",
+    "fields": [
+        {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
+        {"name": "Email", "type": "EmailAddress"},
+        {"name": "First Name", "type": "Text"},
+        {"name": "Last Name", "type": "Text"},
+        {"name": "Created At", "type": "Date"},
+        {"name": "IP Address", "type": "Text"},
+        {"name": "UTM Source", "type": "Text"},
+        {"name": "Device-model", "type": "Text"},
+        {"name": "Screen Width", "type": "Number"},
+    ],
+}
+ORDERS_DE = {
+    "key": "orders",
+    "name": "Orders",
+    "fields": [
+        {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
+        {"name": "Product Id", "type": "Text", "isPrimaryKey": True},
+        {"name": "Revenue", "type": "Decimal", "precision": 18, "scale": 2},
+        {"name": "Quantity", "type": "Number"},
+    ],
+}
+CLICKS_DE = {
+    "key": "clicks",
+    "name": "Clicks",
+    "fields": [
+        {"name": "Uuid", "type": "Text", "length": 64, "isPrimaryKey": True},
+        {"name": "Contact Key", "type": "Text", "length": 254},
+        {"name": "Button Title", "type": "Text"},
+    ],
+}
 
 
 def sfmc_tenant(emulator, **body) -> dict:
@@ -38,8 +50,10 @@ def sfmc_tenant(emulator, **body) -> dict:
 def destination(emulator, tenant: dict, tmp_path, **overrides) -> Destination:
     package = tenant["packages"][0]
     settings = {
-        "client_id": package["client_id"], "client_secret": package["client_secret"],
-        "subdomain": tenant["subdomain"], "auth_base_url": emulator.url,
+        "client_id": package["client_id"],
+        "client_secret": package["client_secret"],
+        "subdomain": tenant["subdomain"],
+        "auth_base_url": emulator.url,
         "identify_de_key": "identify",
         "conversion_events": [
             {"event": "Order Completed", "de_key": "orders", "primary_keys": "Contact Key,Product Id"},
@@ -53,10 +67,19 @@ def destination(emulator, tenant: dict, tmp_path, **overrides) -> Destination:
 
 
 def identify(n: int, **extra) -> dict:
-    return {"type": "identify", "userId": f"user-{n}", "messageId": f"identify-{n}",
-            "traits": {"firstName": "Ann", "email": f"ann{n}@example.com", **extra}}
+    return {
+        "type": "identify",
+        "userId": f"user-{n}",
+        "messageId": f"identify-{n}",
+        "traits": {"firstName": "Ann", "email": f"ann{n}@example.com", **extra},
+    }
 
 
 def order(n: int, user: str = "u1", product: str = "p1", **props) -> dict:
-    return {"type": "track", "event": "Order Completed", "userId": user, "messageId": f"order-{n}",
-            "properties": {"productId": product, "revenue": 10 + n, "quantity": n, **props}}
+    return {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": user,
+        "messageId": f"order-{n}",
+        "properties": {"productId": product, "revenue": 10 + n, "quantity": n, **props},
+    }

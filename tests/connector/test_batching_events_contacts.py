@@ -17,8 +17,13 @@ def test_identify_creates_the_contact_by_default(emulator_server, tmp_path):
     """ID-5: by default identify creates or updates the SFMC Contact (colons removed, ID-3)."""
     tenant = sfmc_tenant(emulator_server)
     dest = destination(emulator_server, tenant, tmp_path)
-    dest.accept([identify(1), identify(1) | {"messageId": "again"}, {"type": "identify", "userId": "a:b:c",
-                                                                    "messageId": "colon"}])
+    dest.accept(
+        [
+            identify(1),
+            identify(1) | {"messageId": "again"},
+            {"type": "identify", "userId": "a:b:c", "messageId": "colon"},
+        ]
+    )
     assert dest.deliver_pending().delivered == 3
     keys = sorted(c["contactKey"] for c in admin_items(emulator_server, tenant, "contacts"))
     assert keys == ["abc", "user-1"]
@@ -47,8 +52,13 @@ def test_api_event_fires_journey_entry(emulator_server, tmp_path):
 def test_batching_sends_rows_through_async_jobs_and_maps_row_errors(emulator_server, tmp_path):
     """BAT-1, BAT-2, BAT-4: one async request for many rows; API events and contacts are not used."""
     tenant = sfmc_tenant(emulator_server, event_definitions=[EVENT_DEFINITION])
-    dest = destination(emulator_server, tenant, tmp_path, api_events={"Order Completed": "APIEvent-orders"},
-                       batching={"enabled": True, "poll_interval": 0.05})
+    dest = destination(
+        emulator_server,
+        tenant,
+        tmp_path,
+        api_events={"Order Completed": "APIEvent-orders"},
+        batching={"enabled": True, "poll_interval": 0.05},
+    )
     events = [identify(i) for i in range(300)] + [order(1)]
     events[7]["traits"]["email"] = "broken"
     dest.accept(events)
@@ -67,10 +77,16 @@ def test_batching_sends_rows_through_async_jobs_and_maps_row_errors(emulator_ser
 
 def test_batching_without_the_async_api_is_reported_not_lost(emulator_server, tmp_path):
     """BAT-3: without the async API enabled SFMC drops batched data; the connector says so per event."""
-    tenant = sfmc_tenant(emulator_server, settings={"rate_limit": 0, "async_api_enabled": False,
-                                                    "async_pickup_delay": 0})
-    dest = destination(emulator_server, tenant, tmp_path, batching={"enabled": True, "poll_interval": 0.05},
-                       do_not_create_contacts=True)
+    tenant = sfmc_tenant(
+        emulator_server, settings={"rate_limit": 0, "async_api_enabled": False, "async_pickup_delay": 0}
+    )
+    dest = destination(
+        emulator_server,
+        tenant,
+        tmp_path,
+        batching={"enabled": True, "poll_interval": 0.05},
+        do_not_create_contacts=True,
+    )
     dest.accept([identify(i) for i in range(5)])
     summary = dest.deliver_pending()
     assert dict(summary.rejected) == {"async_job_failed": 5}

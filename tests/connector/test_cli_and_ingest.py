@@ -19,18 +19,27 @@ from tests.connector.delivery_helpers import identify, order, sfmc_tenant
 
 def write_settings(path, emulator, tenant, **extra) -> str:
     package = tenant["packages"][0]
-    settings = {"client_id": package["client_id"], "client_secret": package["client_secret"],
-                "subdomain": tenant["subdomain"], "auth_base_url": emulator.url, "identify_de_key": "identify",
-                "do_not_create_contacts": True, "outbox_path": str(path.parent / "outbox.sqlite3"),
-                "conversion_events": [{"event": "Order Completed", "de_key": "orders",
-                                       "primary_keys": "Contact Key,Product Id"}], **extra}
+    settings = {
+        "client_id": package["client_id"],
+        "client_secret": package["client_secret"],
+        "subdomain": tenant["subdomain"],
+        "auth_base_url": emulator.url,
+        "identify_de_key": "identify",
+        "do_not_create_contacts": True,
+        "outbox_path": str(path.parent / "outbox.sqlite3"),
+        "conversion_events": [
+            {"event": "Order Completed", "de_key": "orders", "primary_keys": "Contact Key,Product Id"}
+        ],
+        **extra,
+    }
     path.write_text(yaml.safe_dump(settings))
     return str(path)
 
 
 def connector(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "connector", *args], capture_output=True, text=True, timeout=120,
-                          **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "connector", *args], capture_output=True, text=True, timeout=120, **kwargs
+    )
 
 
 def test_send_prints_a_summary_by_reason(emulator_server, tmp_path):
@@ -39,8 +48,9 @@ def test_send_prints_a_summary_by_reason(emulator_server, tmp_path):
     events = tmp_path / "events.ndjson"
     lines = [json.dumps(e) for e in (identify(1), identify(2), order(1), {"type": "page", "messageId": "p"})]
     events.write_text("\n".join([*lines, "{not json", ""]))
-    result = connector("send", str(events), "--settings", settings, "--no-progress",
-                       "--summary-json", str(tmp_path / "summary.json"))
+    result = connector(
+        "send", str(events), "--settings", settings, "--no-progress", "--summary-json", str(tmp_path / "summary.json")
+    )
     assert result.returncode == 0, result.stderr
     assert re.search(r"^delivered\s+3$", result.stdout, re.M)
     assert re.search(r"^dropped\s+1\n\s+1\s+unsupported_type$", result.stdout, re.M)
@@ -55,8 +65,9 @@ def test_send_prints_a_summary_by_reason(emulator_server, tmp_path):
 
 def test_bad_settings_fail_at_start_naming_the_setting(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"client_id": "x", "client_secret": "y", "subdomain": "mc-too-short",
-                                   "rate_limt": 5}))
+    bad.write_text(
+        yaml.safe_dump({"client_id": "x", "client_secret": "y", "subdomain": "mc-too-short", "rate_limt": 5})
+    )
     events = tmp_path / "e.ndjson"
     events.write_text("")
     result = connector("send", str(events), "--settings", str(bad))
@@ -68,12 +79,14 @@ def test_bad_settings_fail_at_start_naming_the_setting(tmp_path):
 def test_killed_connector_resumes_and_loses_nothing(emulator_server, tmp_path):
     """A connector killed mid-run: the outbox holds every accepted event; the next run delivers the rest."""
     tenant = sfmc_tenant(emulator_server, settings={"rate_limit": 40, "burst": 5})
-    settings = write_settings(tmp_path / "settings.yaml", emulator_server, tenant, sync_group_size=1,
-                              rate_limit=40)
+    settings = write_settings(tmp_path / "settings.yaml", emulator_server, tenant, sync_group_size=1, rate_limit=40)
     events = tmp_path / "events.ndjson"
     events.write_text("\n".join(json.dumps(identify(i)) for i in range(150)))
-    proc = subprocess.Popen([sys.executable, "-m", "connector", "send", str(events), "--settings", settings,
-                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector", "send", str(events), "--settings", settings, "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while len(emulator_server.rows(tenant["id"], "identify")) < 20 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -86,8 +99,9 @@ def test_killed_connector_resumes_and_loses_nothing(emulator_server, tmp_path):
     result = connector("send", str(events), "--settings", settings, "--no-progress")  # same file again
     assert result.returncode == 0, result.stderr
     assert "150 already in the outbox" in result.stderr
-    assert sorted(r["Contact Key"] for r in emulator_server.rows(tenant["id"], "identify")) == \
-        sorted(f"user-{i}" for i in range(150))
+    assert sorted(r["Contact Key"] for r in emulator_server.rows(tenant["id"], "identify")) == sorted(
+        f"user-{i}" for i in range(150)
+    )
     assert re.search(r"^delivered\s+150$", connector("status", "--settings", settings).stdout, re.M)
 
 
@@ -95,9 +109,26 @@ def test_killed_connector_resumes_and_loses_nothing(emulator_server, tmp_path):
 def ingest_server(emulator_server, tmp_path):
     tenant = sfmc_tenant(emulator_server)
     settings = write_settings(tmp_path / "settings.yaml", emulator_server, tenant)
-    proc = subprocess.Popen([sys.executable, "-m", "connector", "serve", "--settings", settings, "--port", "0",
-                             "--write-key", "wk-test", "--interval", "0.2"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "connector",
+            "serve",
+            "--settings",
+            settings,
+            "--port",
+            "0",
+            "--write-key",
+            "wk-test",
+            "--interval",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     line = proc.stdout.readline()
     url = re.search(r"(http://\S+?)/ ", line).group(1)
     yield url, tenant
@@ -133,11 +164,13 @@ def test_segment_analytics_python_sends_to_the_connector_unchanged(emulator_serv
 def test_tracking_api_checks_the_write_key_and_the_body(ingest_server):
     url, _ = ingest_server
     assert requests.post(f"{url}/v1/track", json={"event": "x"}, auth=("wrong", ""), timeout=10).status_code == 401
-    bad = requests.post(f"{url}/v1/batch", data="{", auth=("wk-test", ""), timeout=10,
-                        headers={"Content-Type": "application/json"})
+    bad = requests.post(
+        f"{url}/v1/batch", data="{", auth=("wk-test", ""), timeout=10, headers={"Content-Type": "application/json"}
+    )
     assert bad.status_code == 400 and bad.json()["success"] is False
     no_type = requests.post(f"{url}/v1/batch", json={"batch": [{"event": "x"}]}, auth=("wk-test", ""), timeout=10)
     assert no_type.status_code == 400
-    ok = requests.post(f"{url}/v1/t", json={"event": "Order Completed", "userId": "u"}, auth=("wk-test", ""),
-                       timeout=10)
+    ok = requests.post(
+        f"{url}/v1/t", json={"event": "Order Completed", "userId": "u"}, auth=("wk-test", ""), timeout=10
+    )
     assert ok.json() == {"success": True}

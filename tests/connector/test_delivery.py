@@ -20,17 +20,38 @@ def deliver(dest, events):
 def test_identify_lands_title_cased_with_context_and_without_nested_objects(emulator_server, tenant, tmp_path):
     """ID-2, ID-3, ID-4, FMT-1, FMT-2, CTX-1."""
     dest = destination(emulator_server, tenant, tmp_path, do_not_create_contacts=True)
-    event = {"type": "identify", "userId": "user:42", "messageId": "m1",
-             "traits": {"first_name": "Ann", "lastName": "Lee", "email": "ann@example.com",
-                        "createdAt": "2020-05-30T13:30:00+00:00", "address": {"city": "Paris"}},
-             "context": {"ip": "10.1.2.3", "campaign": {"source": "newsletter"}, "device": {"model": "Pixel 9"},
-                         "screen": {"width": 1080}}}
+    event = {
+        "type": "identify",
+        "userId": "user:42",
+        "messageId": "m1",
+        "traits": {
+            "first_name": "Ann",
+            "lastName": "Lee",
+            "email": "ann@example.com",
+            "createdAt": "2020-05-30T13:30:00+00:00",
+            "address": {"city": "Paris"},
+        },
+        "context": {
+            "ip": "10.1.2.3",
+            "campaign": {"source": "newsletter"},
+            "device": {"model": "Pixel 9"},
+            "screen": {"width": 1080},
+        },
+    }
     summary = deliver(dest, [event])
     assert summary.delivered == 1
     [row] = emulator_server.rows(tenant["id"], "identify")
-    assert row == {"Contact Key": "user42", "First Name": "Ann", "Last Name": "Lee", "Email": "ann@example.com",
-                   "Created At": "2020-05-30T13:30:00+00:00", "IP Address": "10.1.2.3", "UTM Source": "newsletter",
-                   "Device-model": "Pixel 9", "Screen Width": "1080"}
+    assert row == {
+        "Contact Key": "user42",
+        "First Name": "Ann",
+        "Last Name": "Lee",
+        "Email": "ann@example.com",
+        "Created At": "2020-05-30T13:30:00+00:00",
+        "IP Address": "10.1.2.3",
+        "UTM Source": "newsletter",
+        "Device-model": "Pixel 9",
+        "Screen Width": "1080",
+    }
     writes = emulator_server.admin("GET", f"/tenants/{tenant['id']}/writes").json()["items"]
     assert writes == []  # nothing sent that the DE has no column for: no nested "Address"
 
@@ -38,10 +59,13 @@ def test_identify_lands_title_cased_with_context_and_without_nested_objects(emul
 def test_identify_falls_back_to_email_and_drops_events_without_ids(emulator_server, tenant, tmp_path):
     """ID-1, ID-2."""
     dest = destination(emulator_server, tenant, tmp_path, do_not_create_contacts=True)
-    summary = deliver(dest, [
-        {"type": "identify", "messageId": "e1", "traits": {"email": "only@example.com"}},
-        {"type": "identify", "messageId": "e2", "anonymousId": "anon", "traits": {"firstName": "Nobody"}},
-    ])
+    summary = deliver(
+        dest,
+        [
+            {"type": "identify", "messageId": "e1", "traits": {"email": "only@example.com"}},
+            {"type": "identify", "messageId": "e2", "anonymousId": "anon", "traits": {"firstName": "Nobody"}},
+        ],
+    )
     assert summary.delivered == 1 and dict(summary.dropped) == {"no_identifier": 1}
     assert [r["Contact Key"] for r in emulator_server.rows(tenant["id"], "identify")] == ["only@example.com"]
     [dropped] = dest.outbox.listing("dropped")
@@ -51,19 +75,36 @@ def test_identify_falls_back_to_email_and_drops_events_without_ids(emulator_serv
 def test_track_dedupes_on_composite_primary_key(emulator_server, tenant, tmp_path):
     """TR-1, TR-2, TR-3, TR-4: same (Contact Key, Product Id) keeps the latest values."""
     dest = destination(emulator_server, tenant, tmp_path)
-    summary = deliver(dest, [order(1, product="p1"), order(2, product="p2"), order(3, product="p1"),
-                             {"type": "track", "event": "Not Configured", "userId": "u1", "messageId": "x"}])
+    summary = deliver(
+        dest,
+        [
+            order(1, product="p1"),
+            order(2, product="p2"),
+            order(3, product="p1"),
+            {"type": "track", "event": "Not Configured", "userId": "u1", "messageId": "x"},
+        ],
+    )
     assert summary.delivered == 3 and dict(summary.dropped) == {"not_a_conversion_event": 1}
     rows = sorted(emulator_server.rows(tenant["id"], "orders"), key=lambda r: r["Product Id"])
     assert [(r["Contact Key"], r["Product Id"], r["Quantity"], r["Revenue"]) for r in rows] == [
-        ("u1", "p1", "3", "13.00"), ("u1", "p2", "2", "12.00")]
+        ("u1", "p1", "3", "13.00"),
+        ("u1", "p2", "2", "12.00"),
+    ]
 
 
 def test_uuid_primary_key_makes_a_row_per_event(emulator_server, tenant, tmp_path):
     """TR-5."""
     dest = destination(emulator_server, tenant, tmp_path)
-    clicks = [{"type": "track", "event": "Button Clicked", "userId": "u1", "messageId": f"click-{i}",
-               "properties": {"buttonTitle": "Start"}} for i in range(3)]
+    clicks = [
+        {
+            "type": "track",
+            "event": "Button Clicked",
+            "userId": "u1",
+            "messageId": f"click-{i}",
+            "properties": {"buttonTitle": "Start"},
+        }
+        for i in range(3)
+    ]
     assert deliver(dest, clicks).delivered == 3
     assert sorted(r["Uuid"] for r in emulator_server.rows(tenant["id"], "clicks")) == ["click-0", "click-1", "click-2"]
 
@@ -99,8 +140,9 @@ def test_missing_data_extension_is_a_rejection_not_a_loss(emulator_server, tmp_p
 def test_rate_limit_storm_is_retried_with_retry_after(emulator_server, tmp_path):
     """RL-1: a connector allowed to go faster than the account meets 429s and still delivers everything."""
     tenant = sfmc_tenant(emulator_server, settings={"rate_limit": 10, "burst": 2})
-    dest = destination(emulator_server, tenant, tmp_path, do_not_create_contacts=True, sync_group_size=1,
-                       rate_limit=200)
+    dest = destination(
+        emulator_server, tenant, tmp_path, do_not_create_contacts=True, sync_group_size=1, rate_limit=200
+    )
     summary = deliver(dest, [identify(i) for i in range(12)])
     assert summary.delivered == 12 and summary.pending == 0
     assert dest.client.stats.throttled > 0 and dest.client.stats.retries >= dest.client.stats.throttled
@@ -109,8 +151,7 @@ def test_rate_limit_storm_is_retried_with_retry_after(emulator_server, tmp_path)
 
 def test_client_side_limiter_avoids_429s(emulator_server, tmp_path):
     tenant = sfmc_tenant(emulator_server, settings={"rate_limit": 20, "burst": 20})
-    dest = destination(emulator_server, tenant, tmp_path, do_not_create_contacts=True, sync_group_size=1,
-                       rate_limit=20)
+    dest = destination(emulator_server, tenant, tmp_path, do_not_create_contacts=True, sync_group_size=1, rate_limit=20)
     assert deliver(dest, [identify(i) for i in range(30)]).delivered == 30
     assert dest.client.stats.throttled == 0
 
@@ -124,8 +165,14 @@ def test_expired_token_is_refreshed(emulator_server, tenant, tmp_path):
 
 
 def test_unreachable_sfmc_keeps_events_pending_then_resumes(emulator_server, tenant, tmp_path):
-    dest = destination(emulator_server, tenant, tmp_path, do_not_create_contacts=True, max_retries=1,
-                       rest_base_url="http://127.0.0.1:9")  # nothing listens there
+    dest = destination(
+        emulator_server,
+        tenant,
+        tmp_path,
+        do_not_create_contacts=True,
+        max_retries=1,
+        rest_base_url="http://127.0.0.1:9",
+    )  # nothing listens there
     dest.client._sleep = lambda s: None
     summary = deliver(dest, [identify(i) for i in range(5)])
     assert summary.pending == 5 and summary.stopped_because and "network error" in summary.stopped_because
@@ -143,8 +190,14 @@ def test_replayed_events_are_not_sent_twice(emulator_server, tenant, tmp_path):
 
 def test_legacy_auth_without_subdomain(emulator_server, tenant, tmp_path):
     """AUTH-2: without a subdomain the legacy v1 endpoint is used."""
-    dest = destination(emulator_server, tenant, tmp_path, do_not_create_contacts=True, subdomain=None,
-                       rest_base_url=emulator_server.url)
+    dest = destination(
+        emulator_server,
+        tenant,
+        tmp_path,
+        do_not_create_contacts=True,
+        subdomain=None,
+        rest_base_url=emulator_server.url,
+    )
     assert deliver(dest, [identify(1)]).delivered == 1
     assert dest.client.stats.token_requests == 1
 

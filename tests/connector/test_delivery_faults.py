@@ -26,12 +26,15 @@ def quick(dest):
     return dest
 
 
-@pytest.mark.parametrize("rule,status", [
-    ({"kind": "server_error"}, "500"),
-    ({"kind": "unavailable", "retry_after": 1}, "503"),
-    ({"kind": "rows_not_saved"}, "400"),  # 10006 without additionalErrors: SFMC's transient save failure
-    ({"kind": "blocked"}, "429"),
-])
+@pytest.mark.parametrize(
+    "rule,status",
+    [
+        ({"kind": "server_error"}, "500"),
+        ({"kind": "unavailable", "retry_after": 1}, "503"),
+        ({"kind": "rows_not_saved"}, "400"),  # 10006 without additionalErrors: SFMC's transient save failure
+        ({"kind": "blocked"}, "429"),
+    ],
+)
 def test_transient_failures_are_retried(emulator_server, tenant, tmp_path, rule, status):
     fault(emulator_server, tenant, path=ROWSET, times=2, **rule)
     dest = quick(destination(emulator_server, tenant, tmp_path, do_not_create_contacts=True))
@@ -74,8 +77,15 @@ def test_a_persistent_outage_leaves_events_pending_with_the_reason(emulator_serv
 
 
 def test_permanent_errors_are_not_retried(emulator_server, tenant, tmp_path):
-    fault(emulator_server, tenant, kind="error", status=403, errorcode=20002, message="Insufficient Privileges",
-          path=ROWSET)
+    fault(
+        emulator_server,
+        tenant,
+        kind="error",
+        status=403,
+        errorcode=20002,
+        message="Insufficient Privileges",
+        path=ROWSET,
+    )
     dest = quick(destination(emulator_server, tenant, tmp_path, do_not_create_contacts=True))
     dest.accept([identify(1)])
     summary = dest.deliver_pending()

@@ -49,9 +49,7 @@ def test_contact_key_must_exist_and_be_the_key_the_sync_upserts_by_per_2() -> No
 def test_other_fields_must_be_nullable_per_2() -> None:
     problems = requirements_problems([CONTACT_KEY_FIELD, field("Region", nullable=False)])
     assert len(problems) == 1
-    assert problems[0].startswith(
-        "'Region' is required (not nullable); every field but 'Contact Key' must be"
-    )
+    assert problems[0].startswith("'Region' is required (not nullable); every field but 'Contact Key' must be")
     assert problems[0].endswith("make 'Region' nullable")
 
 

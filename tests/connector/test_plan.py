@@ -150,9 +150,7 @@ def test_a_contact_key_trait_cannot_replace_the_user_id_id_2() -> None:
 
 
 def test_nested_traits_are_not_sent_and_dates_are_iso_fmt_2_fmt_3() -> None:
-    event = identify(
-        userId="u1", traits={"address": {"city": "Paris"}, "tags": ["a"], "createdAt": "05/30/2020"}
-    )
+    event = identify(userId="u1", traits={"address": {"city": "Paris"}, "tags": ["a"], "createdAt": "05/30/2020"})
     assert plan(event, SETTINGS).operations[1].values == {"Created At": "2020-05-30"}
 
 
@@ -162,9 +160,7 @@ def test_nested_traits_are_not_sent_and_dates_are_iso_fmt_2_fmt_3() -> None:
 def test_only_configured_conversion_events_are_sent_tr_1() -> None:
     dropped = only_dropped(plan(track("Page Scrolled", properties={"depth": 3}), SETTINGS))
     assert dropped.reason_code is DropReason.NOT_A_CONVERSION_EVENT
-    assert (
-        dropped.reason == "'Page Scrolled' is not a configured conversion event (TR-1) or API event (API-1)"
-    )
+    assert dropped.reason == "'Page Scrolled' is not a configured conversion event (TR-1) or API event (API-1)"
 
 
 def test_track_without_an_event_name_matches_nothing_tr_1() -> None:
@@ -208,9 +204,7 @@ def test_track_contact_key_falls_back_to_the_users_email_tr_2() -> None:
 
 
 def test_a_missing_primary_key_value_drops_the_row_naming_the_column_tr_3() -> None:
-    dropped = only_dropped(
-        plan(track("Order Completed", properties={"sku": "x"}), make_settings(api_events={}))
-    )
+    dropped = only_dropped(plan(track("Order Completed", properties={"sku": "x"}), make_settings(api_events={})))
     assert dropped.reason_code is DropReason.MISSING_PRIMARY_KEY
     assert dropped.reason == (
         "'Order Completed' has no value for primary key column 'Product Id' of data extension 'orders' (TR-3)"
@@ -220,9 +214,7 @@ def test_a_missing_primary_key_value_drops_the_row_naming_the_column_tr_3() -> N
 @pytest.mark.parametrize("value", [None, "", "  "])
 def test_a_blank_primary_key_value_counts_as_missing_tr_3(value: object) -> None:
     event = track("Order Completed", properties={"productId": value})
-    assert (
-        only_dropped(plan(event, make_settings(api_events={}))).reason_code is DropReason.MISSING_PRIMARY_KEY
-    )
+    assert only_dropped(plan(event, make_settings(api_events={}))).reason_code is DropReason.MISSING_PRIMARY_KEY
 
 
 def test_a_missing_contact_key_primary_key_says_why_tr_2() -> None:
@@ -287,17 +279,13 @@ def test_a_conversion_event_that_is_also_an_api_event_writes_the_row_and_fires_t
     result = plan(event, SETTINGS)
     assert result.operations == (
         UpsertRow("orders", {"Contact Key": "user-1", "Product Id": "p-9"}, {"Total": 20}, "msg-2"),
-        FireApiEvent(
-            "APIEvent-orders", "user-1", {"Contact Key": "user-1", "Product Id": "p-9", "Total": 20}, "msg-2"
-        ),
+        FireApiEvent("APIEvent-orders", "user-1", {"Contact Key": "user-1", "Product Id": "p-9", "Total": 20}, "msg-2"),
     )
     assert result.dropped == ()
 
 
 def test_an_api_event_alone_only_fires_the_event_api_1() -> None:
-    result = plan(
-        track("Cart Abandoned", properties={"cartValue": 30}, context={"locale": "en-GB"}), SETTINGS
-    )
+    result = plan(track("Cart Abandoned", properties={"cartValue": 30}, context={"locale": "en-GB"}), SETTINGS)
     assert result.operations == (
         FireApiEvent(
             "APIEvent-cart", "user-1", {"Contact Key": "user-1", "Cart Value": 30, "Locale": "en-GB"}, "msg-2"
@@ -356,9 +344,7 @@ def audience_identify(member: bool, **fields: Any) -> dict[str, Any]:
     return identify(
         userId="u1",
         traits={"active_users": member, "email": "a@example.com"},
-        context={
-            "personas": {"computation_class": "audience", "computation_key": "active_users", "space_id": "s"}
-        },
+        context={"personas": {"computation_class": "audience", "computation_key": "active_users", "space_id": "s"}},
         **fields,
     )
 
@@ -445,13 +431,9 @@ def computed_trait(value: Any, key: str = "lifetime_value") -> dict[str, Any]:
         ("05/30/2020", "Text", "2020-05-30"),
     ],
 )
-def test_a_computed_trait_is_a_column_holding_its_value_per_5(
-    value: Any, column_type: str, sent: Any
-) -> None:
+def test_a_computed_trait_is_a_column_holding_its_value_per_5(value: Any, column_type: str, sent: Any) -> None:
     ensure, row = plan(computed_trait(value), SETTINGS).operations
-    assert ensure == EnsurePersonasDataExtension(
-        DEFAULT_PERSONAS_DE_KEY, True, "Lifetime Value", column_type, "msg-1"
-    )
+    assert ensure == EnsurePersonasDataExtension(DEFAULT_PERSONAS_DE_KEY, True, "Lifetime Value", column_type, "msg-1")
     assert row == UpsertRow(DEFAULT_PERSONAS_DE_KEY, {"Contact Key": "u1"}, {"Lifetime Value": sent}, "msg-1")
 
 
@@ -496,9 +478,7 @@ def test_an_audience_member_known_only_by_email_is_keyed_by_email_per_3() -> Non
 
 
 def test_other_personas_computation_classes_plan_as_ordinary_events() -> None:
-    event = identify(
-        userId="u1", traits={"plan": "pro"}, context={"personas": {"computation_class": "journey_step"}}
-    )
+    event = identify(userId="u1", traits={"plan": "pro"}, context={"personas": {"computation_class": "journey_step"}})
     result = plan(event, SETTINGS)
     assert [type(operation) for operation in result.operations] == [UpsertContact, UpsertRow]
     assert len(result.warnings) == 1 and "'journey_step'" in result.warnings[0]
@@ -540,17 +520,11 @@ _json = st.recursive(
 _events = st.fixed_dictionaries(
     {"type": st.sampled_from(["identify", "track", "page", "group"])},
     optional={
-        "event": st.sampled_from(
-            ["Order Completed", "Button Clicked", "Cart Abandoned", "Audience Entered", "Other"]
-        ),
+        "event": st.sampled_from(["Order Completed", "Button Clicked", "Cart Abandoned", "Audience Entered", "Other"]),
         "userId": st.none() | st.text(max_size=6) | st.integers(),
         "messageId": st.none() | st.text(max_size=6),
-        "traits": st.dictionaries(
-            st.sampled_from(["email", "firstName", "active_users", "ltv"]), _json, max_size=4
-        ),
-        "properties": st.dictionaries(
-            st.sampled_from(["productId", "email", "uuid", "total"]), _json, max_size=4
-        ),
+        "traits": st.dictionaries(st.sampled_from(["email", "firstName", "active_users", "ltv"]), _json, max_size=4),
+        "properties": st.dictionaries(st.sampled_from(["productId", "email", "uuid", "total"]), _json, max_size=4),
         "context": st.fixed_dictionaries(
             {},
             optional={

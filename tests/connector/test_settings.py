@@ -367,9 +367,7 @@ def test_direct_construction_is_validated_the_same_way() -> None:
 
 
 def test_settings_are_immutable() -> None:
-    settings = Settings(
-        **MINIMAL, api_events={"E": "K"}, conversion_events=[ConversionEvent("E", "k", "Uuid")]
-    )
+    settings = Settings(**MINIMAL, api_events={"E": "K"}, conversion_events=[ConversionEvent("E", "k", "Uuid")])
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.client_id = "other"  # type: ignore[misc]
     with pytest.raises(TypeError):
@@ -395,9 +393,7 @@ def test_auth_url_without_a_subdomain_is_the_legacy_v1_endpoint_auth_2() -> None
 
 def test_auth_base_url_redirects_both_endpoints_to_an_emulator() -> None:
     emulator = "http://127.0.0.1:8085"
-    assert (
-        Settings(**MINIMAL, subdomain=SUBDOMAIN, auth_base_url=emulator).auth_url() == f"{emulator}/v2/token"
-    )
+    assert Settings(**MINIMAL, subdomain=SUBDOMAIN, auth_base_url=emulator).auth_url() == f"{emulator}/v2/token"
     assert Settings(**MINIMAL, auth_base_url=f"{emulator}/").auth_url() == f"{emulator}/v1/requestToken"
 
 
@@ -427,9 +423,7 @@ def test_advisories_point_out_legal_but_likely_unintended_settings() -> None:
             **MINIMAL,
             "api_events": {"E": "K"},
             "batching": {"enabled": True},
-            "conversion_events": [
-                {"event": "E", "de_key": "k", "primary_keys": "Contact Key,product_id,Device-model"}
-            ],
+            "conversion_events": [{"event": "E", "de_key": "k", "primary_keys": "Contact Key,product_id,Device-model"}],
         }
     )
     notes = "\n".join(settings.advisories())

@@ -226,9 +226,7 @@ def test_other_strings_are_not_dates(text: str) -> None:
     assert iso_date_string(text) is None
 
 
-@pytest.mark.parametrize(
-    "text", ["02/30/2020", "13/13/2020", "May 32, 2020", "05/30/2020 25:00", "0000/01/01"]
-)
+@pytest.mark.parametrize("text", ["02/30/2020", "13/13/2020", "May 32, 2020", "05/30/2020 25:00", "0000/01/01"])
 def test_impossible_dates_raise(text: str) -> None:
     with pytest.raises(ValueError, match="looks like a date"):
         iso_date_string(text)

@@ -13,9 +13,21 @@ def test_stats_count_requests_by_class_rows_and_ignored_keys(client, tenant_fact
     tenant.rowset("identify", [{"keys": {"Contact Key": "b"}, "values": {"Email": "bad"}}])
     tenant.rowset("identify", [{"keys": {"Contact Key": "c"}, "values": {}}])
     stats = client.get(f"/_emulator/tenants/{tenant.id}/stats").get_json()
-    assert stats == {"tenant": tenant.id, "requests": 4, "2xx": 2, "3xx": 0, "4xx": 2, "5xx": 0, "429": 1,
-                     "dropped": 0, "faults": 0, "rows_written": 1, "rows_failed": 1, "keys_ignored": 2,
-                     "journal_evicted": 0}
+    assert stats == {
+        "tenant": tenant.id,
+        "requests": 4,
+        "2xx": 2,
+        "3xx": 0,
+        "4xx": 2,
+        "5xx": 0,
+        "429": 1,
+        "dropped": 0,
+        "faults": 0,
+        "rows_written": 1,
+        "rows_failed": 1,
+        "keys_ignored": 2,
+        "journal_evicted": 0,
+    }
     assert client.get("/_emulator/tenants/nobody/stats").status_code == 404
 
 
@@ -44,8 +56,12 @@ def test_the_admin_token_guards_the_control_plane_but_not_sfmc():
     assert client.get("/_emulator/ui").status_code == 200  # the page holds no data; its calls need the token
     assert client.post("/_emulator/faults", json={"kind": "drop"}).status_code == 401
     # SFMC calls are not guarded by the admin token: they use their own OAuth tokens
-    assert client.post("/v2/token", json={"grant_type": "client_credentials", "client_id": "x",
-                                          "client_secret": "y"}).status_code == 401
+    assert (
+        client.post(
+            "/v2/token", json={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}
+        ).status_code
+        == 401
+    )
     assert client.get("/_emulator/journal", headers={"X-Emulator-Admin-Token": "s3cret"}).get_json()["count"] == 1
 
 

@@ -27,8 +27,11 @@ tenants:
 
 
 def token_for(url: str) -> str:
-    response = requests.post(f"{url}/v2/token", json={"grant_type": "client_credentials", "client_id": "durable-id",
-                                                      "client_secret": "durable-secret"}, timeout=10)
+    response = requests.post(
+        f"{url}/v2/token",
+        json={"grant_type": "client_credentials", "client_id": "durable-id", "client_secret": "durable-secret"},
+        timeout=10,
+    )
     response.raise_for_status()
     return response.json()["access_token"]
 
@@ -49,13 +52,18 @@ def test_a_queued_job_survives_kill_and_completes_after_restart(live_server_fact
     first = live_server_factory("--db", db, "--scenario", str(scenario))
     headers = {"Authorization": f"Bearer {token_for(first.url)}"}
     path = "/data/v1/async/dataextensions/key:people/rows"
-    upsert = requests.put(f"{first.url}{path}", headers=headers, timeout=10,
-                          json={"items": [{"Contact Key": "a", "Age": 1}, {"Contact Key": "b", "Age": "x"}]})
+    upsert = requests.put(
+        f"{first.url}{path}",
+        headers=headers,
+        timeout=10,
+        json={"items": [{"Contact Key": "a", "Age": 1}, {"Contact Key": "b", "Age": "x"}]},
+    )
     insert = requests.post(f"{first.url}{path}", headers=headers, timeout=10, json={"items": [{"Contact Key": "c"}]})
     assert upsert.status_code == insert.status_code == 202
     ids = [upsert.json()["requestId"], insert.json()["requestId"]]
-    assert "status" not in requests.get(f"{first.url}/data/v1/async/{ids[0]}/status", headers=headers,
-                                        timeout=10).json()
+    assert (
+        "status" not in requests.get(f"{first.url}/data/v1/async/{ids[0]}/status", headers=headers, timeout=10).json()
+    )
     first.kill()
 
     second = live_server_factory("--db", db, "--scenario", str(scenario))
@@ -76,13 +84,26 @@ def test_a_job_cut_off_while_executing_runs_again_on_start(tmp_path):
     """Rows and a job's outcome commit together, so a job still marked Executing wrote nothing: run it again."""
     path = str(tmp_path / "x.sqlite3")
     before = Emulator(open_store(path), Clock(), Config())
-    before.create_tenant({"id": "t", "settings": {"async_pickup_delay": 0}, "data_extensions": [
-        {"key": "people", "name": "People", "fields": [{"name": "Contact Key", "type": "Text", "primary_key": True}]}]})
+    before.create_tenant(
+        {
+            "id": "t",
+            "settings": {"async_pickup_delay": 0},
+            "data_extensions": [
+                {
+                    "key": "people",
+                    "name": "People",
+                    "fields": [{"name": "Contact Key", "type": "Text", "primary_key": True}],
+                }
+            ],
+        }
+    )
     de = before.find_data_extension("t", key="people")
-    job = new_job("t", de, insert_only=True, shape=FLAT, source="async insert", now=before.clock.now(),
-                  pickup_delay=0, count=2)
-    before.store.put_async_job({**job, "state": EXECUTING, "picked_up_at": job["called_at"]},
-                               [{"Contact Key": "a"}, {"Contact Key": "a"}])
+    job = new_job(
+        "t", de, insert_only=True, shape=FLAT, source="async insert", now=before.clock.now(), pickup_delay=0, count=2
+    )
+    before.store.put_async_job(
+        {**job, "state": EXECUTING, "picked_up_at": job["called_at"]}, [{"Contact Key": "a"}, {"Contact Key": "a"}]
+    )
     before.store.close()
 
     after = Emulator(open_store(path), Clock(), Config())

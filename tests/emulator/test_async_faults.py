@@ -11,8 +11,9 @@ ROWS = [{"Contact Key": "u1", "Email": "a@example.com"}, {"Contact Key": "u2", "
 
 def test_async_stall_keeps_the_job_pending_until_the_rule_goes(tenant, client):
     tenant.settings(async_pickup_delay=0)
-    rule = client.post("/_emulator/faults", json={"kind": "async_stall", "tenant": tenant.id,
-                                                  "data_extension": "ident*"}).get_json()
+    rule = client.post(
+        "/_emulator/faults", json={"kind": "async_stall", "tenant": tenant.id, "data_extension": "ident*"}
+    ).get_json()
     request_id = submit(tenant, ROWS)
     time.sleep(0.5)  # the real worker thread gets several chances to run it
     assert status(tenant, request_id)["status"]["requestStatus"] == "Pending"

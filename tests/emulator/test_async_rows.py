@@ -57,12 +57,15 @@ def fast(tenant):
 
 
 def test_upsert_flat_rows_lands_every_good_row_and_reports_each_row_in_order(fast):
-    request_id = submit(fast, [
-        {"contact key": "u1", "Email": "a@example.com", "Age": 41},
-        {"Contact Key": "u2", "Email": "not-an-email"},
-        {"Email": "b@example.com"},
-        {"Contact Key": "u3", "First Name": "Ann", "Opted In": "yes"},
-    ])
+    request_id = submit(
+        fast,
+        [
+            {"contact key": "u1", "Email": "a@example.com", "Age": 41},
+            {"Contact Key": "u2", "Email": "not-an-email"},
+            {"Email": "b@example.com"},
+            {"Contact Key": "u3", "First Name": "Ann", "Opted In": "yes"},
+        ],
+    )
     state = finished(fast, request_id)
     assert state["requestStatus"] == "Complete" and state["resultStatus"] == "Has Errors" and state["hasErrors"]
     assert state["requestId"] == request_id and state["pickupDateTime"] and state["completionDateTime"]
@@ -76,8 +79,12 @@ def test_upsert_flat_rows_lands_every_good_row_and_reports_each_row_in_order(fas
 
 
 def test_clean_job_is_ok_and_upsert_keeps_unsent_columns(fast):
-    assert fast.rowset("identify", [{"keys": {"Contact Key": "u1"},
-                                     "values": {"Email": "a@example.com", "Age": 30}}]).status_code == 200
+    assert (
+        fast.rowset(
+            "identify", [{"keys": {"Contact Key": "u1"}, "values": {"Email": "a@example.com", "Age": 30}}]
+        ).status_code
+        == 200
+    )
     request_id = submit(fast, [{"Contact Key": "U1", "Age": 31}])
     state = finished(fast, request_id)
     assert (state["requestStatus"], state["resultStatus"], state["hasErrors"]) == ("Complete", "OK", False)
@@ -211,10 +218,14 @@ def test_the_full_32000_items_are_accepted_and_processed(fast):
 
 
 def test_hub_async_rowset_and_row_share_the_job_machinery(fast):
-    response = fast.call("POST", "/hub/v1/dataeventsasync/key:identify/rowset", json=[
-        {"keys": {"Contact Key": "a"}, "values": {"Email": "a@example.com"}},
-        {"keys": {"Contact Key": "b"}, "values": {"Age": "old"}},
-    ])
+    response = fast.call(
+        "POST",
+        "/hub/v1/dataeventsasync/key:identify/rowset",
+        json=[
+            {"keys": {"Contact Key": "a"}, "values": {"Email": "a@example.com"}},
+            {"keys": {"Contact Key": "b"}, "values": {"Age": "old"}},
+        ],
+    )
     assert response.status_code == 202
     request_id = response.get_json()["requestId"]
     assert finished(fast, request_id)["resultStatus"] == "Has Errors"
@@ -255,9 +266,16 @@ def test_queue_depth_metric_counts_waiting_jobs(tenant, client):
 
 
 def test_tenant_defined_without_primary_key_appends(tenant_factory):
-    tenant = tenant_factory(settings={"rate_limit": 0, "async_pickup_delay": 0}, data_extensions=[
-        {"key": "log", "name": "Log", "fields": [f for f in IDENTIFY_FIELDS if not f.get("isPrimaryKey")]}])
-    request_id = submit(tenant, [{"Email": "a@example.com"}, {"Email": "a@example.com"}],
-                        path="/data/v1/async/dataextensions/key:log/rows")
+    tenant = tenant_factory(
+        settings={"rate_limit": 0, "async_pickup_delay": 0},
+        data_extensions=[
+            {"key": "log", "name": "Log", "fields": [f for f in IDENTIFY_FIELDS if not f.get("isPrimaryKey")]}
+        ],
+    )
+    request_id = submit(
+        tenant,
+        [{"Email": "a@example.com"}, {"Email": "a@example.com"}],
+        path="/data/v1/async/dataextensions/key:log/rows",
+    )
     assert finished(tenant, request_id)["resultStatus"] == "OK"
     assert len(tenant.rows("log")) == 2

@@ -6,8 +6,10 @@ import pytest
 
 
 def test_v2_token_json_body_has_sfmc_shape(tenant, client):
-    response = client.post("/v2/token", json={"grant_type": "client_credentials", "client_id": tenant.client_id,
-                                              "client_secret": tenant.client_secret})
+    response = client.post(
+        "/v2/token",
+        json={"grant_type": "client_credentials", "client_id": tenant.client_id, "client_secret": tenant.client_secret},
+    )
     body = response.get_json()
     assert response.status_code == 200
     assert body["token_type"] == "Bearer"
@@ -29,8 +31,9 @@ def test_v2_token_form_body_and_stale_authorization_header_ignored(tenant, clien
 
 @pytest.mark.parametrize("secret", ["wrong", ""])
 def test_bad_credentials_are_invalid_client(tenant, client, secret):
-    response = client.post("/v2/token", json={"grant_type": "client_credentials", "client_id": tenant.client_id,
-                                              "client_secret": secret})
+    response = client.post(
+        "/v2/token", json={"grant_type": "client_credentials", "client_id": tenant.client_id, "client_secret": secret}
+    )
     assert response.status_code == 401
     body = response.get_json()
     assert body["error"] == "invalid_client"
@@ -39,15 +42,18 @@ def test_bad_credentials_are_invalid_client(tenant, client, secret):
 
 
 def test_unknown_client_is_invalid_client(client):
-    response = client.post("/v2/token", json={"grant_type": "client_credentials", "client_id": "nobody",
-                                              "client_secret": "x"})
+    response = client.post(
+        "/v2/token", json={"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"}
+    )
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
 
 
 def test_wrong_grant_type(tenant, client):
-    response = client.post("/v2/token", json={"grant_type": "password", "client_id": tenant.client_id,
-                                              "client_secret": tenant.client_secret})
+    response = client.post(
+        "/v2/token",
+        json={"grant_type": "password", "client_id": tenant.client_id, "client_secret": tenant.client_secret},
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "unsupported_grant_type"
 
@@ -62,11 +68,25 @@ def test_unreadable_token_body_is_invalid_request(client, body):
 def test_account_id_selects_a_business_unit(tenant_factory, client):
     tenant = tenant_factory(business_units=[{"mid": 111}, {"mid": 222}])
     for mid in (222, "222"):
-        response = client.post("/v2/token", json={"grant_type": "client_credentials", "client_id": tenant.client_id,
-                                                  "client_secret": tenant.client_secret, "account_id": mid})
+        response = client.post(
+            "/v2/token",
+            json={
+                "grant_type": "client_credentials",
+                "client_id": tenant.client_id,
+                "client_secret": tenant.client_secret,
+                "account_id": mid,
+            },
+        )
         assert response.status_code == 200
-    response = client.post("/v2/token", json={"grant_type": "client_credentials", "client_id": tenant.client_id,
-                                              "client_secret": tenant.client_secret, "account_id": 333})
+    response = client.post(
+        "/v2/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": tenant.client_id,
+            "client_secret": tenant.client_secret,
+            "account_id": 333,
+        },
+    )
     assert response.status_code == 401
     assert response.get_json()["error"] == "unauthorized_client"
 
@@ -82,8 +102,15 @@ def test_scope_narrowing_limits_what_the_token_may_do(tenant, client):
 
 
 def test_scope_outside_the_package_is_refused(tenant, client):
-    response = client.post("/v2/token", json={"grant_type": "client_credentials", "client_id": tenant.client_id,
-                                              "client_secret": tenant.client_secret, "scope": "journeys_delete"})
+    response = client.post(
+        "/v2/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": tenant.client_id,
+            "client_secret": tenant.client_secret,
+            "scope": "journeys_delete",
+        },
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_scope"
     assert "journeys_delete" in response.get_json()["error_description"]
@@ -98,16 +125,19 @@ def test_package_without_permission_gets_insufficient_privileges(tenant_factory)
 
 
 def test_legacy_v1_request_token(tenant, client):
-    response = client.post("/v1/requestToken", json={"clientId": tenant.client_id,
-                                                     "clientSecret": tenant.client_secret})
+    response = client.post(
+        "/v1/requestToken", json={"clientId": tenant.client_id, "clientSecret": tenant.client_secret}
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert body["expiresIn"] == 1200 and "legacyToken" not in body
-    use = client.get("/data/v1/customobjectdata/key/identify/rowset",
-                     headers={"Authorization": f"Bearer {body['accessToken']}"})
+    use = client.get(
+        "/data/v1/customobjectdata/key/identify/rowset", headers={"Authorization": f"Bearer {body['accessToken']}"}
+    )
     assert use.status_code == 200
-    legacy = client.post("/v1/requestToken?legacy=1", json={"clientId": tenant.client_id,
-                                                            "clientSecret": tenant.client_secret})
+    legacy = client.post(
+        "/v1/requestToken?legacy=1", json={"clientId": tenant.client_id, "clientSecret": tenant.client_secret}
+    )
     assert legacy.get_json()["legacyToken"]
     bad = client.post("/v1/requestToken", json={"clientId": tenant.client_id, "clientSecret": "nope"})
     assert bad.status_code == 401 and bad.get_json()["errorcode"] == 0
@@ -144,8 +174,15 @@ def test_token_lifetime_is_a_tenant_setting(tenant, client):
 
 def test_tenants_never_see_each_other(tenant_factory):
     a = tenant_factory()
-    b = tenant_factory(data_extensions=[{"key": "only-b", "name": "Only B", "fields": [
-        {"name": "Contact Key", "type": "Text", "isPrimaryKey": True}]}])
+    b = tenant_factory(
+        data_extensions=[
+            {
+                "key": "only-b",
+                "name": "Only B",
+                "fields": [{"name": "Contact Key", "type": "Text", "isPrimaryKey": True}],
+            }
+        ]
+    )
     b_de = b.call("GET", "/data/v1/customobjects/key:only-b").get_json()
     missing_for_a = a.call("GET", "/data/v1/customobjects/key:never-existed")
     for path in ("/data/v1/customobjects/key:only-b", f"/data/v1/customobjects/{b_de['id']}"):

@@ -14,8 +14,14 @@ def contacts(client, tenant) -> list[dict]:
 
 
 def email_set(address: str) -> list[dict]:
-    return [{"name": "Email Addresses", "items": [{"values": [{"name": "Email Address", "value": address},
-                                                              {"name": "HTML Enabled", "value": True}]}]}]
+    return [
+        {
+            "name": "Email Addresses",
+            "items": [
+                {"values": [{"name": "Email Address", "value": address}, {"name": "HTML Enabled", "value": True}]}
+            ],
+        }
+    ]
 
 
 def test_post_creates_then_updates_the_same_contact(tenant, client):
@@ -38,15 +44,31 @@ def test_post_creates_then_updates_the_same_contact(tenant, client):
 
 def test_patch_updates_by_key_or_id_and_merges_attributes(tenant, client):
     tenant.call("POST", PATH, json={"contactKey": "u1", "attributeSets": email_set("a@example.com")})
-    by_key = tenant.call("PATCH", PATH, json={"contactKey": "u1", "attributeSets": [
-        {"name": "Email Addresses", "values": [{"name": "Email Address", "value": "b@example.com"}]}]})
+    by_key = tenant.call(
+        "PATCH",
+        PATH,
+        json={
+            "contactKey": "u1",
+            "attributeSets": [
+                {"name": "Email Addresses", "values": [{"name": "Email Address", "value": "b@example.com"}]}
+            ],
+        },
+    )
     assert by_key.status_code == 200 and by_key.get_json()["isNewContactKey"] is False
-    by_id = tenant.call("PATCH", PATH, json={"contactID": 1, "attributeSets": [
-        {"name": "Demographics", "items": [{"values": [{"name": "City", "value": "Oslo"}]}]}]})
+    by_id = tenant.call(
+        "PATCH",
+        PATH,
+        json={
+            "contactID": 1,
+            "attributeSets": [{"name": "Demographics", "items": [{"values": [{"name": "City", "value": "Oslo"}]}]}],
+        },
+    )
     assert by_id.status_code == 200 and by_id.get_json()["contactKey"] == "u1"
     [contact] = contacts(client, tenant)
-    assert contact["attributes"] == {"Email Addresses": {"Email Address": "b@example.com", "HTML Enabled": True},
-                                     "Demographics": {"City": "Oslo"}}
+    assert contact["attributes"] == {
+        "Email Addresses": {"Email Address": "b@example.com", "HTML Enabled": True},
+        "Demographics": {"City": "Oslo"},
+    }
 
 
 def test_patch_of_an_unknown_contact_is_404(tenant, client):
@@ -56,16 +78,22 @@ def test_patch_of_an_unknown_contact_is_404(tenant, client):
     assert contacts(client, tenant) == []
 
 
-@pytest.mark.parametrize("body, errorcode, needle", [
-    ({"contactKey": "a:b", "attributeSets": []}, 10003, "may not contain ':'"),
-    ({"attributeSets": []}, 10002, "contactKey is required"),
-    ({"contactKey": "u1"}, 10002, "attributeSets is required"),
-    ({"contactKey": "u1", "attributeSets": [{"items": []}]}, 10003, "needs a 'name'"),
-    ({"contactKey": "u1", "attributeSets": [{"name": "S", "items": [{"values": [{"value": 1}]}]}]}, 10003,
-     "needs a 'name' and a 'value'"),
-    ({"contactKey": "", "attributeSets": []}, 10002, "contactKey is required"),
-    ({"contactKey": "x" * 255, "attributeSets": []}, 10003, "at most 254"),
-])
+@pytest.mark.parametrize(
+    "body, errorcode, needle",
+    [
+        ({"contactKey": "a:b", "attributeSets": []}, 10003, "may not contain ':'"),
+        ({"attributeSets": []}, 10002, "contactKey is required"),
+        ({"contactKey": "u1"}, 10002, "attributeSets is required"),
+        ({"contactKey": "u1", "attributeSets": [{"items": []}]}, 10003, "needs a 'name'"),
+        (
+            {"contactKey": "u1", "attributeSets": [{"name": "S", "items": [{"values": [{"value": 1}]}]}]},
+            10003,
+            "needs a 'name' and a 'value'",
+        ),
+        ({"contactKey": "", "attributeSets": []}, 10002, "contactKey is required"),
+        ({"contactKey": "x" * 255, "attributeSets": []}, 10003, "at most 254"),
+    ],
+)
 def test_bad_contacts_are_400(tenant, client, body, errorcode, needle):
     response = tenant.call("POST", PATH, json=body)
     assert response.status_code == 400

@@ -50,11 +50,20 @@ def test_rows_not_saved_names_the_de_and_has_no_additional_errors(client, tenant
 
 
 def test_custom_error_and_matching_by_method_and_path(client, tenant):
-    add_fault(client, kind="error", status=502, errorcode=12345, message="Bad gateway", method="GET",
-              path_regex=r"^/data/v1/customobjects$")
+    add_fault(
+        client,
+        kind="error",
+        status=502,
+        errorcode=12345,
+        message="Bad gateway",
+        method="GET",
+        path_regex=r"^/data/v1/customobjects$",
+    )
     assert tenant.call("GET", "/data/v1/customobjects").get_json() == {
-        "message": "Bad gateway", "errorcode": 12345,
-        "documentation": tenant.call("GET", "/data/v1/customobjects").get_json()["documentation"]}
+        "message": "Bad gateway",
+        "errorcode": 12345,
+        "documentation": tenant.call("GET", "/data/v1/customobjects").get_json()["documentation"],
+    }
     assert tenant.call("GET", "/data/v1/customobjects/key:identify").status_code == 200
     assert tenant.rowset("identify", ROW).status_code == 200
 
@@ -102,8 +111,9 @@ def test_latency_delays_the_answer(client, tenant):
     started = time.perf_counter()
     assert tenant.rowset("identify", ROW).status_code == 200
     assert time.perf_counter() - started >= 0.3
-    entry = client.get("/_emulator/journal", query_string={"tenant": tenant.id, "method": "POST",
-                                                            "path": "/hub/*"}).get_json()["items"][0]
+    entry = client.get(
+        "/_emulator/journal", query_string={"tenant": tenant.id, "method": "POST", "path": "/hub/*"}
+    ).get_json()["items"][0]
     assert entry["latency_ms"] >= 300
 
 
@@ -167,15 +177,22 @@ def test_invalid_rules_are_refused_listing_every_problem(client):
     body = response.get_json()
     assert response.status_code == 400 and body["errorcode"] == 10003
     assert len(body["additionalErrors"]) == 2
-    for rule in ({"kind": "latency"}, {"kind": "error"}, {"kind": "drop", "path_regex": "("},
-                 {"kind": "drop", "after": 5, "until": 2}, [{"kind": "drop"}, {"kind": "nope"}]):
+    for rule in (
+        {"kind": "latency"},
+        {"kind": "error"},
+        {"kind": "drop", "path_regex": "("},
+        {"kind": "drop", "after": 5, "until": 2},
+        [{"kind": "drop"}, {"kind": "nope"}],
+    ):
         assert client.post("/_emulator/faults", json=rule).status_code == 400, rule
     assert client.get("/_emulator/faults").get_json()["items"] == []  # a bad list adds nothing
 
 
 def test_delete_one_or_all_rules(client, tenant):
-    first, _ = client.post("/_emulator/faults", json=[{"kind": "server_error", "tenant": tenant.id},
-                                                     {"kind": "blocked", "tenant": "other"}]).get_json()
+    first, _ = client.post(
+        "/_emulator/faults",
+        json=[{"kind": "server_error", "tenant": tenant.id}, {"kind": "blocked", "tenant": "other"}],
+    ).get_json()
     assert client.post("/_emulator/faults", json={"id": first["id"], "kind": "drop"}).status_code == 400
     assert client.delete(f"/_emulator/faults/{first['id']}").status_code == 200
     assert client.delete(f"/_emulator/faults/{first['id']}").status_code == 404
@@ -196,10 +213,19 @@ faults:
 """
     assert client.post("/_emulator/scenarios", data=scenario).status_code == 201
     flaky = client.get("/_emulator/tenants/flaky").get_json()["packages"][0]
-    token = client.post("/v2/token", json={"grant_type": "client_credentials", "client_id": flaky["client_id"],
-                                           "client_secret": flaky["client_secret"]}).get_json()["access_token"]
-    response = client.post("/hub/v1/dataevents/key:identify/rowset", json=[{"keys": {"Contact Key": "a"}}],
-                           headers={"Authorization": f"Bearer {token}"})
+    token = client.post(
+        "/v2/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": flaky["client_id"],
+            "client_secret": flaky["client_secret"],
+        },
+    ).get_json()["access_token"]
+    response = client.post(
+        "/hub/v1/dataevents/key:identify/rowset",
+        json=[{"keys": {"Contact Key": "a"}}],
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 503
     bad = client.post("/_emulator/scenarios", data="tenants: []\nfaults:\n  - {kind: unavailable, times: -1}\n")
     assert bad.status_code == 400 and "faults[0]" in bad.get_json()["message"]
@@ -208,11 +234,17 @@ faults:
 def test_drop_closes_the_connection_of_a_live_server(live_server_factory):
     server = live_server_factory("--db", ":memory:", "--rate-limit", "0")
     admin = f"{server.url}/_emulator"
-    assert requests.post(f"{admin}/faults", json={"kind": "drop", "tenant": "demo", "path": "/hub/*", "times": 1},
-                         timeout=10).status_code == 201
-    token = requests.post(f"{server.url}/v2/token", timeout=10, json={
-        "grant_type": "client_credentials", "client_id": "demo-client-id",
-        "client_secret": "demo-client-secret"}).json()["access_token"]
+    assert (
+        requests.post(
+            f"{admin}/faults", json={"kind": "drop", "tenant": "demo", "path": "/hub/*", "times": 1}, timeout=10
+        ).status_code
+        == 201
+    )
+    token = requests.post(
+        f"{server.url}/v2/token",
+        timeout=10,
+        json={"grant_type": "client_credentials", "client_id": "demo-client-id", "client_secret": "demo-client-secret"},
+    ).json()["access_token"]
     url = f"{server.url}/hub/v1/dataevents/key:segment-identify/rowset"
     rows = [{"keys": {"Contact Key": "dropped"}, "values": {}}]
     with pytest.raises(requests.ConnectionError):

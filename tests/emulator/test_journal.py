@@ -53,8 +53,10 @@ def test_refused_calls_are_recorded_unknown_tenant_as_null(client, tenant_factor
 
 def test_token_calls_are_attributed_to_their_tenant_with_the_secret_redacted(client, tenant):
     tenant.get_token()
-    client.post("/v2/token", data={"grant_type": "client_credentials", "client_id": tenant.client_id,
-                                   "client_secret": tenant.client_secret})
+    client.post(
+        "/v2/token",
+        data={"grant_type": "client_credentials", "client_id": tenant.client_id, "client_secret": tenant.client_secret},
+    )
     json_call, form_call = journal(client, tenant=tenant.id, path="/v2/token")[::-1]
     for entry in (json_call, form_call):
         assert entry["status"] == 200 and tenant.client_secret not in entry["request_body"]
@@ -73,7 +75,8 @@ def test_filters_by_method_path_regex_since_and_body(client, clock, tenant):
     assert count(client, tenant=tenant.id, path_regex=r"^/hub/v1/dataevents/key:\w+/rowset$") == 2
     assert count(client, tenant=tenant.id, since=later) == 2
     assert [e["request_body"] for e in journal(client, body_contains="early")] == [
-        '[{"keys": {"Contact Key": "early"}, "values": {}}]']
+        '[{"keys": {"Contact Key": "early"}, "values": {}}]'
+    ]
     first = journal(client, tenant=tenant.id)[-1]["id"]
     assert len(journal(client, tenant=tenant.id, since_id=first)) == 3  # after the token call
     assert client.get(f"/_emulator/journal/{first}").get_json()["id"] == first

@@ -32,8 +32,9 @@ def assert_sfmc_shaped(response):
 
 
 def test_unparseable_json_is_10004(tenant):
-    response = tenant.call("POST", "/hub/v1/dataevents/key:identify/rowset", data="[{not json",
-                           content_type="application/json")
+    response = tenant.call(
+        "POST", "/hub/v1/dataevents/key:identify/rowset", data="[{not json", content_type="application/json"
+    )
     assert response.status_code == 400 and response.get_json()["errorcode"] == 10004
 
 
@@ -49,21 +50,28 @@ def test_payload_over_5_mb_is_refused_in_the_envelope(tenant):
     row = {"keys": {"Contact Key": "u"}, "values": {"First Name": "x" * 1000}}
     body = json.dumps([row] * 5300)
     assert len(body) > 5 * 1024 * 1024
-    response = tenant.call("POST", "/hub/v1/dataevents/key:identify/rowset", data=body,
-                           content_type="application/json")
+    response = tenant.call("POST", "/hub/v1/dataevents/key:identify/rowset", data=body, content_type="application/json")
     assert response.status_code == 413
     assert "5 MB" in response.get_json()["message"]
     assert tenant.rows("identify") == []
 
 
-@pytest.mark.parametrize("body,code", [
-    ("{}", 10003), ("[]", 10002), ("[1]", 10003), ('["x"]', 10003), ("NaN", 10004), ("[Infinity]", 10004),
-    ('[{"keys": [], "values": {}}]', 10006), ('[{"keys": {"Contact Key": "a"}, "values": 5}]', 10006),
-    ("[" * 100000 + "]" * 100000, 10004),
-])
+@pytest.mark.parametrize(
+    "body,code",
+    [
+        ("{}", 10003),
+        ("[]", 10002),
+        ("[1]", 10003),
+        ('["x"]', 10003),
+        ("NaN", 10004),
+        ("[Infinity]", 10004),
+        ('[{"keys": [], "values": {}}]', 10006),
+        ('[{"keys": {"Contact Key": "a"}, "values": 5}]', 10006),
+        ("[" * 100000 + "]" * 100000, 10004),
+    ],
+)
 def test_malformed_rowsets(tenant, body, code):
-    response = tenant.call("POST", "/hub/v1/dataevents/key:identify/rowset", data=body,
-                           content_type="application/json")
+    response = tenant.call("POST", "/hub/v1/dataevents/key:identify/rowset", data=body, content_type="application/json")
     assert response.status_code == 400, response.data[:300]
     assert response.get_json()["errorcode"] == code
 
@@ -98,11 +106,26 @@ def test_random_json_bodies_never_break_the_emulator(tenant, body, route):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.fixed_dictionaries({
-    "keys": st.dictionaries(st.sampled_from(["Contact Key", "contact key", "Email", "x"]), json_values, max_size=2),
-    "values": st.dictionaries(st.sampled_from(["Age", "Score", "Created At", "Opted In", "Email", "Locale",
-                                               "Phone", "First Name", "zz"]), json_values, max_size=5),
-}), min_size=1, max_size=5))
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "keys": st.dictionaries(
+                    st.sampled_from(["Contact Key", "contact key", "Email", "x"]), json_values, max_size=2
+                ),
+                "values": st.dictionaries(
+                    st.sampled_from(
+                        ["Age", "Score", "Created At", "Opted In", "Email", "Locale", "Phone", "First Name", "zz"]
+                    ),
+                    json_values,
+                    max_size=5,
+                ),
+            }
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_random_rows_get_200_or_10006(tenant, rows):
     response = tenant.rowset("identify", rows)
     assert response.status_code in (200, 400), response.data[:300]
@@ -114,8 +137,12 @@ def test_random_rows_get_200_or_10006(tenant, rows):
 @given(segment=st.text(max_size=40), query=st.text(max_size=40))
 def test_hostile_paths_and_queries(tenant, segment, query):
     segment = quote(segment, safe=":/%$&,;=+@")  # as a client sends it: '?' and '#' cannot be in a path
-    for path in (f"/hub/v1/dataevents/{segment}/rowset", f"/data/v1/customobjects/{segment}",
-                 f"/data/v1/customobjectdata/key/{segment}/rowset"):
-        response = tenant.call("GET" if "data/v1" in path else "POST", path, json=[],
-                               query_string={"$filter": query, "$page": query})
+    for path in (
+        f"/hub/v1/dataevents/{segment}/rowset",
+        f"/data/v1/customobjects/{segment}",
+        f"/data/v1/customobjectdata/key/{segment}/rowset",
+    ):
+        response = tenant.call(
+            "GET" if "data/v1" in path else "POST", path, json=[], query_string={"$filter": query, "$page": query}
+        )
         assert_sfmc_shaped(response)

@@ -22,8 +22,10 @@ def samples(client) -> dict[tuple, float]:
 
 def test_requests_429s_rows_and_ignored_keys_are_exported(app, client, tenant_factory):
     tenant = tenant_factory(settings={"rate_limit": 1, "burst": 2})
-    tenant.rowset("identify", [{"keys": {"Contact Key": "a"}, "values": {"Nope": 1}},
-                               {"keys": {"Contact Key": "b"}, "values": {}}])
+    tenant.rowset(
+        "identify",
+        [{"keys": {"Contact Key": "a"}, "values": {"Nope": 1}}, {"keys": {"Contact Key": "b"}, "values": {}}],
+    )
     tenant.rowset("identify", [{"keys": {"Contact Key": "c"}, "values": {}}])
     assert tenant.rowset("identify", [{"keys": {"Contact Key": "d"}, "values": {}}]).status_code == 429
     found = samples(client)

@@ -12,11 +12,16 @@ HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 def test_every_route_is_documented_and_every_documented_route_exists(app, client):
     document = client.get("/_emulator/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")
-    live = {(method.lower(), flask_to_openapi(rule.rule))
-            for rule in app.url_map.iter_rules() if rule.endpoint != "static"
-            for method in rule.methods if method.lower() in HTTP_METHODS}
-    documented = {(method, path) for path, item in document["paths"].items() for method in item
-                  if method in HTTP_METHODS}
+    live = {
+        (method.lower(), flask_to_openapi(rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods
+        if method.lower() in HTTP_METHODS
+    }
+    documented = {
+        (method, path) for path, item in document["paths"].items() for method in item if method in HTTP_METHODS
+    }
     assert live - documented == set(), "routes missing from the OpenAPI document"
     assert documented - live == set(), "documented operations the emulator does not serve"
 
@@ -51,8 +56,10 @@ def test_a_body_failing_its_schema_gets_the_sfmc_envelope(client, tenant):
 
 
 def test_the_token_body_is_validated_in_the_oauth_envelope(client, tenant):
-    response = client.post("/v2/token", json={"grant_type": "client_credentials", "client_id": {"a": 1},
-                                              "client_secret": tenant.client_secret})
+    response = client.post(
+        "/v2/token",
+        json={"grant_type": "client_credentials", "client_id": {"a": 1}, "client_secret": tenant.client_secret},
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_request" and "client_id" in response.get_json()["error_description"]
 

@@ -13,17 +13,28 @@ def errors_of(response) -> list[str]:
 
 # -- defining Data Extensions -------------------------------------------------------------------
 
+
 def test_create_data_extension_and_read_it_back(tenant):
-    body = {"name": "Orders", "key": "orders", "isSendable": False,
-            "fields": [*PK, {"name": "Product Id", "type": "Text", "isPrimaryKey": True},
-                       {"name": "Revenue", "type": "Decimal", "length": 10, "scale": 2}]}
+    body = {
+        "name": "Orders",
+        "key": "orders",
+        "isSendable": False,
+        "fields": [
+            *PK,
+            {"name": "Product Id", "type": "Text", "isPrimaryKey": True},
+            {"name": "Revenue", "type": "Decimal", "length": 10, "scale": 2},
+        ],
+    }
     created = tenant.call("POST", "/data/v1/customobjects", json=body)
     assert created.status_code == 201
     de = created.get_json()
     assert de["key"] == "orders" and len(de["id"]) == 36
     fields = tenant.call("GET", f"/data/v1/customobjects/{de['id']}/fields").get_json()["fields"]
     assert [(f["name"], f["type"], f["isPrimaryKey"], f["isNullable"]) for f in fields] == [
-        ("Contact Key", "Text", True, False), ("Product Id", "Text", True, False), ("Revenue", "Decimal", False, True)]
+        ("Contact Key", "Text", True, False),
+        ("Product Id", "Text", True, False),
+        ("Revenue", "Decimal", False, True),
+    ]
     listed = tenant.call("GET", "/data/v1/customobjects?$search=ord").get_json()
     assert [i["key"] for i in listed["items"]] == ["orders"]
     again = tenant.call("POST", "/data/v1/customobjects", json=body)
@@ -33,8 +44,9 @@ def test_create_data_extension_and_read_it_back(tenant):
 @pytest.mark.parametrize("name", ["firstName", "first name", "first_name", "Email address"])
 def test_fields_must_be_title_case(tenant, name):
     """FMT-5: a DE whose attributes are not Title Case is refused with a clear error."""
-    response = tenant.call("POST", "/data/v1/customobjects",
-                           json={"name": "Bad", "fields": [*PK, {"name": name, "type": "Text"}]})
+    response = tenant.call(
+        "POST", "/data/v1/customobjects", json={"name": "Bad", "fields": [*PK, {"name": name, "type": "Text"}]}
+    )
     assert response.status_code == 400
     assert "Title Case" in response.get_json()["message"]
     assert tenant.call("GET", "/data/v1/customobjects?$search=Bad").get_json()["count"] == 0
@@ -42,26 +54,31 @@ def test_fields_must_be_title_case(tenant, name):
 
 @pytest.mark.parametrize("name", ["UTM Source", "IP Address", "Device-model", "Uuid", "Screen Width", "3rd Party Id"])
 def test_title_case_accepts_acronyms_and_the_seeds_names(tenant, name):
-    response = tenant.call("POST", "/data/v1/customobjects",
-                           json={"name": "Ok", "key": f"ok-{name}", "fields": [*PK, {"name": name}]})
+    response = tenant.call(
+        "POST", "/data/v1/customobjects", json={"name": "Ok", "key": f"ok-{name}", "fields": [*PK, {"name": name}]}
+    )
     assert response.status_code == 201, response.get_json()
 
 
 def test_title_case_can_be_relaxed_per_tenant(tenant):
     tenant.settings(require_title_case=False)
-    response = tenant.call("POST", "/data/v1/customobjects",
-                           json={"name": "Loose", "fields": [*PK, {"name": "firstName"}]})
+    response = tenant.call(
+        "POST", "/data/v1/customobjects", json={"name": "Loose", "fields": [*PK, {"name": "firstName"}]}
+    )
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize("field,needle", [
-    ({"name": "Age", "type": "Integer"}, "unknown type"),
-    ({"name": "Notes", "type": "Text", "length": 5000}, "between 1 and 4000"),
-    ({"name": "Price", "type": "Decimal", "length": 40}, "precision"),
-    ({"name": "Contact Key", "type": "Text"}, "duplicates"),
-    ({"name": "Code", "type": "Text", "isPrimaryKey": True, "isNullable": True}, "never be nullable"),
-    ({"type": "Text"}, "'name' is required"),
-])
+@pytest.mark.parametrize(
+    "field,needle",
+    [
+        ({"name": "Age", "type": "Integer"}, "unknown type"),
+        ({"name": "Notes", "type": "Text", "length": 5000}, "between 1 and 4000"),
+        ({"name": "Price", "type": "Decimal", "length": 40}, "precision"),
+        ({"name": "Contact Key", "type": "Text"}, "duplicates"),
+        ({"name": "Code", "type": "Text", "isPrimaryKey": True, "isNullable": True}, "never be nullable"),
+        ({"type": "Text"}, "'name' is required"),
+    ],
+)
 def test_bad_field_definitions_are_explained(tenant, field, needle):
     response = tenant.call("POST", "/data/v1/customobjects", json={"name": "X", "fields": [*PK, field]})
     assert response.status_code == 400
@@ -70,20 +87,25 @@ def test_bad_field_definitions_are_explained(tenant, field, needle):
 
 # -- writing rows --------------------------------------------------------------------------------
 
+
 def test_columns_match_case_insensitively(tenant):
-    response = tenant.rowset("identify", [{"keys": {"contact key": "u1"}, "values": {"FIRST NAME": "Ann", "email":
-                                                                                     "ann@example.com"}}])
+    response = tenant.rowset(
+        "identify", [{"keys": {"contact key": "u1"}, "values": {"FIRST NAME": "Ann", "email": "ann@example.com"}}]
+    )
     assert response.status_code == 200
-    assert response.get_json() == [{"keys": {"contact key": "u1"},
-                                    "values": {"FIRST NAME": "Ann", "email": "ann@example.com"}}]
+    assert response.get_json() == [
+        {"keys": {"contact key": "u1"}, "values": {"FIRST NAME": "Ann", "email": "ann@example.com"}}
+    ]
     [row] = tenant.rows("identify")
     assert row["Contact Key"] == "u1" and row["First Name"] == "Ann" and row["Email"] == "ann@example.com"
 
 
 def test_unknown_keys_are_ignored_but_recorded(tenant, client):
     """FMT-4: SFMC ignores keys without a column; the emulator makes that visible."""
-    response = tenant.rowset("identify", [{"keys": {"Contact Key": "u1"},
-                                           "values": {"First Name": "Ann", "nonexistent": "xyz", "firstName": "A"}}])
+    response = tenant.rowset(
+        "identify",
+        [{"keys": {"Contact Key": "u1"}, "values": {"First Name": "Ann", "nonexistent": "xyz", "firstName": "A"}}],
+    )
     assert response.status_code == 200
     [row] = tenant.rows("identify")
     assert "nonexistent" not in row and row["First Name"] == "Ann"
@@ -113,20 +135,33 @@ def test_upsert_on_primary_key_keeps_latest_values(tenant):
 
 def test_composite_primary_key_order_does_not_matter(tenant_factory):
     """TR-3: with several key columns, rows dedupe only when all match, in any order."""
-    tenant = tenant_factory(data_extensions=[{"key": "clicks", "name": "Clicks", "fields": [
-        *PK, {"name": "Button Title", "isPrimaryKey": True}, {"name": "Count", "type": "Number"}]}])
-    tenant.rowset("clicks", [
-        {"keys": {"Contact Key": "u1", "Button Title": "Start"}, "values": {"Count": 1}},
-        {"keys": {"Button Title": "Stop", "Contact Key": "u1"}, "values": {"Count": 1}},
-        {"keys": {"Button Title": "Start", "Contact Key": "u1"}, "values": {"Count": 2}},
-    ])
+    tenant = tenant_factory(
+        data_extensions=[
+            {
+                "key": "clicks",
+                "name": "Clicks",
+                "fields": [*PK, {"name": "Button Title", "isPrimaryKey": True}, {"name": "Count", "type": "Number"}],
+            }
+        ]
+    )
+    tenant.rowset(
+        "clicks",
+        [
+            {"keys": {"Contact Key": "u1", "Button Title": "Start"}, "values": {"Count": 1}},
+            {"keys": {"Button Title": "Stop", "Contact Key": "u1"}, "values": {"Count": 1}},
+            {"keys": {"Button Title": "Start", "Contact Key": "u1"}, "values": {"Count": 2}},
+        ],
+    )
     rows = sorted(tenant.rows("clicks"), key=lambda r: r["Button Title"])
     assert [(r["Button Title"], r["Count"]) for r in rows] == [("Start", "2"), ("Stop", "1")]
 
 
 def test_keys_must_hold_every_primary_key_column(tenant_factory):
-    tenant = tenant_factory(data_extensions=[{"key": "clicks", "name": "Clicks", "fields": [
-        *PK, {"name": "Button Title", "isPrimaryKey": True}]}])
+    tenant = tenant_factory(
+        data_extensions=[
+            {"key": "clicks", "name": "Clicks", "fields": [*PK, {"name": "Button Title", "isPrimaryKey": True}]}
+        ]
+    )
     response = tenant.rowset("clicks", [{"keys": {"Contact Key": "u1"}, "values": {}}])
     assert response.status_code == 400
     assert errors_of(response) == ["Button Title: The primary key column [Button Title] is required."]
@@ -146,17 +181,29 @@ def test_empty_primary_key_value_is_an_error(tenant):
 
 
 def test_data_extension_without_primary_key_appends(tenant_factory):
-    tenant = tenant_factory(data_extensions=[{"key": "log", "name": "Log", "fields": [
-        {"name": "Contact Key"}, {"name": "Event"}]}])
+    tenant = tenant_factory(
+        data_extensions=[{"key": "log", "name": "Log", "fields": [{"name": "Contact Key"}, {"name": "Event"}]}]
+    )
     for _ in range(2):
         assert tenant.rowset("log", [{"values": {"Contact Key": "u1", "Event": "x"}}]).status_code == 200
     assert len(tenant.rows("log")) == 2
 
 
 def test_non_nullable_columns(tenant_factory):
-    tenant = tenant_factory(data_extensions=[{"key": "strict", "name": "Strict", "fields": [
-        *PK, {"name": "Email", "type": "EmailAddress", "isNullable": False},
-        {"name": "Tier", "isNullable": False, "defaultValue": "Free"}, {"name": "Note"}]}])
+    tenant = tenant_factory(
+        data_extensions=[
+            {
+                "key": "strict",
+                "name": "Strict",
+                "fields": [
+                    *PK,
+                    {"name": "Email", "type": "EmailAddress", "isNullable": False},
+                    {"name": "Tier", "isNullable": False, "defaultValue": "Free"},
+                    {"name": "Note"},
+                ],
+            }
+        ]
+    )
     missing = tenant.rowset("strict", [{"keys": {"Contact Key": "u1"}, "values": {"Note": "n"}}])
     assert missing.status_code == 400
     assert errors_of(missing) == ["Email: The column [Email] is required and cannot be null or empty."]
@@ -171,50 +218,56 @@ def test_non_nullable_columns(tenant_factory):
     assert tenant.rows("strict")[0]["Email"] == "a@example.com"
 
 
-@pytest.mark.parametrize("column,value,stored", [
-    ("First Name", "Ann", "Ann"),
-    ("First Name", 42, "42"),
-    ("Age", 42, "42"),
-    ("Age", "42", "42"),
-    ("Age", 42.0, "42"),
-    ("Score", "123.456", "123.46"),
-    ("Score", 1, "1.00"),
-    ("Created At", "2020-05-30T13:30:00+00:00", "2020-05-30T13:30:00+00:00"),
-    ("Created At", "2020-05-30T13:30:00Z", "2020-05-30T13:30:00Z"),
-    ("Created At", "2020-05-30", "2020-05-30"),
-    ("Created At", "2020-05-30T13:30:00.123456-0700", "2020-05-30T13:30:00.123456-0700"),
-    ("Opted In", True, "True"),
-    ("Opted In", "false", "False"),
-    ("Opted In", 1, "True"),
-    ("Email", "ann@example.com", "ann@example.com"),
-    ("Phone", "+1 (555) 010-9999", "+1 (555) 010-9999"),
-    ("Locale", "en-US", "en-US"),
-])
+@pytest.mark.parametrize(
+    "column,value,stored",
+    [
+        ("First Name", "Ann", "Ann"),
+        ("First Name", 42, "42"),
+        ("Age", 42, "42"),
+        ("Age", "42", "42"),
+        ("Age", 42.0, "42"),
+        ("Score", "123.456", "123.46"),
+        ("Score", 1, "1.00"),
+        ("Created At", "2020-05-30T13:30:00+00:00", "2020-05-30T13:30:00+00:00"),
+        ("Created At", "2020-05-30T13:30:00Z", "2020-05-30T13:30:00Z"),
+        ("Created At", "2020-05-30", "2020-05-30"),
+        ("Created At", "2020-05-30T13:30:00.123456-0700", "2020-05-30T13:30:00.123456-0700"),
+        ("Opted In", True, "True"),
+        ("Opted In", "false", "False"),
+        ("Opted In", 1, "True"),
+        ("Email", "ann@example.com", "ann@example.com"),
+        ("Phone", "+1 (555) 010-9999", "+1 (555) 010-9999"),
+        ("Locale", "en-US", "en-US"),
+    ],
+)
 def test_valid_values_by_type(tenant, column, value, stored):
     response = tenant.rowset("identify", [{"keys": {"Contact Key": "u1"}, "values": {column: value}}])
     assert response.status_code == 200, response.get_json()
     assert tenant.rows("identify")[0][column] == stored
 
 
-@pytest.mark.parametrize("column,value,needle", [
-    ("First Name", "x" * 21, "too long (21 characters, the column allows 20)"),
-    ("First Name", {"nested": 1}, "not a JSON object"),
-    ("First Name", [1, 2], "not a JSON array"),
-    ("Age", "forty", "not a valid number"),
-    ("Age", 4.5, "not a valid number"),
-    ("Age", True, "not a valid number"),
-    ("Age", 2**31, "out of range"),
-    ("Score", "abc", "not a valid decimal"),
-    ("Score", 1234.5, "exceeds the column's precision"),
-    ("Created At", "05/30/2020", "ISO-8601"),
-    ("Created At", "Sat, 30 May 2020 13:30:00 GMT", "ISO-8601"),
-    ("Created At", "2020-13-45", "not a valid date"),
-    ("Created At", 1590845400, "ISO-8601"),
-    ("Opted In", "maybe", "not a valid boolean"),
-    ("Email", "not-an-email", "not a valid email address"),
-    ("Phone", "call me", "not a valid phone number"),
-    ("Locale", "e1", "not a valid locale"),
-])
+@pytest.mark.parametrize(
+    "column,value,needle",
+    [
+        ("First Name", "x" * 21, "too long (21 characters, the column allows 20)"),
+        ("First Name", {"nested": 1}, "not a JSON object"),
+        ("First Name", [1, 2], "not a JSON array"),
+        ("Age", "forty", "not a valid number"),
+        ("Age", 4.5, "not a valid number"),
+        ("Age", True, "not a valid number"),
+        ("Age", 2**31, "out of range"),
+        ("Score", "abc", "not a valid decimal"),
+        ("Score", 1234.5, "exceeds the column's precision"),
+        ("Created At", "05/30/2020", "ISO-8601"),
+        ("Created At", "Sat, 30 May 2020 13:30:00 GMT", "ISO-8601"),
+        ("Created At", "2020-13-45", "not a valid date"),
+        ("Created At", 1590845400, "ISO-8601"),
+        ("Opted In", "maybe", "not a valid boolean"),
+        ("Email", "not-an-email", "not a valid email address"),
+        ("Phone", "call me", "not a valid phone number"),
+        ("Locale", "e1", "not a valid locale"),
+    ],
+)
 def test_invalid_values_get_sfmc_errors(tenant, column, value, needle):
     """FMT-3 (dates ISO-8601 only) and SFMC's type rules, answered as 400 errorcode 10006."""
     response = tenant.rowset("identify", [{"keys": {"Contact Key": "u1"}, "values": {column: value}}])
@@ -228,19 +281,23 @@ def test_invalid_values_get_sfmc_errors(tenant, column, value, needle):
 
 
 def test_one_additional_error_per_problem(tenant):
-    response = tenant.rowset("identify", [{"keys": {"Contact Key": "u1"},
-                                           "values": {"Email": "bad", "Age": "x", "Created At": "yesterday"}}])
+    response = tenant.rowset(
+        "identify", [{"keys": {"Contact Key": "u1"}, "values": {"Email": "bad", "Age": "x", "Created At": "yesterday"}}]
+    )
     assert len(errors_of(response)) == 3
 
 
 def test_rowset_is_not_atomic(tenant):
     """Rows before the first bad row are saved; the bad row and all after it are rejected."""
-    response = tenant.rowset("identify", [
-        {"keys": {"Contact Key": "u1"}, "values": {"Age": 1}},
-        {"keys": {"Contact Key": "u2"}, "values": {"Age": 2}},
-        {"keys": {"Contact Key": "u3"}, "values": {"Age": "three"}},
-        {"keys": {"Contact Key": "u4"}, "values": {"Age": 4}},
-    ])
+    response = tenant.rowset(
+        "identify",
+        [
+            {"keys": {"Contact Key": "u1"}, "values": {"Age": 1}},
+            {"keys": {"Contact Key": "u2"}, "values": {"Age": 2}},
+            {"keys": {"Contact Key": "u3"}, "values": {"Age": "three"}},
+            {"keys": {"Contact Key": "u4"}, "values": {"Age": 4}},
+        ],
+    )
     assert response.status_code == 400
     assert errors_of(response) == ["Age: The value for column [Age] is not a valid number."]
     assert sorted(r["Contact Key"] for r in tenant.rows("identify")) == ["u1", "u2"]
@@ -258,11 +315,21 @@ def test_rowset_by_id_and_id_prefix(tenant):
 
 
 def test_put_single_row_with_composite_key(tenant_factory):
-    tenant = tenant_factory(data_extensions=[{"key": "orders", "name": "Orders", "fields": [
-        *PK, {"name": "Product Id", "isPrimaryKey": True}, {"name": "Quantity", "type": "Number"}]}])
+    tenant = tenant_factory(
+        data_extensions=[
+            {
+                "key": "orders",
+                "name": "Orders",
+                "fields": [*PK, {"name": "Product Id", "isPrimaryKey": True}, {"name": "Quantity", "type": "Number"}],
+            }
+        ]
+    )
     for sep in (",", "&"):
-        response = tenant.call("PUT", f"/hub/v1/dataevents/key:orders/rows/Contact Key:u1{sep}Product Id:p1",
-                               json={"values": {"Quantity": 3}})
+        response = tenant.call(
+            "PUT",
+            f"/hub/v1/dataevents/key:orders/rows/Contact Key:u1{sep}Product Id:p1",
+            json={"values": {"Quantity": 3}},
+        )
         assert response.status_code == 200
         assert response.get_json() == {"keys": {"Contact Key": "u1", "Product Id": "p1"}, "values": {"Quantity": 3}}
     assert [(r["Product Id"], r["Quantity"]) for r in tenant.rows("orders")] == [("p1", "3")]
@@ -274,9 +341,12 @@ def test_put_single_row_with_composite_key(tenant_factory):
 
 # -- reading rows --------------------------------------------------------------------------------
 
+
 def _seed_people(tenant, n=7):
-    rows = [{"keys": {"Contact Key": f"u{i}"}, "values": {"First Name": "Ann" if i % 2 else "Bob", "Age": i}}
-            for i in range(n)]
+    rows = [
+        {"keys": {"Contact Key": f"u{i}"}, "values": {"First Name": "Ann" if i % 2 else "Bob", "Age": i}}
+        for i in range(n)
+    ]
     assert tenant.rowset("identify", rows).status_code == 200
 
 
@@ -292,13 +362,16 @@ def test_rowset_paging(tenant):
     assert "items" not in beyond and beyond["count"] == 7
 
 
-@pytest.mark.parametrize("expr,expected", [
-    ("First Name eq 'ann'", ["u1", "u3", "u5"]),
-    ("[First Name] eq 'Bob' and Age eq 4", ["u4"]),
-    ("Age eq 1 or Age eq '6'", ["u1", "u6"]),
-    ("(Age eq 1 or Age eq 2) and First Name ne 'Ann'", ["u2"]),
-    ("\"Contact Key\" eq 'U3'", ["u3"]),
-])
+@pytest.mark.parametrize(
+    "expr,expected",
+    [
+        ("First Name eq 'ann'", ["u1", "u3", "u5"]),
+        ("[First Name] eq 'Bob' and Age eq 4", ["u4"]),
+        ("Age eq 1 or Age eq '6'", ["u1", "u6"]),
+        ("(Age eq 1 or Age eq 2) and First Name ne 'Ann'", ["u2"]),
+        ("\"Contact Key\" eq 'U3'", ["u3"]),
+    ],
+)
 def test_rowset_filter(tenant, expr, expected):
     _seed_people(tenant)
     response = tenant.call("GET", "/data/v1/customobjectdata/key/identify/rowset", query_string={"$filter": expr})

@@ -17,8 +17,11 @@ ROW = [{"keys": {"Contact Key": "u1"}, "values": {"Email": "a@example.com"}}]
 
 
 def token(url: str, client_id="demo-client-id", secret="demo-client-secret") -> str:
-    response = requests.post(f"{url}/v2/token", json={"grant_type": "client_credentials", "client_id": client_id,
-                                                      "client_secret": secret}, timeout=10)
+    response = requests.post(
+        f"{url}/v2/token",
+        json={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        timeout=10,
+    )
     response.raise_for_status()
     assert response.json()["rest_instance_url"] == f"{url}/"
     return response.json()["access_token"]
@@ -31,18 +34,30 @@ def test_restart_on_the_same_file_keeps_tenants_definitions_rows_and_tokens(live
     auth = {"Authorization": f"Bearer {access}"}
     created = requests.post(f"{first.url}/_emulator/tenants", json={"id": "extra"}, timeout=10)
     assert created.status_code == 201
-    written = requests.post(f"{first.url}/hub/v1/dataevents/key:segment-identify/rowset", json=ROW, headers=auth,
-                            timeout=10)
+    written = requests.post(
+        f"{first.url}/hub/v1/dataevents/key:segment-identify/rowset", json=ROW, headers=auth, timeout=10
+    )
     assert written.status_code == 200
     first.kill()  # no clean shutdown: a row answered 200 is committed
 
     second = live_server_factory("--db", db)
-    read = requests.get(f"{second.url}/data/v1/customobjectdata/key/segment-identify/rowset", headers=auth,
-                        timeout=10)
+    read = requests.get(f"{second.url}/data/v1/customobjectdata/key/segment-identify/rowset", headers=auth, timeout=10)
     assert read.status_code == 200, read.text
-    assert read.json()["items"] == [{"keys": {"contact key": "u1"}, "values": {
-        "email": "a@example.com", "first name": "", "last name": "", "created at": "", "plan": "", "locale": "",
-        "ip address": "", "utm source": ""}}]
+    assert read.json()["items"] == [
+        {
+            "keys": {"contact key": "u1"},
+            "values": {
+                "email": "a@example.com",
+                "first name": "",
+                "last name": "",
+                "created at": "",
+                "plan": "",
+                "locale": "",
+                "ip address": "",
+                "utm source": "",
+            },
+        }
+    ]
     ids = [t["id"] for t in requests.get(f"{second.url}/_emulator/tenants", timeout=10).json()["items"]]
     assert ids == ["demo", "extra"]
 
@@ -75,9 +90,14 @@ def test_global_reset_and_tenant_delete(tenant_factory, client):
 
 
 def test_tenant_creation_errors_name_the_field(client):
-    response = client.post("/_emulator/tenants", json={
-        "subdomain": "short", "settings": {"rate_limt": 5},
-        "data_extensions": [{"name": "X", "fields": [{"name": "first name"}]}]})
+    response = client.post(
+        "/_emulator/tenants",
+        json={
+            "subdomain": "short",
+            "settings": {"rate_limt": 5},
+            "data_extensions": [{"name": "X", "fields": [{"name": "first name"}]}],
+        },
+    )
     assert response.status_code == 400
     messages = [e["message"] for e in response.get_json()["additionalErrors"]]
     assert any(m.startswith("subdomain:") for m in messages)
@@ -102,8 +122,10 @@ def test_demo_scenario_is_valid_and_loads():
 
 
 def test_scenario_errors_name_line_and_field():
-    text = "tenants:\n  - id: a\n    data_extensions:\n      - name: X\n        fields:\n" \
-           "          - {name: Contact Key, type: Strng}\n"
+    text = (
+        "tenants:\n  - id: a\n    data_extensions:\n      - name: X\n        fields:\n"
+        "          - {name: Contact Key, type: Strng}\n"
+    )
     with pytest.raises(ScenarioError) as err:
         parse_scenario(text, "bad.yaml")
     [problem] = err.value.problems
@@ -146,8 +168,7 @@ def test_cli_reset(live_server_factory, tmp_path):
     assert run_cli("reset", "--db", db, "--tenant", "demo").returncode == 0
     again = live_server_factory("--db", db)
     auth = {"Authorization": f"Bearer {token(again.url)}"}
-    read = requests.get(f"{again.url}/data/v1/customobjectdata/key/segment-identify/rowset", headers=auth,
-                        timeout=10)
+    read = requests.get(f"{again.url}/data/v1/customobjectdata/key/segment-identify/rowset", headers=auth, timeout=10)
     assert read.json()["count"] == 0
 
 

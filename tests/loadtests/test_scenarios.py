@@ -60,8 +60,7 @@ def test_throttle_scenario_refuses_what_is_over_the_limit(tmp_path):
 
 def test_multitenant_scenario_gives_each_tenant_its_own_limit(tmp_path):
     out = tmp_path / "multi"
-    summary = execute("multitenant", seconds=5, users=80, out=out, env={"LOADTEST_TENANTS": 2},
-                      echo=lambda _m: None)
+    summary = execute("multitenant", seconds=5, users=80, out=out, env={"LOADTEST_TENANTS": 2}, echo=lambda _m: None)
     assert_report(out, "multitenant")
     assert len(summary["tenants"]) == 2
     for tenant in summary["tenants"].values():
@@ -114,8 +113,9 @@ def test_connector_scenario_delivers_under_the_limit(tmp_path):
 
 def test_distributed_mode_through_the_cli(tmp_path):
     out = tmp_path / "distributed"
-    result = CliRunner().invoke(main, ["throttle", "--seconds", "5", "--users", "60", "--workers", "1",
-                                       "--out", str(out)])
+    result = CliRunner().invoke(
+        main, ["throttle", "--seconds", "5", "--users", "60", "--workers", "1", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     summary = assert_report(out, "throttle")
     assert summary["locust_processes"] == {"workers": 1, "master": True}
@@ -135,8 +135,13 @@ def test_run_cli_help_lists_the_scenarios():
 
 def test_bench_sync_prints_figures_and_the_ratio(tmp_path):
     out = tmp_path / "bench.json"
-    done = subprocess.run([sys.executable, "-m", "loadtests.bench_sync", "--seconds", "1", "--users", "2",
-                           "--json-out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtests.bench_sync", "--seconds", "1", "--users", "2", "--json-out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1-row ratio emulator/bare" in done.stdout and "50-row ratio emulator/bare" in done.stdout
     figures = json.loads(out.read_text())
@@ -149,6 +154,7 @@ def test_bench_sync_prints_figures_and_the_ratio(tmp_path):
 
 
 # -- the arithmetic the reports rest on -------------------------------------------------------------
+
 
 def test_max_in_window_counts_every_starting_point():
     assert analysis.max_in_window([], 1.0) == 0
