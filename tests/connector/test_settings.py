@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import connector.settings as settings_module
+import connector.settings.loading as settings_module
 from connector.settings import (
     BatchingSettings,
     ConversionEvent,
