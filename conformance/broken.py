@@ -4,8 +4,9 @@ They give the suite teeth: ``tests/conformance/test_broken_connectors.py`` runs 
 each one's rule and expects that rule among the failures. Each is usable from the CLI too, e.g.
 ``sfmc-conformance run --connector python:conformance.broken:colons_kept -k ID-3``.
 
-Most wrap our planner (plan with ``connector.plan.plan``, then bend the operations); a few bend
-the HTTP client of one ``Destination``. Planner patches are process-wide, so they are serialized.
+Most wrap our planner (plan with ``connector.plan.plan``, then bend the operations) and hand it to
+their own ``Destination(planner=...)``; a few bend the HTTP client or the settings of one
+``Destination``. Nothing is patched process-wide, so they run in parallel.
 """
 
 from __future__ import annotations
@@ -13,41 +14,24 @@ from __future__ import annotations
 import dataclasses
 import re
 import tempfile
-import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 
 from connector import plan as planning
-from connector.delivery import destination as destination_module
 from connector.plan import FireApiEvent, Plan, UpsertContact, UpsertRow
 from connector.settings import BatchingSettings
 from connector.transform import CONTEXT_ATTRIBUTES
 
 from .bundled import build, deliver
 
-_PATCH_LOCK = threading.RLock()
-
 PlanMutator = Callable[[dict, object, Plan], Plan]
 
 
-@contextmanager
-def _planner(mutate: PlanMutator):
-    original = planning.plan
-
-    def broken_plan(event, settings):
-        return mutate(event, settings, original(event, settings))
-
-    with _PATCH_LOCK:
-        destination_module.plan = broken_plan
-        try:
-            yield
-        finally:
-            destination_module.plan = original
-
-
 def _with_plan(mutate: PlanMutator, settings: dict, events: list[dict]) -> dict:
-    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp, _planner(mutate):
-        return deliver(build(settings, tmp), events)
+    def broken_plan(event, s):
+        return mutate(event, s, planning.plan(event, s))
+
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
+        return deliver(build(settings, tmp, planner=broken_plan), events)
 
 
 def _rows(result: Plan, change: Callable[[UpsertRow], UpsertRow | None]) -> Plan:

@@ -9,17 +9,18 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from connector.delivery.destination import Destination
+from connector.delivery.destination import Destination, Planner
+from connector.plan import plan
 from connector.settings import load_settings
 
 
-def build(settings: dict, outbox_dir: str) -> Destination:
+def build(settings: dict, outbox_dir: str, *, planner: Planner = plan) -> Destination:
     overrides = {**settings, "outbox_path": str(Path(outbox_dir) / "outbox.sqlite3")}
     batching = dict(overrides.get("batching") or {})
     if batching.get("enabled"):
         batching.setdefault("poll_interval", 0.05)  # the emulator picks jobs up within a fraction of a second
         overrides["batching"] = batching
-    return Destination(load_settings(overrides=overrides, env={}))
+    return Destination(load_settings(overrides=overrides, env={}), planner=planner)
 
 
 def deliver(destination: Destination, events: list[dict]) -> dict:

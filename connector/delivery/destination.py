@@ -14,17 +14,20 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 from .. import personas
-from ..plan import EnsurePersonasDataExtension, FireApiEvent, UpsertContact, UpsertRow, plan
+from ..plan import EnsurePersonasDataExtension, FireApiEvent, Plan, UpsertContact, UpsertRow, plan
 from ..settings import Settings
 from .client import DeliveryError, SfmcClient
 from .outbox import DELIVERED, DROPPED, PENDING, REJECTED, Outbox, OutboxEvent
 
 ASYNC_DONE = ("Complete", "Error")
+
+Planner = Callable[[Mapping[str, Any], Settings], Plan]
 
 
 class Refused(Exception):
@@ -96,8 +99,11 @@ class Destination:
         outbox: Outbox | None = None,
         client: SfmcClient | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        planner: Planner = plan,
     ):
+        """``planner`` turns one event into its operations (``connector.plan.plan`` unless another is given)."""
         self.settings = settings
+        self.planner = planner
         self.outbox = outbox or Outbox(settings.outbox_path)
         self.client = client or SfmcClient(settings, sleep=sleep)
         self._sleep = sleep
@@ -158,7 +164,7 @@ class Destination:
         """Plan a batch and send what it calls for; async jobs are submitted, not awaited."""
         this_pass = _Pass(size=len(batch))
         for item in batch:
-            planned = plan(item.event, self.settings)
+            planned = self.planner(item.event, self.settings)
             if planned.is_dropped:
                 first = planned.dropped[0] if planned.dropped else None
                 this_pass.outcomes[item.seq] = (

@@ -7,7 +7,7 @@ import pytest
 from conformance.adapters import make_adapter
 from conformance.broken import BROKEN
 from conformance.cases import load_cases
-from conformance.runner import FAILED, WAITING, run_case
+from conformance.runner import FAILED, PASSED, WAITING, run_case
 
 CASES = load_cases()
 
@@ -36,3 +36,14 @@ def test_broken_connector_is_caught_by_its_rule(name, conformance_emulator):
 def test_every_broken_connector_names_a_known_rule():
     cited = {rule for case in CASES for rule in case.rules}
     assert {rule for _, rule in BROKEN.values()} <= cited
+
+
+def test_broken_connectors_run_side_by_side_with_the_bundled_one(conformance_emulator):
+    """Planners are injected per Destination, so a mutant never changes what another run plans."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    [case] = [case for case in CASES if case.id == "id-3-colons-removed-from-contact-key"]
+    runs = ["python:conformance.bundled:run", "python:conformance.broken:colons_kept"] * 3
+    with ThreadPoolExecutor(len(runs)) as pool:
+        statuses = list(pool.map(lambda spec: run_case(case, make_adapter(spec), conformance_emulator).status, runs))
+    assert statuses == [PASSED, FAILED] * 3
