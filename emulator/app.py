@@ -12,7 +12,7 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import errors
-from .api import admin, async_rows, auth, contacts, control, data, hub, interaction, ui
+from .api import admin, async_rows, auth, contacts, control, data, hub, interaction, paths, ui
 from .api.common import MAX_PAYLOAD
 from .clock import Clock
 from .domain.throttle import retry_after_header
@@ -46,7 +46,7 @@ def create_app(
     app.extensions["sfmc"] = emulator
     for blueprint in (auth.bp, hub.bp, data.bp, async_rows.bp, interaction.bp, contacts.bp, admin.bp, ui.bp):
         app.register_blueprint(blueprint)
-    app.wsgi_app = control.DropConnection(app.wsgi_app)
+    app.wsgi_app = paths.CaseInsensitivePaths(control.DropConnection(app.wsgi_app), app.url_map)
     emulator.async_jobs.start()  # the async worker; emulator.async_jobs.stop() ends it
 
     @app.before_request

@@ -19,6 +19,7 @@ from .domain.faults import FaultSet
 from .domain.filters import Compare, FilterError, columns_in, parse_filter
 from .domain.journal import ANY, Journal
 from .domain.rows import RowInput, RowPlan, plan_rows
+from .domain.rowsets import Cursors
 from .domain.schema import DataExtension, DefinitionError, build_data_extension
 from .domain.stats import Stats
 from .domain.tenants import Tenant, TenantError, TenantSettings, build_tenant
@@ -54,6 +55,7 @@ class Emulator:
         self._tenants: dict[str, Tenant] = {}
         self._clients: dict[str, str] = {}  # client_id -> tenant id
         self._des: dict[str, list[DataExtension]] = {}
+        self.cursors = Cursors()  # row-read cursors behind each requestToken
         for tenant in store.list_tenants():
             self._remember(tenant)
         # async Data Extension jobs (a worker thread), Journey Builder events, contacts: see jobs.py, engagement.py
@@ -129,6 +131,7 @@ class Emulator:
             self.journal.clear(tenant_id)
             self.stats.forget(tenant_id)
             self.async_jobs.forget(tenant_id)
+            self.cursors.forget(tenant_id)
             self._token_cache.clear()
             return self.store.delete_tenant(tenant_id)
 
@@ -149,6 +152,7 @@ class Emulator:
         self.stats.forget(tenant_id, everything=tenant_id is None)
         self.faults.clear(tenant_id)
         self.async_jobs.forget(tenant_id)
+        self.cursors.forget(tenant_id)
 
     # -- auth ---------------------------------------------------------------------------------
 

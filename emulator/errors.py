@@ -148,3 +148,8 @@ def rate_limited(retry_after: int) -> SfmcError:
         extra_headers={"Retry-After": str(retry_after)},
         extra_body={"retryAfter": retry_after},
     )
+
+
+def rowset_token_not_found(token: str) -> SfmcError:
+    """A requestToken that expired, was never issued, or belongs to another tenant (inferred shape)."""
+    return SfmcError(404, NOT_FOUND, f"The request token '{token}' was not found or has expired.")

@@ -334,6 +334,12 @@ OPERATIONS: dict[tuple[str, str], dict] = {
     ("get", "/data/v1/customobjectdata/id/{de_id}/rowset"): _op(
         "Read rows by DE id", "data-extensions", scope=R, params=[*PAGE, _q("$filter", "e.g. Age gt 30")]
     ),
+    ("get", "/data/v1/customobjectdata/token/{token}/rowset"): _op(
+        "Read the next pages of a row read through its requestToken (links.next)",
+        "data-extensions",
+        scope=R,
+        params=[_q("$page", "1-based page", {"type": "integer"})],
+    ),
     ("post", "/data/v1/customobjects"): _op(
         "Create a Data Extension", "data-extensions", ok=201, body="DataExtensionDefinition", scope=W
     ),

@@ -61,8 +61,17 @@ def json_body(expect: type | tuple[type, ...] = (dict, list), *, what: str = "Th
     return body
 
 
+def arg(name: str) -> str | None:
+    """A query parameter by name in any case: SFMC reads ``$pagesize`` as ``$pageSize`` (docs/fidelity.md)."""
+    value = request.args.get(name)
+    if value is not None:
+        return value
+    wanted = name.lower()
+    return next((v for k, v in request.args.items() if k.lower() == wanted), None)
+
+
 def int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
+    raw = arg(name)
     if raw is None or raw == "":
         return default
     try:

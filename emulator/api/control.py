@@ -22,7 +22,8 @@ from .common import parsed_json
 
 DROP = "emulator.drop_connection"  # WSGI environ flag set when a fault drops the connection
 PUBLIC_ADMIN = {"admin.health", "admin.openapi_document"}  # reachable without the admin token
-SECRET_FIELDS = ("client_secret", "clientSecret")
+SECRET_FIELDS = ("client_secret", "clientSecret", "refreshToken", "refresh_token")
+TOKEN_FIELDS = ("access_token", "accessToken", "refreshToken", "legacyToken")  # never replayed by the journal
 MAX_HEADERS = 30
 
 
@@ -177,6 +178,17 @@ def _redacted(data: bytes) -> bytes:
     return json.dumps(body).encode()
 
 
+def _without_tokens(text: str) -> str:
+    """A token answer as the journal keeps it: the issued credentials replaced by ``***``."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(body, dict):
+        body = {k: ("***" if k in TOKEN_FIELDS else v) for k, v in body.items()}
+    return json.dumps(body)
+
+
 def _request_body(family: str) -> tuple[str | None, bool]:
     try:
         data = request.get_data(cache=True)
@@ -191,8 +203,8 @@ def _headers() -> dict:
     out = {}
     for name, value in list(request.headers.items())[:MAX_HEADERS]:
         if name.lower() in ("authorization", "x-emulator-admin-token"):
-            scheme, _, credential = value.partition(" ")
-            value = f"{scheme} {credential[:6]}…" if credential else "…"
+            scheme, space, _credential = value.partition(" ")
+            value = f"{scheme} …" if space else "…"  # no part of a credential is shown (docs/fidelity.md, SEC-1)
         out[name] = value
     return out
 
@@ -227,6 +239,8 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
     route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
     request_body, request_cut = _request_body(family)
     response_body, response_cut = (None, False) if dropped or response.direct_passthrough else cap(response.get_data())
+    if family == "auth" and response_body:
+        response_body = _without_tokens(response_body)
     emulator.journal.record(
         {
             "tenant": tenant,

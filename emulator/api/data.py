@@ -4,57 +4,51 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from .common import auth, data_extension, engine, int_arg, json_body, ok, requires
+from .. import errors
+from ..domain import rowsets
+from .common import arg, auth, data_extension, engine, int_arg, json_body, ok, requires
 
 bp = Blueprint("data", __name__)
 
-DEFAULT_PAGE_SIZE = 2500
+
+def _read_page(de, cursor, page: int):
+    rows, total = engine().read_rows(de, page=page, page_size=cursor.page_size, filter_text=cursor.filter_text)
+    sfmc_formats = engine().tenant(cursor.tenant_id).settings.sfmc_read_formats
+    return ok(rowsets.page_body(de, cursor, page, rows, total, sfmc_formats))
 
 
-def _row_item(de, row: dict) -> dict:
-    """A row as SFMC's rowset read returns it: lower-cased names, values as strings."""
-    keys, values = {}, {}
-    for column in de.fields:
-        value = row.get(column.name)
-        (keys if column.is_primary_key else values)[column.name.lower()] = "" if value is None else value
-    return {"keys": keys, "values": values}
-
-
-def _rowset(de, by: str):
+def _rowset(de):
+    """A read by key or id opens a cursor; its requestToken pages on through the token route."""
     page = int_arg("$page", 1, 1, 10**9)
-    page_size = int_arg("$pageSize", DEFAULT_PAGE_SIZE, 1, DEFAULT_PAGE_SIZE)
-    rows, total = engine().read_rows(de, page=page, page_size=page_size, filter_text=request.args.get("$filter"))
-    base = f"/data/v1/customobjectdata/{by}/rowset"
-    links = {"self": {"href": f"{base}?$page={page}"}}
-    if page * page_size < total:
-        links["next"] = {"href": f"{base}?$page={page + 1}"}
-    if page > 1:
-        links["prev"] = {"href": f"{base}?$page={page - 1}"}
-    body = {
-        "links": links,
-        "requestToken": auth().token[:16],
-        "customObjectId": de.id,
-        "customObjectKey": de.key,
-        "pageSize": page_size,
-        "page": page,
-        "count": total,
-        "top": 0,
-    }
-    if rows:
-        body["items"] = [_row_item(de, r) for r in rows]
-    return ok(body)
+    page_size = int_arg("$pageSize", rowsets.DEFAULT_PAGE_SIZE, 1, rowsets.DEFAULT_PAGE_SIZE)
+    filter_text = arg("$filter")
+    if filter_text:
+        engine().read_rows(de, page=1, page_size=1, filter_text=filter_text)  # a bad filter fails here, no cursor
+    cursor = engine().cursors.open(auth().tenant_id, de.id, filter_text, page_size, engine().clock.now())
+    return _read_page(de, cursor, page)
 
 
 @bp.get("/data/v1/customobjectdata/key/<key>/rowset")
 @requires("data_extensions_read")
 def rowset_by_key(key: str):
-    return _rowset(data_extension(key, by="key"), f"key/{key}")
+    return _rowset(data_extension(key, by="key"))
 
 
 @bp.get("/data/v1/customobjectdata/id/<de_id>/rowset")
 @requires("data_extensions_read")
 def rowset_by_id(de_id: str):
-    return _rowset(data_extension(de_id, by="id"), f"id/{de_id}")
+    return _rowset(data_extension(de_id, by="id"))
+
+
+@bp.get("/data/v1/customobjectdata/token/<token>/rowset")
+@requires("data_extensions_read")
+def rowset_by_token(token: str):
+    """The pages after the first: the cursor keeps the DE, filter and page size of the first read."""
+    cursor = engine().cursors.find(auth().tenant_id, token, engine().clock.now())
+    de = engine().find_data_extension(auth().tenant_id, de_id=cursor.de_id) if cursor else None
+    if de is None:
+        raise errors.rowset_token_not_found(token)
+    return _read_page(de, cursor, int_arg("$page", 1, 1, 10**9))
 
 
 @bp.post("/data/v1/customobjects")

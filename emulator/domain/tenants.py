@@ -56,6 +56,7 @@ class TenantSettings:
     strict_columns: bool = False  # unknown columns answer 400 instead of being ignored
     require_title_case: bool = True  # refuse Data Extension fields that are not Title Case (FMT-5)
     async_pickup_delay: float = 0.2  # seconds before an async job is picked up
+    sfmc_read_formats: bool = True  # rows read back as SFMC renders them (dates M/d/yyyy h:mm:ss AM); off: as written
 
     def updated(self, changes: dict) -> TenantSettings:
         known = {f.name: f.type for f in fields(self)}
