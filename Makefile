@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The emulator's own tests again with every emulator on PostgreSQL (the storage contract runs on both always)
+PG_TESTS ?= tests/emulator
 
-.PHONY: serve test lint format bench clean browser
+.PHONY: serve test lint format bench clean browser postgresql
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +17,9 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)  ## set up and run the emulator on 127.0.0.1:8085 with ./sfmc-emulator.sqlite3
 	$(BIN)/sfmc-emulator serve $(ARGS)
 
-test: $(STAMP) browser  ## set up and run the whole test suite in parallel, then lint
+test: $(STAMP) browser postgresql  ## set up and run the whole test suite in parallel, then lint
 	$(BIN)/python -m pytest -n auto $(ARGS)
+	SFMC_TEST_STORE=postgresql $(BIN)/python -m pytest -n auto $(PG_TESTS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -26,6 +29,14 @@ browser:
 	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
+
+# The PostgreSQL store's tests start throw-away clusters with Debian's server binaries (initdb, pg_ctl).
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
 	fi
 
 lint: $(STAMP)

@@ -1,14 +1,20 @@
-"""Shared fixtures: every test gets its own emulator (``:memory:`` store) and its own tenant."""
+"""Shared fixtures: every test gets its own emulator and its own tenant.
+
+The emulator's store is a ``:memory:`` SQLite database, or, with ``SFMC_TEST_STORE=postgresql``,
+a fresh schema in a throw-away PostgreSQL cluster (one per test process, see ``pg_cluster``).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from dataclasses import dataclass
 
 import pytest
 import requests
 
+from conformance.pgcluster import PostgresCluster
 from conformance.service import ManagedEmulator
 from emulator.app import create_app
 from emulator.clock import Clock
@@ -27,14 +33,38 @@ IDENTIFY_FIELDS = [
 ]
 
 
+TEST_STORE = os.environ.get("SFMC_TEST_STORE", "sqlite")
+if TEST_STORE not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"SFMC_TEST_STORE must be sqlite or postgresql, not {TEST_STORE!r}")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL server for this test process, thrown away at the end (Debian's binaries)."""
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def database(request) -> str:
+    """Where this test's emulator keeps its state: ``:memory:``, or a fresh PostgreSQL schema."""
+    if TEST_STORE == "postgresql":
+        return request.getfixturevalue("pg_cluster").create_schema()
+    return ":memory:"
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def app(clock):
-    return create_app(Config(database=":memory:"), clock=clock)
+def app(clock, database):
+    app = create_app(Config(database=database), clock=clock)
+    yield app
+    app.extensions["sfmc"].async_jobs.stop()
+    app.extensions["sfmc"].store.close()
 
 
 @pytest.fixture
@@ -136,11 +166,11 @@ def live_server_factory():
 
 
 class ThreadedEmulator:
-    def __init__(self, clock: Clock):
+    def __init__(self, clock: Clock, database: str = ":memory:"):
         from waitress.server import create_server
 
         self.clock = clock
-        self.app = create_app(Config(database=":memory:"), clock=clock)
+        self.app = create_app(Config(database=database), clock=clock)
         self.server = create_server(self.app, host="127.0.0.1", port=0, threads=8)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -172,7 +202,7 @@ class ThreadedEmulator:
 
 
 @pytest.fixture
-def emulator_server(clock):
-    server = ThreadedEmulator(clock)
+def emulator_server(clock, database):
+    server = ThreadedEmulator(clock, database)
     yield server
     server.close()

@@ -19,46 +19,12 @@ from ..domain.fields import FieldSpec
 from ..domain.filters import BoolOp, Compare
 from ..domain.schema import DataExtension
 from ..domain.tenants import Tenant
-
-# Each entry migrates the schema one version up; PRAGMA user_version records where a file is.
-MIGRATIONS = [
-    """
-    CREATE TABLE tenants (id TEXT PRIMARY KEY, body TEXT NOT NULL);
-    CREATE TABLE data_extensions (
-        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL);
-    CREATE UNIQUE INDEX data_extensions_key ON data_extensions (tenant_id, lower(key));
-    CREATE TABLE rows (
-        seq INTEGER PRIMARY KEY, de_id TEXT NOT NULL, row_key TEXT, data TEXT NOT NULL);
-    CREATE UNIQUE INDEX rows_key ON rows (de_id, row_key);
-    CREATE INDEX rows_de ON rows (de_id, seq);
-    CREATE TABLE tokens (
-        token TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, expires_at REAL NOT NULL, body TEXT NOT NULL);
-    CREATE INDEX tokens_tenant ON tokens (tenant_id);
-    CREATE TABLE writes (
-        id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, at REAL NOT NULL, body TEXT NOT NULL);
-    CREATE INDEX writes_tenant ON writes (tenant_id, id);
-    """,
-    # async jobs (items kept until the job finishes), Journey Builder event definitions and entries, contacts
-    """
-    CREATE TABLE async_jobs (
-        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, state TEXT NOT NULL, called_at REAL NOT NULL,
-        body TEXT NOT NULL, items TEXT);
-    CREATE INDEX async_jobs_tenant ON async_jobs (tenant_id, called_at);
-    CREATE INDEX async_jobs_state ON async_jobs (state, called_at);
-    CREATE TABLE event_definitions (
-        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL);
-    CREATE UNIQUE INDEX event_definitions_key ON event_definitions (tenant_id, lower(key));
-    CREATE TABLE journey_entries (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, body TEXT NOT NULL);
-    CREATE INDEX journey_entries_tenant ON journey_entries (tenant_id, id);
-    CREATE TABLE contacts (
-        tenant_id TEXT NOT NULL, contact_key TEXT NOT NULL, contact_id INTEGER NOT NULL, body TEXT NOT NULL,
-        PRIMARY KEY (tenant_id, contact_key));
-    CREATE UNIQUE INDEX contacts_id ON contacts (tenant_id, contact_id);
-    """,
-]
+from .migrations import MIGRATIONS, statements
 
 
 class SQLiteStore:
+    shared = False  # one process: the emulator keeps throttle buckets and the job queue in memory
+
     def __init__(self, path: str = ":memory:"):
         self.path = path
         self._lock = threading.RLock()
@@ -74,7 +40,8 @@ class SQLiteStore:
     def _migrate(self) -> None:
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for number in range(version + 1, len(MIGRATIONS) + 1):
+                script = ";\n".join(statements(number, "sqlite"))
                 self._db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
 
     @contextmanager
@@ -136,7 +103,8 @@ class SQLiteStore:
     def put_data_extension(self, tenant_id: str, de: DataExtension) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO data_extensions (id, tenant_id, key, body) VALUES (?, ?, ?, ?)",
+                "INSERT INTO data_extensions (id, tenant_id, key, body) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                "SET tenant_id = excluded.tenant_id, key = excluded.key, body = excluded.body",  # keeps its place
                 (de.id, tenant_id, de.key, json.dumps(_de_to_json(de))),
             )
 
@@ -194,6 +162,37 @@ class SQLiteStore:
         rows = self._query("SELECT body FROM tokens WHERE token = ?", (token,))
         return json.loads(rows[0][0]) if rows else None
 
+    # -- throttle -----------------------------------------------------------------------------
+
+    def take_token(self, tenant_id: str, rate: float, burst: float, now: float) -> tuple[bool, float]:
+        """Take one token from the tenant's bucket: (let through, tokens left), in one transaction."""
+        rate, burst = float(rate), float(burst)
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT rate, burst, tokens, updated FROM buckets WHERE tenant_id = ?", (tenant_id,)
+            ).fetchone()
+            if row is None or (row[0], row[1]) != (rate, burst):
+                tokens, updated = burst, now
+            else:
+                tokens = min(burst, row[2] + max(0.0, now - row[3]) * rate)
+                updated = max(row[3], now)
+            allowed = tokens >= 1.0
+            if allowed:
+                tokens -= 1.0
+            db.execute(
+                "INSERT OR REPLACE INTO buckets (tenant_id, rate, burst, tokens, updated, allowed) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (tenant_id, rate, burst, tokens, updated, int(allowed)),
+            )
+        return allowed, tokens
+
+    def forget_buckets(self, tenant_id: str | None = None) -> None:
+        with self.transaction() as db:
+            if tenant_id is None:
+                db.execute("DELETE FROM buckets")
+            else:
+                db.execute("DELETE FROM buckets WHERE tenant_id = ?", (tenant_id,))
+
     # -- write log ----------------------------------------------------------------------------
 
     def log_write(self, tenant_id: str, entry: dict) -> None:
@@ -217,15 +216,24 @@ class SQLiteStore:
         with self.transaction() as db:
             if items is not None:
                 db.execute(
-                    "INSERT OR REPLACE INTO async_jobs (id, tenant_id, state, called_at, body, items) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (record["id"], record["tenant_id"], record["state"], record["called_at"], body, json.dumps(items)),
+                    "INSERT OR REPLACE INTO async_jobs (id, tenant_id, state, called_at, due_at, body, items) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        record["id"],
+                        record["tenant_id"],
+                        record["state"],
+                        record["called_at"],
+                        record.get("due_at", record["called_at"]),
+                        body,
+                        json.dumps(items),
+                    ),
                 )
             else:
                 finished = record["state"] in ("Complete", "Error")
                 db.execute(
-                    f"UPDATE async_jobs SET state = ?, body = ?{', items = NULL' if finished else ''} WHERE id = ?",
-                    (record["state"], body, record["id"]),
+                    f"UPDATE async_jobs SET state = ?, due_at = coalesce(?, due_at), body = ?"
+                    f"{', items = NULL' if finished else ''} WHERE id = ?",
+                    (record["state"], record.get("due_at"), body, record["id"]),
                 )
 
     def get_async_job(self, job_id: str) -> dict | None:
@@ -248,10 +256,27 @@ class SQLiteStore:
         rows = self._query(f"SELECT body FROM async_jobs {where} ORDER BY called_at, rowid LIMIT ?", (*params, limit))
         return [json.loads(b) for (b,) in rows]
 
+    def claim_async_job(self, now: float, states: tuple[str, ...]) -> dict | None:
+        """Inside a transaction: the next due job in ``states`` (SQLite's write lock keeps it to us)."""
+        marks = ",".join("?" * len(states))
+        rows = self._query(
+            f"SELECT body FROM async_jobs WHERE state IN ({marks}) AND due_at <= ? "
+            "ORDER BY due_at, called_at, rowid LIMIT 1",
+            (*states, now),
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def next_async_due(self, states: tuple[str, ...]) -> float | None:
+        """When the earliest job in ``states`` becomes due (None when there is none)."""
+        marks = ",".join("?" * len(states))
+        return self._query(f"SELECT min(due_at) FROM async_jobs WHERE state IN ({marks})", states)[0][0]
+
     def put_event_definition(self, tenant_id: str, definition: dict) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO event_definitions (id, tenant_id, key, body) VALUES (?, ?, ?, ?)",
+                "INSERT INTO event_definitions (id, tenant_id, key, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, key = excluded.key, "
+                "body = excluded.body",  # keeps its place
                 (definition["id"], tenant_id, definition["key"], json.dumps(definition)),
             )
 
@@ -305,7 +330,7 @@ class SQLiteStore:
         """Forget rows, tokens and logs; tenants and their Data Extension definitions stay."""
         with self.transaction() as db:
             if tenant_id is None:
-                for table in ("rows", "tokens", "writes", "async_jobs", "journey_entries", "contacts"):
+                for table in ("rows", "tokens", "writes", "async_jobs", "journey_entries", "contacts", "buckets"):
                     db.execute(f"DELETE FROM {table}")
             else:
                 self._delete_tenant_data(db, tenant_id, keep_definitions=True)
@@ -314,7 +339,7 @@ class SQLiteStore:
         db.execute("DELETE FROM rows WHERE de_id IN (SELECT id FROM data_extensions WHERE tenant_id = ?)", (tenant_id,))
         db.execute("DELETE FROM tokens WHERE tenant_id = ?", (tenant_id,))
         db.execute("DELETE FROM writes WHERE tenant_id = ?", (tenant_id,))
-        for table in ("async_jobs", "journey_entries", "contacts"):
+        for table in ("async_jobs", "journey_entries", "contacts", "buckets"):
             db.execute(f"DELETE FROM {table} WHERE tenant_id = ?", (tenant_id,))
         if not keep_definitions:
             db.execute("DELETE FROM data_extensions WHERE tenant_id = ?", (tenant_id,))

@@ -1,0 +1,373 @@
+"""PostgreSQL implementation of the storage interface (psycopg 3), for a shared emulator.
+
+Several emulator processes (``serve --workers N``, or several hosts) can use one database: every
+piece of state they share lives here, and each rule that must hold across them is one statement
+or one transaction in PostgreSQL:
+
+- each thread has its own connection (autocommit; ``transaction()`` opens a transaction on it and
+  nests as savepoints), so threads and processes run side by side;
+- the token bucket of a tenant is one ``INSERT ... ON CONFLICT DO UPDATE`` per admission: the row
+  lock serialises callers, so the calls let through stay within ``rate * window + burst`` however
+  many processes ask (``take_token``);
+- async jobs are claimed with ``FOR UPDATE SKIP LOCKED`` inside the transaction that writes their
+  rows and outcome, so a process killed mid-job leaves the job to another, and a job commits
+  its outcome at most once (``claim_async_job``).
+
+Rows are JSON text in one generic table keyed by (Data Extension id, row key), as on SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from contextlib import contextmanager
+
+from ..domain.filters import BoolOp, Compare
+from ..domain.schema import DataExtension
+from ..domain.tenants import Tenant
+from .migrations import MIGRATIONS, statements
+from .sqlite import _de_from_json, _de_to_json
+
+MIGRATION_LOCK = 0x5F3C_E0A1  # advisory lock id: one process migrates, the others wait for it
+
+_REFILLED = "least(b.burst, b.tokens + greatest(0, excluded.updated - b.updated) * b.rate)"
+TAKE_TOKEN = f"""
+INSERT INTO buckets AS b (tenant_id, rate, burst, tokens, updated, allowed)
+VALUES (%(tenant)s, %(rate)s, %(burst)s, %(burst)s - 1, %(now)s, 1)
+ON CONFLICT (tenant_id) DO UPDATE SET
+    tokens = CASE
+        WHEN b.rate <> excluded.rate OR b.burst <> excluded.burst THEN excluded.burst - 1
+        WHEN {_REFILLED} >= 1 THEN {_REFILLED} - 1
+        ELSE {_REFILLED} END,
+    allowed = CASE WHEN b.rate <> excluded.rate OR b.burst <> excluded.burst OR {_REFILLED} >= 1 THEN 1 ELSE 0 END,
+    rate = excluded.rate,
+    burst = excluded.burst,
+    updated = greatest(b.updated, excluded.updated)
+RETURNING allowed, tokens
+"""
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:  # the optional extra is not installed
+        raise RuntimeError("a postgresql:// database needs psycopg: pip install 'sfmc-emulator[postgres]'") from None
+    return psycopg
+
+
+class PostgresStore:
+    shared = True  # several processes may use this store at once
+
+    def __init__(self, url: str):
+        self.url = url
+        self._psycopg = _psycopg()
+        self._local = threading.local()
+        self._connections: list = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        self._migrate()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            conn = self._psycopg.connect(self.url, autocommit=True)
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections = [c for c in self._connections if not c.closed]
+                self._connections.append(conn)
+        return conn
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            version = row[0] or 0
+            for number in range(version + 1, len(MIGRATIONS) + 1):
+                for statement in statements(number, "postgresql"):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+
+    @contextmanager
+    def transaction(self):
+        conn = self._conn()
+        with conn.transaction():  # nested calls become savepoints
+            yield conn
+
+    def _query(self, sql: str, params=()) -> list[tuple]:
+        return self._conn().execute(sql, params).fetchall()
+
+    def _execute(self, sql: str, params=()) -> int:
+        return self._conn().execute(sql, params).rowcount
+
+    def close(self) -> None:
+        self._closed = True
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    # -- tenants ------------------------------------------------------------------------------
+
+    def put_tenant(self, tenant: Tenant) -> None:
+        self._execute(
+            "INSERT INTO tenants (id, body) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            (tenant.id, json.dumps(tenant.to_dict())),
+        )
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        rows = self._query("SELECT body FROM tenants WHERE id = %s", (tenant_id,))
+        return Tenant.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def list_tenants(self) -> list[Tenant]:
+        return [Tenant.from_dict(json.loads(b)) for (b,) in self._query("SELECT body FROM tenants ORDER BY id")]
+
+    def delete_tenant(self, tenant_id: str) -> bool:
+        with self.transaction() as db:
+            self._delete_tenant_data(db, tenant_id, keep_definitions=False)
+            return db.execute("DELETE FROM tenants WHERE id = %s", (tenant_id,)).rowcount > 0
+
+    # -- data extensions ----------------------------------------------------------------------
+
+    def put_data_extension(self, tenant_id: str, de: DataExtension) -> None:
+        self._execute(
+            "INSERT INTO data_extensions (id, tenant_id, key, body) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, key = excluded.key, body = excluded.body",
+            (de.id, tenant_id, de.key, json.dumps(_de_to_json(de))),
+        )
+
+    def list_data_extensions(self, tenant_id: str) -> list[DataExtension]:
+        rows = self._query("SELECT body FROM data_extensions WHERE tenant_id = %s ORDER BY seq", (tenant_id,))
+        return [_de_from_json(json.loads(b)) for (b,) in rows]
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def rows_by_key(self, de_id: str, row_keys: list[str]) -> dict[str, dict]:
+        unique = list(dict.fromkeys(row_keys))
+        if not unique:
+            return {}
+        rows = self._query("SELECT row_key, data FROM rows WHERE de_id = %s AND row_key = ANY(%s)", (de_id, unique))
+        return {key: json.loads(data) for key, data in rows}
+
+    def write_rows(self, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
+        dumps = json.dumps
+        with self.transaction() as db, db.cursor() as cur:
+            if writes:
+                cur.executemany(
+                    "INSERT INTO rows (de_id, row_key, data) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (de_id, row_key) DO UPDATE SET data = excluded.data",
+                    [(de_id, key, dumps(data)) for key, data in writes.items()],
+                )
+            if appends:
+                cur.executemany(
+                    "INSERT INTO rows (de_id, row_key, data) VALUES (%s, NULL, %s)",
+                    [(de_id, dumps(data)) for data in appends],
+                )
+
+    def query_rows(self, de_id: str, where, offset: int, limit: int) -> tuple[list[dict], int]:
+        clause, params = _where_sql(where)
+        base = f"FROM rows WHERE de_id = %s{' AND ' + clause if clause else ''}"
+        total = self._query(f"SELECT count(*) {base}", (de_id, *params))[0][0]
+        rows = self._query(f"SELECT data {base} ORDER BY seq LIMIT %s OFFSET %s", (de_id, *params, limit, offset))
+        return [json.loads(d) for (d,) in rows], total
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    def put_token(self, token: str, record: dict) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM tokens WHERE expires_at < %s", (time.time() - 86400,))
+            db.execute(
+                "INSERT INTO tokens (token, tenant_id, expires_at, body) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (token) DO UPDATE SET tenant_id = excluded.tenant_id, "
+                "expires_at = excluded.expires_at, body = excluded.body",
+                (token, record["tenant_id"], record["expires_at"], json.dumps(record)),
+            )
+
+    def get_token(self, token: str) -> dict | None:
+        rows = self._query("SELECT body FROM tokens WHERE token = %s", (token,))
+        return json.loads(rows[0][0]) if rows else None
+
+    # -- throttle -----------------------------------------------------------------------------
+
+    def take_token(self, tenant_id: str, rate: float, burst: float, now: float) -> tuple[bool, float]:
+        """Take one token from the tenant's bucket: (let through, tokens left), in one statement."""
+        allowed, tokens = self._query(
+            TAKE_TOKEN, {"tenant": tenant_id, "rate": float(rate), "burst": float(burst), "now": now}
+        )[0]
+        return bool(allowed), tokens
+
+    def forget_buckets(self, tenant_id: str | None = None) -> None:
+        if tenant_id is None:
+            self._execute("DELETE FROM buckets")
+        else:
+            self._execute("DELETE FROM buckets WHERE tenant_id = %s", (tenant_id,))
+
+    # -- write log ----------------------------------------------------------------------------
+
+    def log_write(self, tenant_id: str, entry: dict) -> None:
+        self._execute(
+            "INSERT INTO writes (tenant_id, at, body) VALUES (%s, %s, %s)",
+            (tenant_id, entry.get("at", time.time()), json.dumps(entry)),
+        )
+
+    def list_writes(self, tenant_id: str, limit: int) -> list[dict]:
+        rows = self._query(
+            "SELECT id, body FROM writes WHERE tenant_id = %s ORDER BY id DESC LIMIT %s", (tenant_id, limit)
+        )
+        return [{"id": i, **json.loads(b)} for i, b in rows]
+
+    # -- async jobs ---------------------------------------------------------------------------
+
+    def put_async_job(self, record: dict, items: list | None = None) -> None:
+        """Insert or update a job; ``items`` are written only when given, and cleared once it finished."""
+        body = json.dumps(record)
+        if items is not None:
+            self._execute(
+                "INSERT INTO async_jobs (id, tenant_id, state, called_at, due_at, body, items) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, "
+                "state = excluded.state, called_at = excluded.called_at, due_at = excluded.due_at, "
+                "body = excluded.body, items = excluded.items",
+                (
+                    record["id"],
+                    record["tenant_id"],
+                    record["state"],
+                    record["called_at"],
+                    record.get("due_at", record["called_at"]),
+                    body,
+                    json.dumps(items),
+                ),
+            )
+        else:
+            finished = record["state"] in ("Complete", "Error")
+            self._execute(
+                f"UPDATE async_jobs SET state = %s, due_at = coalesce(%s, due_at), body = %s"
+                f"{', items = NULL' if finished else ''} WHERE id = %s",
+                (record["state"], record.get("due_at"), body, record["id"]),
+            )
+
+    def get_async_job(self, job_id: str) -> dict | None:
+        rows = self._query("SELECT body FROM async_jobs WHERE id = %s", (job_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def async_job_items(self, job_id: str) -> list | None:
+        rows = self._query("SELECT items FROM async_jobs WHERE id = %s", (job_id,))
+        return json.loads(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def list_async_jobs(self, tenant_id: str | None, limit: int, states: tuple[str, ...] = ()) -> list[dict]:
+        clauses, params = [], []
+        if tenant_id is not None:
+            clauses.append("tenant_id = %s")
+            params.append(tenant_id)
+        if states:
+            clauses.append("state = ANY(%s)")
+            params.append(list(states))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._query(f"SELECT body FROM async_jobs {where} ORDER BY called_at, seq LIMIT %s", (*params, limit))
+        return [json.loads(b) for (b,) in rows]
+
+    def claim_async_job(self, now: float, states: tuple[str, ...]) -> dict | None:
+        """Inside a transaction: lock the next due job in ``states`` that no other transaction holds.
+
+        The lock lasts until the transaction ends; a process that dies holding it loses its
+        connection, PostgreSQL rolls the transaction back, and the job is free to claim again.
+        """
+        rows = self._query(
+            "SELECT body FROM async_jobs WHERE state = ANY(%s) AND due_at <= %s "
+            "ORDER BY due_at, called_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED",
+            (list(states), now),
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def next_async_due(self, states: tuple[str, ...]) -> float | None:
+        """When the earliest job in ``states`` becomes due (None when there is none)."""
+        return self._query("SELECT min(due_at) FROM async_jobs WHERE state = ANY(%s)", (list(states),))[0][0]
+
+    # -- Journey Builder, contacts --------------------------------------------------------------
+
+    def put_event_definition(self, tenant_id: str, definition: dict) -> None:
+        self._execute(
+            "INSERT INTO event_definitions (id, tenant_id, key, body) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, key = excluded.key, body = excluded.body",
+            (definition["id"], tenant_id, definition["key"], json.dumps(definition)),
+        )
+
+    def list_event_definitions(self, tenant_id: str) -> list[dict]:
+        rows = self._query("SELECT body FROM event_definitions WHERE tenant_id = %s ORDER BY seq", (tenant_id,))
+        return [json.loads(b) for (b,) in rows]
+
+    def delete_event_definition(self, tenant_id: str, definition_id: str) -> bool:
+        return (
+            self._execute("DELETE FROM event_definitions WHERE tenant_id = %s AND id = %s", (tenant_id, definition_id))
+            > 0
+        )
+
+    def add_journey_entry(self, tenant_id: str, entry: dict) -> None:
+        self._execute("INSERT INTO journey_entries (tenant_id, body) VALUES (%s, %s)", (tenant_id, json.dumps(entry)))
+
+    def list_journey_entries(self, tenant_id: str, limit: int) -> list[dict]:
+        rows = self._query(
+            "SELECT body FROM journey_entries WHERE tenant_id = %s ORDER BY id DESC LIMIT %s", (tenant_id, limit)
+        )
+        return [json.loads(b) for (b,) in rows]
+
+    def get_contact(self, tenant_id: str, *, key: str | None = None, contact_id: int | None = None) -> dict | None:
+        column, value = ("contact_key", key) if key is not None else ("contact_id", contact_id)
+        rows = self._query(f"SELECT body FROM contacts WHERE tenant_id = %s AND {column} = %s", (tenant_id, value))
+        return json.loads(rows[0][0]) if rows else None
+
+    def put_contact(self, tenant_id: str, contact: dict) -> None:
+        self._execute(
+            "INSERT INTO contacts (tenant_id, contact_key, contact_id, body) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (tenant_id, contact_key) DO UPDATE SET contact_id = excluded.contact_id, body = excluded.body",
+            (tenant_id, contact["contactKey"], contact["contactId"], json.dumps(contact)),
+        )
+
+    def last_contact_id(self, tenant_id: str) -> int:
+        return self._query("SELECT coalesce(max(contact_id), 0) FROM contacts WHERE tenant_id = %s", (tenant_id,))[0][0]
+
+    def list_contacts(self, tenant_id: str, limit: int) -> list[dict]:
+        rows = self._query(
+            "SELECT body FROM contacts WHERE tenant_id = %s ORDER BY contact_id LIMIT %s", (tenant_id, limit)
+        )
+        return [json.loads(b) for (b,) in rows]
+
+    # -- housekeeping -------------------------------------------------------------------------
+
+    def reset(self, tenant_id: str | None = None) -> None:
+        """Forget rows, tokens and logs; tenants and their Data Extension definitions stay."""
+        with self.transaction() as db:
+            if tenant_id is None:
+                for table in ("rows", "tokens", "writes", "async_jobs", "journey_entries", "contacts", "buckets"):
+                    db.execute(f"DELETE FROM {table}")
+            else:
+                self._delete_tenant_data(db, tenant_id, keep_definitions=True)
+
+    def _delete_tenant_data(self, db, tenant_id: str, keep_definitions: bool) -> None:
+        db.execute(
+            "DELETE FROM rows WHERE de_id IN (SELECT id FROM data_extensions WHERE tenant_id = %s)", (tenant_id,)
+        )
+        for table in ("tokens", "writes", "async_jobs", "journey_entries", "contacts", "buckets"):
+            db.execute(f"DELETE FROM {table} WHERE tenant_id = %s", (tenant_id,))
+        if not keep_definitions:
+            db.execute("DELETE FROM data_extensions WHERE tenant_id = %s", (tenant_id,))
+            db.execute("DELETE FROM event_definitions WHERE tenant_id = %s", (tenant_id,))
+
+
+def _where_sql(node) -> tuple[str, list]:
+    """A filter tree (columns already resolved to canonical names) as SQL over the JSON rows."""
+    if node is None:
+        return "", []
+    if isinstance(node, Compare):
+        op = "=" if node.op == "eq" else "IS DISTINCT FROM"
+        return f"lower(data::jsonb ->> %s) {op} lower(%s)", [node.column, str(node.value)]
+    if isinstance(node, BoolOp):
+        left, lp = _where_sql(node.left)
+        right, rp = _where_sql(node.right)
+        return f"({left} {node.op.upper()} {right})", lp + rp
+    raise TypeError(f"not a filter node: {node!r}")

@@ -1,0 +1,322 @@
+"""The storage contract: every backend behind ``Store`` passes the same tests.
+
+Each test runs on SQLite and on PostgreSQL (a real server: ``pg_cluster``), through the public
+interface only, each on its own fresh database.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from emulator.domain import async_jobs as jobs
+from emulator.domain.filters import parse_filter
+from emulator.domain.schema import build_data_extension
+from emulator.domain.tenants import build_tenant
+from emulator.store import open_store
+from emulator.store.migrations import MIGRATIONS
+
+FIELDS = [
+    {"name": "Key", "type": "Text", "length": 50, "isPrimaryKey": True},
+    {"name": "Name", "type": "Text", "length": 50},
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "store.sqlite3")
+    return request.getfixturevalue("pg_cluster").create_schema()
+
+
+@pytest.fixture
+def store(url):
+    store = open_store(url)
+    yield store
+    store.close()
+
+
+def tenant(tenant_id: str = "acme"):
+    return build_tenant({"id": tenant_id}, now=1000.0)
+
+
+def de(key: str = "people", de_id: str | None = None):
+    raw = {"name": key.title(), "key": key, "fields": FIELDS}
+    if de_id:
+        raw["id"] = de_id
+    return build_data_extension(raw, now=1000.0)
+
+
+def job(job_id: str, tenant_id: str = "acme", called_at: float = 10.0, due_at: float = 10.0, state=jobs.QUEUED):
+    return {"id": job_id, "tenant_id": tenant_id, "state": state, "called_at": called_at, "due_at": due_at}
+
+
+# -- schema ---------------------------------------------------------------------------------------
+
+
+def test_a_fresh_database_gets_every_migration_and_reopening_keeps_the_data(url):
+    first = open_store(url)
+    first.put_tenant(tenant())
+    first.close()
+    second = open_store(url)  # migrations already applied: nothing runs twice, nothing is lost
+    assert [t.id for t in second.list_tenants()] == ["acme"]
+    # the newest migration's tables are there: the token bucket table answers
+    assert second.take_token("acme", 1.0, 1.0, 0.0) == (True, 0.0)
+    second.close()
+    assert len(MIGRATIONS) >= 3
+
+
+# -- tenants and data extensions ------------------------------------------------------------------
+
+
+def test_tenants_are_stored_replaced_listed_and_deleted(store):
+    store.put_tenant(tenant("b"))
+    store.put_tenant(tenant("a"))
+    replacement = tenant("a")
+    store.put_tenant(replacement)  # replacing keeps one
+    assert [t.id for t in store.list_tenants()] == ["a", "b"]
+    assert store.get_tenant("a").to_dict() == replacement.to_dict()
+    assert store.get_tenant("missing") is None
+    assert store.delete_tenant("a") is True
+    assert store.delete_tenant("a") is False
+    assert [t.id for t in store.list_tenants()] == ["b"]
+
+
+def test_data_extensions_keep_their_fields_and_insertion_order(store):
+    store.put_tenant(tenant())
+    store.put_data_extension("acme", de("zeta"))
+    store.put_data_extension("acme", de("alpha"))
+    grown = de("zeta", store.list_data_extensions("acme")[0].id)
+    store.put_data_extension("acme", grown)  # replaced in place, as when fields are added
+    listed = store.list_data_extensions("acme")
+    assert [d.key for d in listed] == ["zeta", "alpha"]
+    assert listed[1] == de("alpha", listed[1].id)
+    assert store.list_data_extensions("other") == []
+
+
+# -- rows -----------------------------------------------------------------------------------------
+
+
+def test_rows_upsert_by_key_append_and_read_back(store):
+    store.write_rows("de1", {"k1": {"Key": "k1", "Name": "Ann"}, "k2": {"Key": "k2", "Name": "Bo"}}, [])
+    store.write_rows("de1", {"k1": {"Key": "k1", "Name": "Annie"}}, [{"Key": None, "Name": "loose"}])
+    store.write_rows("de2", {"k1": {"Key": "k1", "Name": "other DE"}}, [])
+    assert store.rows_by_key("de1", ["k1", "k2", "k1", "nope"]) == {
+        "k1": {"Key": "k1", "Name": "Annie"},
+        "k2": {"Key": "k2", "Name": "Bo"},
+    }
+    assert store.rows_by_key("de1", []) == {}
+    rows, total = store.query_rows("de1", None, 0, 10)
+    assert total == 3
+    assert rows == [{"Key": "k1", "Name": "Annie"}, {"Key": "k2", "Name": "Bo"}, {"Key": None, "Name": "loose"}]
+    page, total = store.query_rows("de1", None, 1, 1)
+    assert (page, total) == ([{"Key": "k2", "Name": "Bo"}], 3)
+
+
+def test_many_rows_in_one_write(store):
+    writes = {f"k{i}": {"Key": f"k{i}", "Name": str(i)} for i in range(1200)}
+    store.write_rows("de1", writes, [])
+    assert len(store.rows_by_key("de1", list(writes))) == 1200
+    assert store.query_rows("de1", None, 0, 1)[1] == 1200
+
+
+def test_row_filters_compare_case_insensitively_with_and_or(store):
+    store.write_rows(
+        "de1",
+        {
+            "1": {"Key": "1", "Name": "Ann"},
+            "2": {"Key": "2", "Name": "Bo"},
+            "3": {"Key": "3", "Name": None},
+        },
+        [],
+    )
+
+    def keys(text):
+        return [r["Key"] for r in store.query_rows("de1", parse_filter(text), 0, 10)[0]]
+
+    assert keys("Name eq 'ANN'") == ["1"]
+    assert keys("Name ne 'ann'") == ["2", "3"]
+    assert keys("Name eq 'Ann' or Key eq '2'") == ["1", "2"]
+    assert keys("Name eq 'Ann' and Key eq '2'") == []
+    assert keys("Key eq 3") == ["3"]
+
+
+def test_a_failing_transaction_leaves_nothing_and_nested_ones_roll_back_alone(store):
+    with pytest.raises(RuntimeError), store.transaction():
+        store.write_rows("de1", {"a": {"Key": "a"}}, [])
+        raise RuntimeError("boom")
+    assert store.rows_by_key("de1", ["a"]) == {}
+    with store.transaction():
+        store.write_rows("de1", {"b": {"Key": "b"}}, [])
+        with pytest.raises(RuntimeError), store.transaction():
+            store.write_rows("de1", {"c": {"Key": "c"}}, [])
+            raise RuntimeError("inner")
+    assert set(store.rows_by_key("de1", ["a", "b", "c"])) == {"b"}
+
+
+# -- tokens, write log, throttle ------------------------------------------------------------------
+
+
+def test_tokens_round_trip(store):
+    record = {"tenant_id": "acme", "mid": 1, "scopes": ["data_extensions_read"], "expires_at": 2e9}
+    store.put_token("tok", record)
+    assert store.get_token("tok") == record
+    assert store.get_token("other") is None
+
+
+def test_the_write_log_lists_newest_first_per_tenant(store):
+    for i in range(3):
+        store.log_write("acme", {"at": float(i), "n": i})
+    store.log_write("other", {"at": 9.0, "n": 9})
+    entries = store.list_writes("acme", 2)
+    assert [e["n"] for e in entries] == [2, 1]
+    assert all(isinstance(e["id"], int) for e in entries)
+
+
+def test_token_bucket_gives_burst_then_refills_at_the_rate(store):
+    assert [store.take_token("acme", 2.0, 3.0, 100.0)[0] for _ in range(4)] == [True, True, True, False]
+    assert store.take_token("acme", 2.0, 3.0, 100.25)[0] is False  # half a token
+    assert store.take_token("acme", 2.0, 3.0, 100.5)[0] is True  # one token after 0.5 s at 2/s
+    assert store.take_token("acme", 2.0, 3.0, 1000.0) == (True, 2.0)  # refills to burst, never beyond
+    assert store.take_token("other", 2.0, 3.0, 100.0)[0] is True  # buckets are per tenant
+    # a new rate or burst starts a full bucket, as a settings change does
+    assert store.take_token("acme", 5.0, 1.0, 1000.0) == (True, 0.0)
+    store.forget_buckets("acme")
+    assert store.take_token("acme", 5.0, 1.0, 1000.0) == (True, 0.0)
+
+
+def test_token_bucket_is_exact_under_concurrent_callers(url):
+    """Many threads, each with its own connection on PostgreSQL: exactly ``burst`` get through."""
+    stores = [open_store(url) for _ in range(2)]  # two store objects: as two processes would
+    allowed = []
+    lock = threading.Lock()
+
+    def hammer(store):
+        for _ in range(25):
+            ok, _ = store.take_token("acme", 0.001, 30.0, 500.0)
+            with lock:
+                allowed.append(ok)
+
+    threads = [threading.Thread(target=hammer, args=(stores[i % 2],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(allowed) == 30 and len(allowed) == 200
+    for s in stores:
+        s.close()
+
+
+# -- async jobs -----------------------------------------------------------------------------------
+
+
+def test_async_jobs_keep_items_until_finished(store):
+    store.put_async_job(job("j1"), [{"keys": {"Key": "1"}}])
+    assert store.get_async_job("j1")["state"] == jobs.QUEUED
+    assert store.async_job_items("j1") == [{"keys": {"Key": "1"}}]
+    store.put_async_job({**job("j1"), "state": jobs.PENDING})
+    assert store.async_job_items("j1") == [{"keys": {"Key": "1"}}]
+    store.put_async_job({**job("j1"), "state": jobs.COMPLETE})
+    assert store.get_async_job("j1")["state"] == jobs.COMPLETE
+    assert store.async_job_items("j1") is None
+    assert store.get_async_job("nope") is None
+
+
+def test_async_jobs_list_by_tenant_and_state_in_call_order(store):
+    store.put_async_job(job("late", called_at=30.0), [])
+    store.put_async_job(job("early", called_at=10.0), [])
+    store.put_async_job(job("done", called_at=20.0, state=jobs.COMPLETE), [])
+    store.put_async_job(job("theirs", tenant_id="other"), [])
+    assert [j["id"] for j in store.list_async_jobs("acme", 10)] == ["early", "done", "late"]
+    assert [j["id"] for j in store.list_async_jobs("acme", 1)] == ["early"]
+    assert [j["id"] for j in store.list_async_jobs(None, 10, jobs.UNFINISHED)] == ["early", "theirs", "late"]
+
+
+def test_claiming_takes_the_next_due_job(store):
+    store.put_async_job(job("later", due_at=50.0), [])
+    store.put_async_job(job("first", due_at=20.0, called_at=5.0), [])
+    store.put_async_job(job("done", due_at=1.0, state=jobs.COMPLETE), [])
+    assert store.next_async_due(jobs.UNFINISHED) == 20.0
+    with store.transaction():
+        assert store.claim_async_job(10.0, jobs.UNFINISHED) is None  # nothing due yet
+        assert store.claim_async_job(20.0, jobs.UNFINISHED)["id"] == "first"
+    store.put_async_job({**job("first", due_at=20.0), "state": jobs.COMPLETE})
+    with store.transaction():
+        assert store.claim_async_job(60.0, jobs.UNFINISHED)["id"] == "later"
+    assert store.next_async_due((jobs.ERROR,)) is None
+
+
+# -- Journey Builder, contacts, reset -------------------------------------------------------------
+
+
+def test_event_definitions_journey_entries_and_contacts(store):
+    store.put_event_definition("acme", {"id": "e1", "key": "Signup"})
+    store.put_event_definition("acme", {"id": "e2", "key": "Order"})
+    store.put_event_definition("acme", {"id": "e1", "key": "Signup", "name": "renamed"})
+    assert [d["id"] for d in store.list_event_definitions("acme")] == ["e1", "e2"]
+    assert store.list_event_definitions("acme")[0]["name"] == "renamed"
+    assert store.delete_event_definition("acme", "e2") is True
+    assert store.delete_event_definition("other", "e1") is False
+    for i in range(3):
+        store.add_journey_entry("acme", {"n": i})
+    assert [e["n"] for e in store.list_journey_entries("acme", 2)] == [2, 1]
+    assert store.last_contact_id("acme") == 0
+    store.put_contact("acme", {"contactKey": "c2", "contactId": 2})
+    store.put_contact("acme", {"contactKey": "c1", "contactId": 1, "v": 1})
+    store.put_contact("acme", {"contactKey": "c1", "contactId": 1, "v": 2})
+    assert store.get_contact("acme", key="c1")["v"] == 2
+    assert store.get_contact("acme", contact_id=2)["contactKey"] == "c2"
+    assert store.get_contact("other", key="c1") is None
+    assert store.last_contact_id("acme") == 2
+    assert [c["contactKey"] for c in store.list_contacts("acme", 10)] == ["c1", "c2"]
+
+
+def _fill(store, tenant_id: str, de_id: str) -> None:
+    store.put_tenant(tenant(tenant_id))
+    store.put_data_extension(tenant_id, de(f"people-{tenant_id}", de_id))
+    store.write_rows(de_id, {"k": {"Key": "k"}}, [])
+    store.put_token(f"tok-{tenant_id}", {"tenant_id": tenant_id, "expires_at": 2e9})
+    store.log_write(tenant_id, {"at": 1.0})
+    store.put_async_job(job(f"job-{tenant_id}", tenant_id=tenant_id), [])
+    store.put_event_definition(tenant_id, {"id": f"ev-{tenant_id}", "key": "Signup"})
+    store.add_journey_entry(tenant_id, {"n": 1})
+    store.put_contact(tenant_id, {"contactKey": "c", "contactId": 1})
+    store.take_token(tenant_id, 1.0, 1.0, 0.0)
+
+
+def _state(store, tenant_id: str, de_id: str) -> dict:
+    return {
+        "tenant": store.get_tenant(tenant_id) is not None,
+        "des": len(store.list_data_extensions(tenant_id)),
+        "rows": store.query_rows(de_id, None, 0, 10)[1],
+        "token": store.get_token(f"tok-{tenant_id}") is not None,
+        "writes": len(store.list_writes(tenant_id, 10)),
+        "jobs": len(store.list_async_jobs(tenant_id, 10)),
+        "events": len(store.list_event_definitions(tenant_id)),
+        "entries": len(store.list_journey_entries(tenant_id, 10)),
+        "contacts": len(store.list_contacts(tenant_id, 10)),
+        "bucket_full": store.take_token(tenant_id, 1.0, 1.0, 0.0)[0],
+    }
+
+
+FULL = {"tenant": True, "des": 1, "rows": 1, "token": True, "writes": 1, "jobs": 1, "events": 1, "entries": 1}
+CLEARED = {"rows": 0, "token": False, "writes": 0, "jobs": 0, "entries": 0, "contacts": 0, "bucket_full": True}
+
+
+def test_reset_of_one_tenant_keeps_definitions_and_other_tenants(store):
+    _fill(store, "a", "de-a")
+    _fill(store, "b", "de-b")
+    store.reset("a")
+    assert _state(store, "a", "de-a") == {"tenant": True, "des": 1, "events": 1, **CLEARED}
+    assert _state(store, "b", "de-b") == {**FULL, "contacts": 1, "bucket_full": False}
+
+
+def test_reset_of_everything_and_deleting_a_tenant(store):
+    _fill(store, "a", "de-a")
+    _fill(store, "b", "de-b")
+    store.reset()
+    assert _state(store, "b", "de-b") == {"tenant": True, "des": 1, "events": 1, **CLEARED}
+    _fill(store, "a", "de-a")
+    assert store.delete_tenant("a") is True
+    assert _state(store, "a", "de-a") == {"tenant": False, "des": 0, "events": 0, **CLEARED}
