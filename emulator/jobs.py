@@ -184,6 +184,8 @@ class AsyncJobs:
             store.put_async_job(
                 jobs.finish(job, plan.outcomes, positions, refused, plan.ignored_keys, emulator.clock.now())
             )
+            with self._cond:  # off the queue before the outcome is visible, so no reader sees both
+                self._pending = [p for p in self._pending if p[0] != job_id]
 
         try:
             emulator.write_rows(
