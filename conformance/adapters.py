@@ -11,6 +11,8 @@
 - ``serve:<command template>``: starts a Segment tracking-API server per case (template fields
   ``{settings_file}``, ``{port}``, ``{write_key}``), posts the events to ``/v1/batch`` and waits
   until the emulator's journal is quiet and the expectations hold (or the case times out).
+- ``segment-actions:<action>[:<profile>]``: Segment's published SFMC destination, unchanged
+  (``conformance/segment_actions``); its HTTP goes through the emulator's forward proxy.
 - ``http://host:port``: an already running tracking-API endpoint. It was configured once, so
   every case's tenant is created with the credentials it uses (``SFMC_CLIENT_ID``,
   ``SFMC_CLIENT_SECRET``, ``SFMC_SUBDOMAIN`` of the harness's environment) and cases run one
@@ -247,7 +249,11 @@ def make_adapter(spec: str, *, write_key: str | None = None) -> Adapter:
         return ServeAdapter(rest, write_key or "conformance-write-key")
     if kind in ("http", "https"):
         return HttpAdapter(spec, write_key)
+    if kind == "segment-actions":
+        from .segment_actions import SegmentActionsAdapter
+
+        return SegmentActionsAdapter(rest)
     raise AdapterError(
         f"unknown connector '{spec}': use python:module:function, cmd:<command>, "
-        "serve:<command template> or http://host:port"
+        "serve:<command template>, segment-actions:<action> or http://host:port"
     )

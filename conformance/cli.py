@@ -51,7 +51,8 @@ def main():
     "--connector",
     "connector_spec",
     required=True,
-    help="python:module:function | cmd:<command line> | serve:<command template> | http://host:port",
+    help="python:module:function | cmd:<command line> | serve:<command template> | http://host:port | "
+    "segment-actions:<action>[:fields] (Segment's published destination)",
 )
 @click.option("--cases", "cases_dir", type=click.Path(exists=True), help="Case directory or file (default: bundled).")
 @click.option("-k", "pattern", help="Only cases whose id, rule or title contains PATTERN.")
