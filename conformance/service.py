@@ -182,8 +182,8 @@ class ThreadedEmulator:
     def __init__(self):
         from waitress.server import create_server
 
+        from emulator import Config
         from emulator.app import create_app
-        from emulator.engine import Config
 
         self.app = create_app(Config(database=":memory:", journal_size=5000))
         self.server = create_server(self.app, host="127.0.0.1", port=0, threads=16)

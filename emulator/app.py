@@ -1,4 +1,4 @@
-"""``create_app``: wires the blueprints, the engine and the request chain; nothing else.
+"""``create_app``: wires the blueprints, the emulator and the request chain; nothing else.
 
 Every SFMC call passes one chain (authenticate → throttle → scope), so the cross-cutting rules
 live here once. Every error, expected or not, leaves in an SFMC envelope.
@@ -12,11 +12,11 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import errors
-from .api import admin, async_rows, auth, contacts, control, data, hub, interaction, paths, ui
+from .api import admin, async_rows, auth, contacts, control, data_extensions, journeys, paths, rows, ui
 from .api.common import MAX_PAYLOAD
 from .clock import Clock
+from .core import Config, Emulator
 from .domain.throttle import retry_after_header
-from .engine import Config, Emulator
 from .scenario import apply_scenario, load_scenario_file
 from .store import open_store
 
@@ -44,10 +44,10 @@ def create_app(
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.extensions["sfmc"] = emulator
-    for blueprint in (auth.bp, hub.bp, data.bp, async_rows.bp, interaction.bp, contacts.bp, admin.bp, ui.bp):
+    for blueprint in (auth.bp, rows.bp, data_extensions.bp, async_rows.bp, journeys.bp, contacts.bp, admin.bp, ui.bp):
         app.register_blueprint(blueprint)
     app.wsgi_app = paths.CaseInsensitivePaths(control.DropConnection(app.wsgi_app), app.url_map)
-    emulator.async_jobs.start()  # the async worker; emulator.async_jobs.stop() ends it
+    emulator.async_rows.start()  # the async worker; emulator.async_rows.stop() ends it
 
     @app.before_request
     def request_chain():
@@ -65,7 +65,7 @@ def create_app(
             dropped = control.apply_fault(emulator, g.token_tenant, token_call=True)
             control.validate_body(family)
             return dropped
-        ctx = emulator.authenticate(request.headers.get("Authorization"))
+        ctx = emulator.auth.authenticate(request.headers.get("Authorization"))
         g.auth = ctx
         dropped = control.apply_fault(emulator, ctx.tenant_id)  # before the throttle: injected answers cost no token
         if dropped is not None:

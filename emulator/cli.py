@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import click
 
-from .engine import Config
+from .core import Config
 from .scenario import ScenarioError, demo_scenario_path
 
 DEFAULT_DB = "sfmc-emulator.sqlite3"
@@ -108,9 +108,9 @@ def serve(
     except ScenarioError as err:
         raise click.ClickException(f"the scenario is not valid:\n{err}") from None
     emulator = app.extensions["sfmc"]
-    for tenant in emulator.tenants():
+    for tenant in emulator.tenants.all():
         if overrides:
-            emulator.update_settings(tenant.id, overrides)
+            emulator.tenants.update_settings(tenant.id, overrides)
     server = create_server(
         app, host=host, port=port, threads=threads, connection_limit=connection_limit, ident="sfmc-emulator"
     )
@@ -127,7 +127,7 @@ def serve(
 
 
 def _banner(emulator, url: str) -> None:
-    for tenant in emulator.tenants():
+    for tenant in emulator.tenants.all():
         package = tenant.packages[0]
         s = tenant.settings
         click.echo(
@@ -136,7 +136,7 @@ def _banner(emulator, url: str) -> None:
         )
         click.echo(f"  client_id     {package.client_id}\n  client_secret {package.client_secret}")
         click.echo(f"  rate limit    {s.rate_limit:g}/s (burst {s.burst:g}), tokens live {s.token_lifetime}s")
-        des = ", ".join(de.key for de in emulator.data_extensions(tenant.id)) or "none"
+        des = ", ".join(de.key for de in emulator.data_extensions.list(tenant.id)) or "none"
         click.echo(f"  data extensions: {des}")
     click.echo(f"""
 Point a client at it: auth base URL {url}/ (POST {url}/v2/token), REST base URL {url}/
@@ -151,14 +151,14 @@ Inspect state under {url}/_emulator/tenants . Stop with Ctrl-C.""")
 @click.option("--delete-tenants", is_flag=True, help="Also delete the tenants themselves, not just their data.")
 def reset(database, tenant_id, delete_tenants):
     """Clear rows, tokens and logs from a database file (tenants and Data Extensions stay unless asked)."""
-    from .engine import Emulator
+    from .core import Emulator
     from .store import open_store
 
     emulator = Emulator(open_store(database))
     if tenant_id and emulator.tenant(tenant_id) is None:
-        known = ", ".join(t.id for t in emulator.tenants()) or "none"
+        known = ", ".join(t.id for t in emulator.tenants.all()) or "none"
         raise click.ClickException(f"no tenant '{tenant_id}' in {database} (tenants: {known})")
-    targets = [tenant_id] if tenant_id else [t.id for t in emulator.tenants()]
+    targets = [tenant_id] if tenant_id else [t.id for t in emulator.tenants.all()]
     if delete_tenants:
         for tid in targets:
             emulator.delete_tenant(tid)

@@ -2,9 +2,8 @@
 
 Each app gets its own ``CollectorRegistry`` (tests run many apps in one process, and the default
 global registry would mix them). Nothing is counted twice: the collector reads ``Emulator.stats``,
-``Emulator.journal`` and ``Emulator.faults``, which the request chain and the engine already keep.
-The async queue depth comes from ``Emulator.async_queue_depth()``, a callable the async engine
-replaces (it answers 0 until then).
+``Emulator.journal`` and ``Emulator.faults``, which the request chain and the services already keep.
+The async queue depth comes from ``Emulator.async_queue_depth()``, the async rows service's count.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Measures, in one run and on the same rows:
 
-* engine: ``Emulator.write_rows`` (the one validator + SQLite storage), as the async worker calls it,
+* engine: ``Emulator.rows.write`` (the one validator + SQLite storage), as the async worker calls it,
   into an empty DE (every row created) and again over the stored rows (every row updated);
 * http: ``PUT /data/v1/async/dataextensions/key:{key}/rows`` against a real waitress server on
   127.0.0.1, from the request until ``status.requestStatus`` is ``Complete`` (pickup delay 0);
@@ -65,8 +65,8 @@ def make_rows(n: int, generation: int = 0) -> list[dict]:
 
 
 def _emulator(path: str):
+    from emulator import Config, Emulator
     from emulator.clock import Clock
-    from emulator.engine import Config, Emulator
     from emulator.store import open_store
 
     emulator = Emulator(open_store(path), Clock(), Config())
@@ -82,7 +82,7 @@ def _emulator(path: str):
 
 def bench_engine(rows: list[dict], workdir: Path, profile: bool) -> tuple[float, float]:
     """Seconds for write_rows of ``rows`` into an empty DE, then over the stored rows."""
-    from emulator.domain.async_jobs import FLAT, row_inputs
+    from emulator.domain.async_rows import FLAT, row_inputs
 
     emulator = _emulator(str(workdir / f"engine-{time.monotonic_ns()}.sqlite3"))
     de = emulator.find_data_extension("bench", key=KEY)
@@ -94,7 +94,7 @@ def bench_engine(rows: list[dict], workdir: Path, profile: bool) -> tuple[float,
         if profiler:
             profiler.enable()
         inputs, _positions, _refused = row_inputs(de, items, FLAT)
-        plan = emulator.write_rows("bench", de, inputs, source="bench", stop_at_first_error=False)
+        plan = emulator.rows.write("bench", de, inputs, source="bench", stop_at_first_error=False)
         if profiler:
             profiler.disable()
         timings.append(time.perf_counter() - started)
@@ -150,7 +150,7 @@ def bench_http(rows: list[dict], workdir: Path) -> tuple[float, float, int]:
             assert status["requestStatus"] == "Complete" and not status["hasErrors"], status
     finally:
         server.close()
-        emulator.async_jobs.stop()
+        emulator.async_rows.stop()
         emulator.store.close()
     return accepted, done, len(body)
 

@@ -16,9 +16,9 @@ import requests
 
 from conformance.pgcluster import PostgresCluster
 from conformance.service import ManagedEmulator
+from emulator import Config
 from emulator.app import create_app
 from emulator.clock import Clock
-from emulator.engine import Config
 
 IDENTIFY_FIELDS = [
     {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
@@ -181,7 +181,7 @@ class ThreadedEmulator:
             self.server.run()
 
     @property
-    def engine(self):
+    def emulator(self):
         return self.app.extensions["sfmc"]
 
     def admin(self, method: str, path: str, **kwargs) -> requests.Response:

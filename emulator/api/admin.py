@@ -17,13 +17,13 @@ from ..domain.tenants import TenantError
 from ..metrics import exposition, registry_for
 from ..openapi import build_document
 from ..scenario import ScenarioError, apply_scenario, parse_scenario
-from .common import engine, int_arg, json_body, ok
+from .common import emulator, int_arg, json_body, ok
 
 bp = Blueprint("admin", __name__, url_prefix="/_emulator")
 
 
 def _tenant_or_404(tenant_id: str):
-    tenant = engine().tenant(tenant_id)
+    tenant = emulator().tenant(tenant_id)
     if tenant is None:
         raise errors.not_found(f"No tenant '{tenant_id}'. List them with GET /_emulator/tenants.")
     return tenant
@@ -34,7 +34,7 @@ def _tenant_view(tenant, request_base: str) -> dict:
     base = request_base.rstrip("/")
     out["auth_url"] = f"{base}/v2/token"
     out["rest_url"] = f"{base}/"
-    out["data_extensions"] = [de.key for de in engine().data_extensions(tenant.id)]
+    out["data_extensions"] = [de.key for de in emulator().data_extensions.list(tenant.id)]
     return out
 
 
@@ -46,19 +46,19 @@ def _invalid(problems: list[str]) -> errors.SfmcError:
 
 @bp.get("/health")
 def health():
-    return ok({"status": "ok", "tenants": len(engine().tenants())})
+    return ok({"status": "ok", "tenants": len(emulator().tenants.all())})
 
 
 @bp.get("/tenants")
 def list_tenants():
-    return ok({"items": [_tenant_view(t, request.host_url) for t in engine().tenants()]})
+    return ok({"items": [_tenant_view(t, request.host_url) for t in emulator().tenants.all()]})
 
 
 @bp.post("/tenants")
 def create_tenant():
     body = json_body(dict)
     try:
-        tenant = engine().create_tenant(body, replace=request.args.get("replace") == "true")
+        tenant = emulator().create_tenant(body, replace=request.args.get("replace") == "true")
     except TenantError as err:
         raise _invalid(err.problems) from None
     return ok(_tenant_view(tenant, request.host_url), 201)
@@ -72,20 +72,20 @@ def get_tenant(tenant_id: str):
 @bp.delete("/tenants/<tenant_id>")
 def delete_tenant(tenant_id: str):
     _tenant_or_404(tenant_id)
-    engine().delete_tenant(tenant_id)
+    emulator().delete_tenant(tenant_id)
     return ok({"deleted": tenant_id})
 
 
 @bp.post("/tenants/<tenant_id>/reset")
 def reset_tenant(tenant_id: str):
     _tenant_or_404(tenant_id)
-    engine().reset(tenant_id)
+    emulator().reset(tenant_id)
     return ok({"reset": tenant_id})
 
 
 @bp.post("/reset")
 def reset_all():
-    engine().reset()
+    emulator().reset()
     return ok({"reset": "all"})
 
 
@@ -93,7 +93,7 @@ def reset_all():
 def update_settings(tenant_id: str):
     _tenant_or_404(tenant_id)
     try:
-        tenant = engine().update_settings(tenant_id, json_body(dict))
+        tenant = emulator().tenants.update_settings(tenant_id, json_body(dict))
     except TenantError as err:
         raise _invalid(err.problems) from None
     return ok(tenant.to_dict()["settings"])
@@ -103,7 +103,7 @@ def update_settings(tenant_id: str):
 def load_scenario():
     text = request.get_data(as_text=True)
     try:
-        ids = apply_scenario(engine(), parse_scenario(text, "request body"))
+        ids = apply_scenario(emulator(), parse_scenario(text, "request body"))
     except ScenarioError as err:
         raise _invalid(err.problems) from None
     return ok({"tenants": ids}, 201)
@@ -112,18 +112,18 @@ def load_scenario():
 @bp.get("/tenants/<tenant_id>/data-extensions")
 def list_data_extensions(tenant_id: str):
     _tenant_or_404(tenant_id)
-    return ok({"items": [de.to_dict() for de in engine().data_extensions(tenant_id)]})
+    return ok({"items": [de.to_dict() for de in emulator().data_extensions.list(tenant_id)]})
 
 
 @bp.get("/tenants/<tenant_id>/data-extensions/<key>/rows")
 def list_rows(tenant_id: str, key: str):
     _tenant_or_404(tenant_id)
-    de = engine().find_data_extension(tenant_id, key=key)
+    de = emulator().find_data_extension(tenant_id, key=key)
     if de is None:
         raise errors.not_found(f"Tenant '{tenant_id}' has no data extension with the key '{key}'.")
     page = int_arg("page", 1, 1, 10**9)
     page_size = int_arg("page_size", 100, 1, 10000)
-    rows, total = engine().read_rows(de, page=page, page_size=page_size, filter_text=request.args.get("filter"))
+    rows, total = emulator().rows.read(de, page=page, page_size=page_size, filter_text=request.args.get("filter"))
     return ok({"data_extension": de.key, "count": total, "page": page, "page_size": page_size, "items": rows})
 
 
@@ -131,7 +131,7 @@ def list_rows(tenant_id: str, key: str):
 def list_writes(tenant_id: str):
     """Writes that ignored keys or failed rows: silently dropped data made visible."""
     _tenant_or_404(tenant_id)
-    return ok({"items": engine().store.list_writes(tenant_id, int_arg("limit", 100, 1, 10000))})
+    return ok({"items": emulator().store.list_writes(tenant_id, int_arg("limit", 100, 1, 10000))})
 
 
 # -- inspection: stats, traffic, journal, faults, OpenAPI, metrics -------------------------------
@@ -141,12 +141,12 @@ def list_writes(tenant_id: str):
 def tenant_stats(tenant_id: str):
     """Totals since the tenant was created or reset; they never evict, unlike the journal."""
     _tenant_or_404(tenant_id)
-    emulator = engine()
+    current = emulator()
     return ok(
         {
             "tenant": tenant_id,
-            **emulator.stats.tenant(tenant_id),
-            "journal_evicted": emulator.journal.evicted(tenant_id),
+            **current.stats.tenant(tenant_id),
+            "journal_evicted": current.journal.evicted(tenant_id),
         }
     )
 
@@ -161,7 +161,7 @@ def tenant_traffic(tenant_id: str):
             "tenant": tenant_id,
             "rate_limit": tenant.settings.rate_limit,
             "burst": tenant.settings.burst,
-            "points": engine().stats.traffic(tenant_id, seconds),
+            "points": emulator().stats.traffic(tenant_id, seconds),
         }
     )
 
@@ -176,26 +176,26 @@ def _pattern(raw: dict):
 @bp.get("/journal")
 def journal_query():
     args = {k: v for k, v in request.args.items() if k != "limit"}
-    entries = engine().journal.query(_pattern(args), int_arg("limit", 100, 1, 100000))
-    return ok({"count": len(entries), "evicted": engine().journal.evicted(), "items": entries})
+    entries = emulator().journal.query(_pattern(args), int_arg("limit", 100, 1, 100000))
+    return ok({"count": len(entries), "evicted": emulator().journal.evicted(), "items": entries})
 
 
 @bp.post("/journal/count")
 def journal_count():
     """WireMock-style verification: ``{"method": "POST", "path": "/hub/*", "status": 429}`` → ``{"count": n}``."""
-    return ok({"count": engine().journal.count(_pattern(json_body(dict)))})
+    return ok({"count": emulator().journal.count(_pattern(json_body(dict)))})
 
 
 @bp.delete("/journal")
 def journal_clear():
     tenant = request.args.get("tenant")
-    removed = engine().journal.clear(ANY if tenant is None else (None if tenant == "null" else tenant))
+    removed = emulator().journal.clear(ANY if tenant is None else (None if tenant == "null" else tenant))
     return ok({"cleared": removed})
 
 
 @bp.get("/journal/<int:entry_id>")
 def journal_entry(entry_id: int):
-    entry = engine().journal.get(entry_id)
+    entry = emulator().journal.get(entry_id)
     if entry is None:
         raise errors.not_found(f"No journal entry {entry_id}; it may have been evicted or cleared.")
     return ok(entry)
@@ -203,7 +203,7 @@ def journal_entry(entry_id: int):
 
 @bp.get("/faults")
 def list_faults():
-    return ok({"items": engine().faults.list()})
+    return ok({"items": emulator().faults.list()})
 
 
 @bp.post("/faults")
@@ -211,7 +211,7 @@ def add_faults():
     """One rule object or a list of them; all or none are added."""
     body = json_body((dict, list))
     raws = body if isinstance(body, list) else [body]
-    faults, added = engine().faults, []
+    faults, added = emulator().faults, []
     try:
         for raw in raws:
             added.append(faults.add(raw).id)
@@ -226,12 +226,12 @@ def add_faults():
 
 @bp.delete("/faults")
 def clear_faults():
-    return ok({"removed": engine().faults.clear(request.args.get("tenant"))})
+    return ok({"removed": emulator().faults.clear(request.args.get("tenant"))})
 
 
 @bp.get("/faults/<rule_id>")
 def get_fault(rule_id: str):
-    rule = engine().faults.get(rule_id)
+    rule = emulator().faults.get(rule_id)
     if rule is None:
         raise errors.not_found(f"No fault rule '{rule_id}'. List them with GET /_emulator/faults.")
     return ok(rule)
@@ -239,7 +239,7 @@ def get_fault(rule_id: str):
 
 @bp.delete("/faults/<rule_id>")
 def delete_fault(rule_id: str):
-    if not engine().faults.remove(rule_id):
+    if not emulator().faults.remove(rule_id):
         raise errors.not_found(f"No fault rule '{rule_id}'. List them with GET /_emulator/faults.")
     return ok({"deleted": rule_id})
 
@@ -253,20 +253,20 @@ def openapi_document():
 def metrics():
     registry = current_app.extensions.get("sfmc_metrics")
     if registry is None:
-        registry = current_app.extensions["sfmc_metrics"] = registry_for(engine())
+        registry = current_app.extensions["sfmc_metrics"] = registry_for(emulator())
     return Response(exposition(registry), mimetype="text/plain", headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @bp.get("/clock")
 def get_clock():
-    return ok(engine().clock.state())
+    return ok(emulator().clock.state())
 
 
 @bp.post("/clock")
 def move_clock():
     """``{"advance": seconds}``, ``{"freeze": true|false}``: expire tokens or refill buckets without sleeping."""
     body = json_body(dict)
-    clock = engine().clock
+    clock = emulator().clock
     if "freeze" in body:
         clock.freeze() if body["freeze"] else clock.unfreeze()
     if "advance" in body:
@@ -284,19 +284,19 @@ def move_clock():
 @bp.get("/tenants/<tenant_id>/async-jobs")
 def list_async_jobs(tenant_id: str):
     """Async requests in call order, with state, counts, failed rows and, for a job in Error, the reason."""
-    from ..domain.async_jobs import admin_view
+    from ..domain.async_rows import admin_view
 
     _tenant_or_404(tenant_id)
-    jobs = engine().async_jobs.list(tenant_id, int_arg("limit", 100, 1, 100000))
-    return ok({"queue_depth": engine().async_queue_depth(), "items": [admin_view(j) for j in jobs]})
+    jobs = emulator().async_rows.list(tenant_id, int_arg("limit", 100, 1, 100000))
+    return ok({"queue_depth": emulator().async_queue_depth(), "items": [admin_view(j) for j in jobs]})
 
 
 @bp.get("/tenants/<tenant_id>/async-jobs/<request_id>")
 def get_async_job(tenant_id: str, request_id: str):
-    from ..domain.async_jobs import admin_view
+    from ..domain.async_rows import admin_view
 
     _tenant_or_404(tenant_id)
-    job = engine().async_jobs.get(tenant_id, request_id)
+    job = emulator().async_rows.get(tenant_id, request_id)
     if job is None:
         raise errors.not_found(f"Tenant '{tenant_id}' has no async request '{request_id}'.")
     return ok(admin_view(job))
@@ -305,20 +305,20 @@ def get_async_job(tenant_id: str, request_id: str):
 @bp.get("/tenants/<tenant_id>/contacts")
 def list_contacts(tenant_id: str):
     _tenant_or_404(tenant_id)
-    return ok({"items": engine().contacts.list(tenant_id, int_arg("limit", 1000, 1, 100000))})
+    return ok({"items": emulator().contacts.list(tenant_id, int_arg("limit", 1000, 1, 100000))})
 
 
 @bp.get("/tenants/<tenant_id>/journey-entries")
 def list_journey_entries(tenant_id: str):
     """Journey entries made by API events, newest first."""
     _tenant_or_404(tenant_id)
-    return ok({"items": engine().journeys.entries(tenant_id, int_arg("limit", 1000, 1, 100000))})
+    return ok({"items": emulator().journeys.entries(tenant_id, int_arg("limit", 1000, 1, 100000))})
 
 
 @bp.get("/tenants/<tenant_id>/event-definitions")
 def list_event_definitions(tenant_id: str):
     _tenant_or_404(tenant_id)
-    return ok({"items": engine().journeys.definitions(tenant_id)})
+    return ok({"items": emulator().journeys.definitions(tenant_id)})
 
 
 def _document_engagement_routes() -> None:

@@ -1,6 +1,6 @@
 """Async Data Extension rows: ``/data/v1/async`` and ``/hub/v1/dataeventsasync``.
 
-Submissions are stored and answered 202 with a ``requestId``; the emulator's worker (``jobs.py``)
+Submissions are stored and answered 202 with a ``requestId``; the emulator's worker (``services/async_rows.py``)
 validates and writes the rows later, each row standing or failing alone. Errors of the
 ``/data/v1/async`` family use its ``resultMessages`` envelope; the hub twins keep the REST envelope
 of ``/hub/v1/dataevents``. Inferred where SFMC's docs are silent: the hub twins answer like
@@ -16,11 +16,11 @@ import functools
 from flask import Blueprint, request
 
 from .. import errors
-from ..domain import async_jobs as jobs
+from ..domain import async_rows as jobs
 from ..errors import AsyncApiError
 from ..openapi import PAGE, _op, register
-from .common import GUID_CHARS, auth, data_extension, engine, int_arg, json_body, ok, requires
-from .hub import parse_primary_keys
+from .common import GUID_CHARS, auth, data_extension, emulator, int_arg, json_body, ok, requires
+from .rows import parse_primary_keys
 
 bp = Blueprint("async_rows", __name__)
 R, W = "data_extensions_read", "data_extensions_write"
@@ -48,9 +48,9 @@ def _resolve(ref: str):
     kind = kind.lower()
     de = None
     if kind == "key":
-        de = engine().find_data_extension(auth().tenant_id, key=value)
+        de = emulator().find_data_extension(auth().tenant_id, key=value)
     elif kind == "id" and len(value) == 36 and set(value) <= GUID_CHARS:
-        de = engine().find_data_extension(auth().tenant_id, de_id=value)
+        de = emulator().find_data_extension(auth().tenant_id, de_id=value)
     if de is None:
         what = "external key" if kind == "key" else "ID"
         raise AsyncApiError(
@@ -60,7 +60,7 @@ def _resolve(ref: str):
 
 
 def _submit(de, items: list, *, insert_only: bool, shape: str, source: str):
-    job = engine().async_jobs.submit(auth().tenant_id, de, items, insert_only=insert_only, shape=shape, source=source)
+    job = emulator().async_rows.submit(auth().tenant_id, de, items, insert_only=insert_only, shape=shape, source=source)
     return ok({"requestId": job["id"], "resultMessages": []}, 202)
 
 
@@ -96,7 +96,7 @@ def upsert_rows(ref: str):
 
 
 def _job(request_id: str) -> dict:
-    job = engine().async_jobs.get(auth().tenant_id, request_id)
+    job = emulator().async_rows.get(auth().tenant_id, request_id)
     if job is None:
         raise AsyncApiError(
             404, "AsyncRequestStatusNotFound", f"No asynchronous request with the ID '{request_id}' was found."

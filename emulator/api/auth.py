@@ -11,7 +11,7 @@ import json
 from flask import Blueprint, request
 
 from ..errors import OAuthError
-from .common import engine, json_body, ok
+from .common import emulator, json_body, ok
 
 bp = Blueprint("auth", __name__)
 
@@ -33,11 +33,11 @@ def _token_body() -> dict:
 
 @bp.post("/v2/token")
 def token():
-    return ok(engine().issue_token(_token_body(), request.host_url))
+    return ok(emulator().auth.issue(_token_body(), request.host_url))
 
 
 @bp.post("/v1/requestToken")
 def request_token():
     body = json_body(dict)
     legacy = request.args.get("legacy", "").lower() in ("1", "true")
-    return ok(engine().issue_legacy_token(body, legacy))
+    return ok(emulator().auth.issue_legacy(body, legacy))

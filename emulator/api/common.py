@@ -8,12 +8,12 @@ from collections.abc import Callable
 from flask import current_app, g, jsonify, request
 
 from .. import errors
-from ..engine import Emulator
+from ..core import Emulator
 
 MAX_PAYLOAD = 5 * 1024 * 1024  # SFMC's documented payload limit
 
 
-def engine() -> Emulator:
+def emulator() -> Emulator:
     return current_app.extensions["sfmc"]
 
 
@@ -108,13 +108,13 @@ def data_extension(ref: str, *, by: str | None = None):
         kind, value = "id", ref
     kind = kind.lower()
     if kind == "key":
-        de = engine().find_data_extension(tenant_id, key=value)
+        de = emulator().find_data_extension(tenant_id, key=value)
         if de is None:
             raise errors.not_found(f"Data extension with the external key '{value}' was not found.")
         return de
     if kind != "id" or len(value) != 36 or not set(value) <= GUID_CHARS:
         raise errors.bad_request(f"Parameter {value or ref} is invalid.", errors.INVALID_PARAMETER)
-    de = engine().find_data_extension(tenant_id, de_id=value)
+    de = emulator().find_data_extension(tenant_id, de_id=value)
     if de is None:
         raise errors.not_found(f"Data extension with the ID '{value}' was not found.")
     return de

@@ -9,7 +9,7 @@ from flask import Blueprint
 
 from ..domain.contacts import response
 from ..openapi import _op, register
-from .common import auth, engine, json_body, ok, requires
+from .common import auth, emulator, json_body, ok, requires
 
 bp = Blueprint("contacts", __name__)
 WRITE = "list_and_subscribers_write"
@@ -18,13 +18,13 @@ WRITE = "list_and_subscribers_write"
 @bp.post("/contacts/v1/contacts")
 @requires(WRITE)
 def create_contact():
-    return ok(response(engine().contacts.write(auth().tenant_id, json_body(dict), update=False)))
+    return ok(response(emulator().contacts.write(auth().tenant_id, json_body(dict), update=False)))
 
 
 @bp.patch("/contacts/v1/contacts")
 @requires(WRITE)
 def update_contact():
-    return ok(response(engine().contacts.write(auth().tenant_id, json_body(dict), update=True)))
+    return ok(response(emulator().contacts.write(auth().tenant_id, json_body(dict), update=True)))
 
 
 register(

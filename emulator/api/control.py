@@ -15,8 +15,8 @@ from flask import Response, g, request
 from waitress.channel import ClientDisconnected
 
 from .. import errors
+from ..core import Emulator
 from ..domain.journal import cap
-from ..engine import Emulator
 from ..openapi import body_problems
 from .common import parsed_json
 
@@ -160,7 +160,7 @@ def tenant_of_token_call(emulator: Emulator) -> str | None:
     if not isinstance(body, dict):
         return None
     client_id = body.get("client_id") or body.get("clientId")
-    tenant = emulator._tenant_of_client(client_id) if isinstance(client_id, str | int) else None
+    tenant = emulator.tenants.of_client(client_id) if isinstance(client_id, str | int) else None
     return tenant.id if tenant else None
 
 

@@ -6,7 +6,7 @@ connection, revoked or expired tokens, a stalled async job or rows failing with 
 It can be limited by count (``times``), chance (``probability``, with a seeded RNG so a run
 repeats) and a window on the emulator clock (``after``/``until`` seconds after the rule was
 added). Pure Python: the request chain in ``app.py`` applies what ``for_request`` decides, the
-engine asks ``token_refusal`` and the async worker asks ``for_async_job``.
+auth service asks ``token_refusal`` and the async worker asks ``for_async_job``.
 """
 
 from __future__ import annotations

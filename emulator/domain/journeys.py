@@ -17,9 +17,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from .data_extensions import DataExtension
 from .problems import Problems
 from .rows import RowInput
-from .schema import DataExtension
 
 MAX_ASYNC_MEMBERS = 100
 CONTACT_KEY_COLUMNS = ("contact key", "contactkey")
@@ -172,3 +172,27 @@ def journey_entry(definition: dict, contact_key: str, data: dict, *, now: float,
         "time": iso(now),
         "source": source,
     }
+
+
+def build_for_tenant(raws: list, des: list[DataExtension], now: float) -> tuple[list[dict], list[str]]:
+    """Definitions of a new tenant (scenario or admin API), checked against its DEs before anything is stored."""
+
+    def find_de(key=None, de_id=None):
+        return next(
+            (
+                d
+                for d in des
+                if (key is not None and d.key.lower() == key.lower()) or (de_id is not None and d.id == de_id.lower())
+            ),
+            None,
+        )
+
+    built, problems = [], []
+    for i, raw in enumerate(raws):
+        try:
+            built.append(build_definition(raw, find_de, now=now))
+        except EventDefinitionError as err:
+            problems.extend(f"event_definitions[{i}]: {p}" for p in err.problems)
+    keys = [d["key"].lower() for d in built]
+    problems.extend(f"event_definitions: key '{k}' is used twice" for k in sorted(set(keys)) if keys.count(k) > 1)
+    return built, problems

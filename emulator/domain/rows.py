@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _encode_string
 
+from .data_extensions import DataExtension
 from .fields import CHECKS, FieldSpec, ValueProblem
-from .schema import DataExtension
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .schema import DataExtension
+from .data_extensions import DataExtension
 
 DEFAULT_PAGE_SIZE = 2500  # SFMC's default and largest rowset page
 CURSOR_LIFETIME = 20 * 60  # seconds a requestToken stays usable (inferred: the recorded expiry is 20 min out)

@@ -2,7 +2,7 @@
 
 Unlike the journal these never evict, so totals stay exact over a long run; the per-second
 series keeps the last ``WINDOW`` seconds of the emulator clock for the inspector's chart.
-The engine reports every row write (sync, async, events) through ``record_write``; the request
+The row service reports every row write (sync, async, events) through ``record_write``; the request
 chain brackets each SFMC call with ``begin_request``/``end_request`` to learn what that one call
 wrote, so the journal entry can show its ignored keys and broken rules.
 """
@@ -84,7 +84,7 @@ class Stats:
                 bucket[0] += 1
             self._routes[(tenant, route, method, status)] += 1
 
-    # -- the engine -----------------------------------------------------------------------------
+    # -- row writes -------------------------------------------------------------------------------
 
     def record_write(
         self, tenant: str, *, saved: int, failed: int, ignored_keys: list[str], problems: list[str]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from ..domain.schema import DataExtension
+from ..domain.data_extensions import DataExtension
 from ..domain.tenants import Tenant
 
 

@@ -15,9 +15,9 @@ import threading
 import time
 from contextlib import contextmanager
 
+from ..domain.data_extensions import DataExtension
 from ..domain.fields import FieldSpec
 from ..domain.filters import BoolOp, Compare
-from ..domain.schema import DataExtension
 from ..domain.tenants import Tenant
 from .migrations import MIGRATIONS, statements
 

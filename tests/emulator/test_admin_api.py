@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from emulator import Config
 from emulator.app import create_app
 from emulator.clock import Clock
-from emulator.engine import Config
 
 
 def test_stats_count_requests_by_class_rows_and_ignored_keys(client, tenant_factory):

@@ -6,9 +6,9 @@ import time
 
 import requests
 
+from emulator import Config, Emulator
 from emulator.clock import Clock
-from emulator.domain.async_jobs import EXECUTING, FLAT, new_job
-from emulator.engine import Config, Emulator
+from emulator.domain.async_rows import EXECUTING, FLAT, new_job
 from emulator.store import open_store
 
 SCENARIO = """
@@ -108,13 +108,13 @@ def test_a_job_cut_off_while_executing_runs_again_on_start(tmp_path):
 
     after = Emulator(open_store(path), Clock(), Config())
     assert after.async_queue_depth() == 1
-    after.async_jobs.start()
+    after.async_rows.start()
     deadline = time.monotonic() + 10
-    while after.async_jobs.get("t", job["id"])["state"] != "Complete":
+    while after.async_rows.get("t", job["id"])["state"] != "Complete":
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    after.async_jobs.stop()
-    done = after.async_jobs.get("t", job["id"])
+    after.async_rows.stop()
+    done = after.async_rows.get("t", job["id"])
     assert (done["saved_count"], list(done["failures"])) == (1, ["1"])  # the in-request duplicate, nothing else
     rows, total = after.store.query_rows(de.id, None, 0, 10)
     assert total == 1 and rows == [{"Contact Key": "a"}]

@@ -130,7 +130,7 @@ def test_status_is_absent_until_the_pickup_delay_passes_on_the_emulator_clock(te
 
 def test_a_job_behind_another_is_pending(app, tenant):
     tenant.settings(async_pickup_delay=0)
-    jobs = app.extensions["sfmc"].async_jobs
+    jobs = app.extensions["sfmc"].async_rows
     jobs.stop()  # drive the worker's steps by hand to see the state between them
     first, second = submit(tenant, [{"Contact Key": "a"}]), submit(tenant, [{"Contact Key": "b"}])
     assert "status" not in status(tenant, first)

@@ -7,9 +7,9 @@ import time
 import pytest
 import requests
 
+from emulator import Config
 from emulator.app import create_app
 from emulator.clock import Clock
-from emulator.engine import Config
 from tests.conftest import make_tenant
 
 ROW = [{"keys": {"Contact Key": "u1"}, "values": {"Email": "a@b.co"}}]

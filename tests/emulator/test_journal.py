@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from emulator import Config
 from emulator.app import create_app
 from emulator.clock import Clock
-from emulator.engine import Config
 from tests.conftest import make_tenant
 
 

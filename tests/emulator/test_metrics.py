@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from emulator import Config
 from emulator.app import create_app
 from emulator.clock import Clock
-from emulator.engine import Config
 from tests.conftest import make_tenant
 
 

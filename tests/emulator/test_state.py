@@ -8,8 +8,8 @@ import sys
 import pytest
 import requests
 
+from emulator import Config
 from emulator.app import create_app
-from emulator.engine import Config
 from emulator.scenario import ScenarioError, demo_scenario_path, load_scenario_file, parse_scenario
 from tests.conftest import make_tenant
 

@@ -1,4 +1,4 @@
-"""The async job engine: durable submission and one background worker thread per emulator.
+"""Async Data Extension rows: durable submission and one background worker thread per emulator.
 
 ``submit`` stores the job with its items in SQLite before the 202 goes out, so an answered job
 survives ``kill -9``; on start, unfinished jobs are loaded again and any that was ``Executing`` is
@@ -16,22 +16,37 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from .domain import async_jobs as jobs
-from .domain.schema import DataExtension
-
-if TYPE_CHECKING:
-    from .engine import Emulator
+from ..clock import Clock
+from ..domain import async_rows as jobs
+from ..domain.data_extensions import DataExtension
+from ..domain.faults import FaultSet
+from ..domain.tenants import Tenant
+from ..store import Store
+from .rows import WriteRows
 
 log = logging.getLogger("sfmc_emulator.async")
 POLL = 0.05  # seconds between clock reads while a job waits for its pickup time
 IDLE = 1.0  # seconds between wake-ups with nothing queued (only to notice the emulator is gone)
 
 
-class AsyncJobs:
-    def __init__(self, emulator: Emulator):
-        self.emulator = emulator
+class AsyncRows:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        faults: FaultSet,
+        tenant: Callable[[str], Tenant | None],
+        find_data_extension: Callable[..., DataExtension | None],
+        write_rows: WriteRows,
+    ):
+        self.store = store
+        self.clock = clock
+        self.faults = faults
+        self.tenant = tenant
+        self.find_data_extension = find_data_extension
+        self.write_rows = write_rows
         self._cond = threading.Condition()
         self._queued: dict[str, tuple[float, str]] = {}  # job id -> (due_at, tenant id)
         self._fault = None  # the fault rule answer for the job about to run (asked once per job)
@@ -47,18 +62,19 @@ class AsyncJobs:
         self, tenant_id: str, de: DataExtension, items: list, *, insert_only: bool, shape: str, source: str
     ) -> dict:
         """Store a job (durably) and queue it; the caller answers 202 with its id."""
-        settings = self.emulator.tenant(tenant_id).settings
+        tenant = self.tenant(tenant_id)
+        settings = tenant.settings if tenant else None
         job = jobs.new_job(
             tenant_id,
             de,
             insert_only=insert_only,
             shape=shape,
             source=source,
-            now=self.emulator.clock.now(),
-            pickup_delay=settings.async_pickup_delay,
+            now=self.clock.now(),
+            pickup_delay=settings.async_pickup_delay if settings else 0.0,
             count=len(items),
         )
-        self.emulator.store.put_async_job(job, items)
+        self.store.put_async_job(job, items)
         with self._cond:
             self._queued[job["id"]] = (job["due_at"], tenant_id)
             self._kicked = True
@@ -70,13 +86,13 @@ class AsyncJobs:
 
     def get(self, tenant_id: str | None, job_id: str) -> dict | None:
         """A job of ``tenant_id`` (any tenant's with None); another tenant's job is not found."""
-        job = self.emulator.store.get_async_job(job_id)
+        job = self.store.get_async_job(job_id)
         if job is None or (tenant_id is not None and job["tenant_id"] != tenant_id):
             return None
         return job
 
     def list(self, tenant_id: str, limit: int) -> list[dict]:
-        return self.emulator.store.list_async_jobs(tenant_id, limit)
+        return self.store.list_async_jobs(tenant_id, limit)
 
     def queue_depth(self) -> int:
         with self._cond:
@@ -111,15 +127,15 @@ class AsyncJobs:
 
     def run_due(self) -> float:
         """Pick up due jobs, run the oldest picked-up one, and say how long the worker may sleep."""
-        now = self.emulator.clock.now()
+        now = self.clock.now()
         with self._cond:
             due = sorted((v[0], k, v[1]) for k, v in self._queued.items() if v[0] <= now)
             for _, job_id, _tenant_id in due:
                 del self._queued[job_id]
         for _, job_id, tenant_id in due:
-            job = self.emulator.store.get_async_job(job_id)
+            job = self.store.get_async_job(job_id)
             if job is not None and job["state"] == jobs.QUEUED:
-                self.emulator.store.put_async_job({**job, "state": jobs.PENDING, "picked_up_at": now})
+                self.store.put_async_job({**job, "state": jobs.PENDING, "picked_up_at": now})
             with self._cond:
                 self._pending.append((job_id, tenant_id))
         with self._cond:
@@ -141,8 +157,8 @@ class AsyncJobs:
 
     def _stalled(self, job_id: str, tenant_id: str, now: float) -> bool:
         """An ``async_stall`` fault leaves the job Pending; it is asked about again after POLL seconds."""
-        job = self.emulator.store.get_async_job(job_id)
-        fault = self.emulator.faults.for_async_job(tenant_id, job["data_extension"]) if job else None
+        job = self.store.get_async_job(job_id)
+        fault = self.faults.for_async_job(tenant_id, job["data_extension"]) if job else None
         if fault is None or fault.action != "stall":
             self._fault = fault
             return False
@@ -153,21 +169,21 @@ class AsyncJobs:
         return True
 
     def _execute(self, job_id: str) -> None:
-        emulator, store = self.emulator, self.emulator.store
+        store = self.store
         job = store.get_async_job(job_id)
         if job is None or job["state"] not in jobs.UNFINISHED:  # reset or deleted meanwhile
             return
         job = {
             **job,
             "state": jobs.EXECUTING,
-            "started_at": emulator.clock.now(),
-            "picked_up_at": job["picked_up_at"] or emulator.clock.now(),
+            "started_at": self.clock.now(),
+            "picked_up_at": job["picked_up_at"] or self.clock.now(),
         }
         store.put_async_job(job)
-        tenant = emulator.tenant(job["tenant_id"])
+        tenant = self.tenant(job["tenant_id"])
         if tenant is None:
             return
-        de = emulator.find_data_extension(tenant.id, de_id=job["data_extension_id"])
+        de = self.find_data_extension(tenant.id, de_id=job["data_extension_id"])
         if not tenant.settings.async_api_enabled:
             self._fail(job, jobs.ASYNC_DISABLED)
             return
@@ -176,19 +192,19 @@ class AsyncJobs:
             return
         fault, self._fault = self._fault, None
         if fault is not None and fault.action == "fail_rows":  # e.g. a deadlock: every row fails, none lands
-            store.put_async_job(jobs.fail_every_row(job, fault.message, emulator.clock.now()))
+            store.put_async_job(jobs.fail_every_row(job, fault.message, self.clock.now()))
             return
         rows, positions, refused = jobs.row_inputs(de, store.async_job_items(job_id) or [], job["shape"])
 
         def record(plan) -> None:  # runs inside the rows' transaction: rows and outcome land together
             store.put_async_job(
-                jobs.finish(job, plan.outcomes, positions, refused, plan.ignored_keys, emulator.clock.now())
+                jobs.finish(job, plan.outcomes, positions, refused, plan.ignored_keys, self.clock.now())
             )
             with self._cond:  # off the queue before the outcome is visible, so no reader sees both
                 self._pending = [p for p in self._pending if p[0] != job_id]
 
         try:
-            emulator.write_rows(
+            self.write_rows(
                 tenant.id,
                 de,
                 rows,
@@ -202,12 +218,11 @@ class AsyncJobs:
             self._fail(job, f"The emulator could not process this request: {err}")
 
     def _fail(self, job: dict, reason: str) -> None:
-        emulator = self.emulator
-        emulator.store.put_async_job(jobs.fail(job, reason, emulator.clock.now()))
-        emulator.store.log_write(
+        self.store.put_async_job(jobs.fail(job, reason, self.clock.now()))
+        self.store.log_write(
             job["tenant_id"],
             {
-                "at": emulator.clock.now(),
+                "at": self.clock.now(),
                 "source": job["source"],
                 "data_extension": job["data_extension"],
                 "rows_submitted": job["item_count"],
@@ -220,12 +235,12 @@ class AsyncJobs:
 
     def _recover(self) -> None:
         """Queue what a previous process left unfinished; a job cut off while Executing runs again."""
-        for job in self.emulator.store.list_async_jobs(None, 10**9, jobs.UNFINISHED):
+        for job in self.store.list_async_jobs(None, 10**9, jobs.UNFINISHED):
             if job["state"] == jobs.QUEUED:
                 self._queued[job["id"]] = (job["due_at"], job["tenant_id"])
             else:
                 if job["state"] == jobs.EXECUTING:
-                    self.emulator.store.put_async_job({**job, "state": jobs.PENDING, "started_at": None})
+                    self.store.put_async_job({**job, "state": jobs.PENDING, "started_at": None})
                 self._pending.append((job["id"], job["tenant_id"]))
 
 

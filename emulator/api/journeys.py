@@ -13,28 +13,28 @@ from flask import Blueprint, request
 from .. import errors
 from ..domain.journeys import definition_view
 from ..openapi import PAGE, _op, register
-from .common import auth, engine, int_arg, json_body, ok, requires
+from .common import auth, emulator, int_arg, json_body, ok, requires
 
-bp = Blueprint("interaction", __name__)
+bp = Blueprint("journeys", __name__)
 JOURNEYS = "journeys_read"
 
 
 @bp.post("/interaction/v1/events")
 @requires(JOURNEYS)
 def fire_event():
-    entry = engine().journeys.fire(auth().tenant_id, json_body(dict))
+    entry = emulator().journeys.fire(auth().tenant_id, json_body(dict))
     return ok({"eventInstanceId": entry["eventInstanceId"]}, 201)
 
 
 @bp.post("/interaction/v1/async/events")
 @requires(JOURNEYS)
 def fire_events():
-    return ok(engine().journeys.fire_many(auth().tenant_id, json_body(dict)), 202)
+    return ok(emulator().journeys.fire_many(auth().tenant_id, json_body(dict)), 202)
 
 
 def _definition(ref: str) -> dict:
     kind, sep, value = ref.partition(":")
-    journeys = engine().journeys
+    journeys = emulator().journeys
     if sep and kind.lower() == "key":
         found = journeys.find(auth().tenant_id, key=value)
     else:
@@ -50,7 +50,7 @@ def list_definitions():
     name = (request.args.get("name") or "").lower()
     page = int_arg("$page", 1, 1, 10**9)
     page_size = int_arg("$pageSize", 50, 1, 50)
-    found = [d for d in engine().journeys.definitions(auth().tenant_id) if name in d["name"].lower()]
+    found = [d for d in emulator().journeys.definitions(auth().tenant_id) if name in d["name"].lower()]
     items = [definition_view(d) for d in found[(page - 1) * page_size : page * page_size]]
     return ok({"count": len(found), "page": page, "pageSize": page_size, "items": items})
 
@@ -58,7 +58,7 @@ def list_definitions():
 @bp.post("/interaction/v1/eventDefinitions")
 @requires(JOURNEYS)
 def create_definition():
-    return ok(definition_view(engine().journeys.create(auth().tenant_id, json_body(dict))), 201)
+    return ok(definition_view(emulator().journeys.create(auth().tenant_id, json_body(dict))), 201)
 
 
 @bp.get("/interaction/v1/eventDefinitions/<ref>")
@@ -71,13 +71,13 @@ def get_definition(ref: str):
 @requires(JOURNEYS)
 def update_definition(ref: str):
     current = _definition(ref)
-    return ok(definition_view(engine().journeys.update(auth().tenant_id, current, json_body(dict))))
+    return ok(definition_view(emulator().journeys.update(auth().tenant_id, current, json_body(dict))))
 
 
 @bp.delete("/interaction/v1/eventDefinitions/<ref>")
 @requires(JOURNEYS)
 def delete_definition(ref: str):
-    engine().journeys.delete(auth().tenant_id, _definition(ref))
+    emulator().journeys.delete(auth().tenant_id, _definition(ref))
     return ok({"deleted": True})
 
 

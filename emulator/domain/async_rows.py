@@ -13,8 +13,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from .data_extensions import DataExtension
 from .rows import RowInput, RowOutcome
-from .schema import DataExtension
 
 MAX_ITEMS = 32_000  # SFMC's hard limit per async request
 QUEUED, PENDING, EXECUTING, COMPLETE, ERROR = "Queued", "Pending", "Executing", "Complete", "Error"

@@ -1,23 +1,22 @@
-"""Journey Builder events and contacts over the store: the services the interaction and contacts APIs call.
+"""Journey Builder over the store: event definitions, API events and the journey entries they make.
 
-Rules live in ``domain/journeys.py`` and ``domain/contacts.py``; event data reaches its Data
-Extension through ``Emulator.write_rows``, the one row validator.
+Rules live in ``domain/journeys.py``; event data reaches its Data Extension through the row
+writer it is given (``services/rows.py``), the one row validator.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from . import errors
-from .domain import contacts as contact_rules
-from .domain import journeys as rules
-from .domain.journeys import EventDefinitionError
-from .domain.schema import DataExtension
-
-if TYPE_CHECKING:
-    from .engine import Emulator
+from .. import errors
+from ..clock import Clock
+from ..domain import journeys as rules
+from ..domain.data_extensions import DataExtension
+from ..domain.journeys import EventDefinitionError
+from ..store import Store
+from .rows import WriteRows
 
 
 def _invalid(problems: list[str], errorcode: int = errors.INCORRECT_FORMAT) -> errors.SfmcError:
@@ -25,38 +24,23 @@ def _invalid(problems: list[str], errorcode: int = errors.INCORRECT_FORMAT) -> e
 
 
 class Journeys:
-    def __init__(self, emulator: Emulator):
-        self.emulator = emulator
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        find_data_extension: Callable[..., DataExtension | None],
+        write_rows: WriteRows,
+    ):
+        self.store = store
+        self.clock = clock
+        self.find_data_extension = find_data_extension
+        self.write_rows = write_rows
         self._lock = threading.Lock()
 
     # -- definitions ----------------------------------------------------------------------------
 
-    def build_for_tenant(self, raws: list, des: list[DataExtension], now: float) -> tuple[list[dict], list[str]]:
-        """Definitions of a new tenant (scenario or admin API), checked against its DEs before anything is stored."""
-
-        def find_de(key=None, de_id=None):
-            return next(
-                (
-                    d
-                    for d in des
-                    if (key is not None and d.key.lower() == key.lower())
-                    or (de_id is not None and d.id == de_id.lower())
-                ),
-                None,
-            )
-
-        built, problems = [], []
-        for i, raw in enumerate(raws):
-            try:
-                built.append(rules.build_definition(raw, find_de, now=now))
-            except EventDefinitionError as err:
-                problems.extend(f"event_definitions[{i}]: {p}" for p in err.problems)
-        keys = [d["key"].lower() for d in built]
-        problems.extend(f"event_definitions: key '{k}' is used twice" for k in sorted(set(keys)) if keys.count(k) > 1)
-        return built, problems
-
     def definitions(self, tenant_id: str) -> list[dict]:
-        return self.emulator.store.list_event_definitions(tenant_id)
+        return self.store.list_event_definitions(tenant_id)
 
     def find(self, tenant_id: str, *, key: str | None = None, definition_id: str | None = None) -> dict | None:
         for definition in self.definitions(tenant_id):
@@ -67,11 +51,11 @@ class Journeys:
         return None
 
     def _find_de(self, tenant_id: str):
-        return lambda key=None, de_id=None: self.emulator.find_data_extension(tenant_id, key=key, de_id=de_id)
+        return lambda key=None, de_id=None: self.find_data_extension(tenant_id, key=key, de_id=de_id)
 
     def create(self, tenant_id: str, body: dict) -> dict:
         try:
-            definition = rules.build_definition(body, self._find_de(tenant_id), now=self.emulator.clock.now())
+            definition = rules.build_definition(body, self._find_de(tenant_id), now=self.clock.now())
         except EventDefinitionError as err:
             raise _invalid(err.problems) from None
         with self._lock:
@@ -81,14 +65,12 @@ class Journeys:
                     errors.ALREADY_EXISTS,
                     f"An event definition with the key '{definition['key']}' already exists.",
                 )
-            self.emulator.store.put_event_definition(tenant_id, definition)
+            self.store.put_event_definition(tenant_id, definition)
         return definition
 
     def update(self, tenant_id: str, current: dict, body: dict) -> dict:
         try:
-            definition = rules.build_definition(
-                body, self._find_de(tenant_id), now=self.emulator.clock.now(), current=current
-            )
+            definition = rules.build_definition(body, self._find_de(tenant_id), now=self.clock.now(), current=current)
         except EventDefinitionError as err:
             raise _invalid(err.problems) from None
         with self._lock:
@@ -99,11 +81,11 @@ class Journeys:
                     errors.ALREADY_EXISTS,
                     f"An event definition with the key '{definition['key']}' already exists.",
                 )
-            self.emulator.store.put_event_definition(tenant_id, definition)
+            self.store.put_event_definition(tenant_id, definition)
         return definition
 
     def delete(self, tenant_id: str, definition: dict) -> bool:
-        return self.emulator.store.delete_event_definition(tenant_id, definition["id"])
+        return self.store.delete_event_definition(tenant_id, definition["id"])
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -120,20 +102,20 @@ class Journeys:
             raise errors.bad_request(
                 f"Event definition with the key '{event_key}' was not found.", errors.INVALID_PARAMETER
             )
-        de = self.emulator.find_data_extension(tenant_id, de_id=definition["dataExtensionId"])
+        de = self.find_data_extension(tenant_id, de_id=definition["dataExtensionId"])
         if de is None:
             raise errors.bad_request(
                 f"The data extension of event definition '{event_key}' no longer exists.", errors.INVALID_PARAMETER
             )
-        plan = self.emulator.write_rows(tenant_id, de, [rules.event_row(de, contact_key, data)], source=source)
+        plan = self.write_rows(tenant_id, de, [rules.event_row(de, contact_key, data)], source=source)
         if plan.failed:
             raise errors.bad_request(
                 f"Unable to save the event data to data extension ID {de.id}",
                 errors.ROWS_NOT_SAVED,
                 [errors.detail(p) for p in plan.failed[0].problems],
             )
-        entry = rules.journey_entry(definition, contact_key, data, now=self.emulator.clock.now(), source=source)
-        self.emulator.store.add_journey_entry(tenant_id, entry)
+        entry = rules.journey_entry(definition, contact_key, data, now=self.clock.now(), source=source)
+        self.store.add_journey_entry(tenant_id, entry)
         return entry
 
     def fire_many(self, tenant_id: str, body: dict) -> dict:
@@ -175,48 +157,4 @@ class Journeys:
         return {"requestId": str(uuid.uuid4()), "count": len(results), "notQueuedCount": failed, "members": results}
 
     def entries(self, tenant_id: str, limit: int) -> list[dict]:
-        return self.emulator.store.list_journey_entries(tenant_id, limit)
-
-
-class Contacts:
-    def __init__(self, emulator: Emulator):
-        self.emulator = emulator
-        self._lock = threading.Lock()  # contact ids are allocated one at a time per emulator
-
-    def write(self, tenant_id: str, body: dict, *, update: bool) -> dict:
-        """Create or update (``update``: only update) a contact; the stored contact, or SfmcError."""
-        key, contact_id, attributes, problems = contact_rules.parse_contact(body, update=update)
-        if problems:
-            raise _invalid(problems, errors.MISSING_FIELD if "required" in problems[0] else errors.INCORRECT_FORMAT)
-        store = self.emulator.store
-        with self._lock:
-            existing = (
-                store.get_contact(tenant_id, key=key)
-                if key is not None
-                else store.get_contact(tenant_id, contact_id=contact_id)
-            )
-            if existing is None and update:
-                what = f"key '{key}'" if key is not None else f"ID {contact_id}"
-                raise errors.SfmcError(
-                    404,
-                    errors.NOT_FOUND,
-                    f"No contact with the {what} exists; create it with POST /contacts/v1/contacts.",
-                )
-            if (
-                existing is not None
-                and key is not None
-                and contact_id is not None
-                and existing["contactId"] != contact_id
-            ):
-                raise errors.bad_request(
-                    f"contactID {contact_id} does not belong to the contact key '{key}'.", errors.INVALID_PARAMETER
-                )
-            number = existing["contactId"] if existing else store.last_contact_id(tenant_id) + 1
-            contact = contact_rules.merged(
-                existing, existing["contactKey"] if existing else key, number, attributes, self.emulator.clock.now()
-            )
-            store.put_contact(tenant_id, contact)
-        return contact
-
-    def list(self, tenant_id: str, limit: int) -> list[dict]:
-        return self.emulator.store.list_contacts(tenant_id, limit)
+        return self.store.list_journey_entries(tenant_id, limit)

@@ -1,0 +1,54 @@
+"""Data Extension definitions: ``/data/v1/customobjects``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from .common import auth, data_extension, emulator, int_arg, json_body, ok, requires
+
+bp = Blueprint("data_extensions", __name__)
+
+
+@bp.post("/data/v1/customobjects")
+@requires("data_extensions_write")
+def create_custom_object():
+    de = emulator().data_extensions.create(auth().tenant_id, json_body(dict))
+    return ok(de.to_dict(), 201)
+
+
+@bp.get("/data/v1/customobjects")
+@requires("data_extensions_read")
+def list_custom_objects():
+    search = (request.args.get("$search") or "").lower()
+    page = int_arg("$page", 1, 1, 10**9)
+    page_size = int_arg("$pageSize", 50, 1, 2500)
+    found = [
+        de
+        for de in emulator().data_extensions.list(auth().tenant_id)
+        if search in de.name.lower() or search in de.key.lower()
+    ]
+    items = found[(page - 1) * page_size : page * page_size]
+    summary = [{k: v for k, v in de.to_dict().items() if k != "fields"} for de in items]
+    return ok({"count": len(found), "page": page, "pageSize": page_size, "items": summary})
+
+
+@bp.get("/data/v1/customobjects/<ref>")
+@requires("data_extensions_read")
+def get_custom_object(ref: str):
+    return ok(data_extension(ref).to_dict())
+
+
+@bp.get("/data/v1/customobjects/<ref>/fields")
+@requires("data_extensions_read")
+def get_custom_object_fields(ref: str):
+    de = data_extension(ref)
+    return ok({"id": de.id, "key": de.key, "fields": [f.to_dict() for f in de.fields]})
+
+
+@bp.post("/data/v1/customobjects/<ref>/fields")
+@requires("data_extensions_write")
+def add_custom_object_fields(ref: str):
+    """Add nullable columns (inferred: SFMC's public docs show no REST call for it)."""
+    de = data_extension(ref)
+    grown = emulator().data_extensions.add_fields(auth().tenant_id, de, json_body(dict).get("fields"))
+    return ok({"id": grown.id, "key": grown.key, "fields": [f.to_dict() for f in grown.fields]}, 201)

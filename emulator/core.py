@@ -1,0 +1,116 @@
+"""The emulator: one object that builds the services over one store and one clock and wires them together.
+
+Each SFMC API family is a service in ``emulator/services`` (tenants, auth, data_extensions, rows,
+async_rows, journeys, contacts); the HTTP layer (``emulator/api``) reaches them through
+``api.common.emulator()``. What crosses services (creating, deleting or resetting a tenant, which
+touches every one of them) is done here; nothing else is.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .clock import Clock
+from .domain.data_extensions import DataExtension
+from .domain.faults import FaultSet
+from .domain.journal import ANY, Journal
+from .domain.stats import Stats
+from .domain.tenants import Tenant, TenantError, TenantSettings
+from .domain.throttle import Decision, Throttle
+from .services.async_rows import AsyncRows
+from .services.auth import Auth
+from .services.contacts import Contacts
+from .services.data_extensions import DataExtensions
+from .services.journeys import Journeys
+from .services.rows import Rows
+from .services.tenants import Tenants
+from .store import Store
+
+
+@dataclass
+class Config:
+    database: str = ":memory:"
+    default_settings: TenantSettings = field(default_factory=TenantSettings)
+    admin_token: str | None = None  # when set, /_emulator calls need it (Bearer or X-Emulator-Admin-Token)
+    journal_size: int = 1000  # request-journal entries kept per tenant before the oldest is evicted
+
+
+class Emulator:
+    def __init__(self, store: Store, clock: Clock | None = None, config: Config | None = None):
+        self.store = store
+        self.clock = clock or Clock()
+        self.config = config or Config()
+        self.throttle = Throttle(self.clock)
+        self.faults = FaultSet(self.clock)
+        self.journal = Journal(self.clock, self.config.journal_size)
+        self.stats = Stats(self.clock)
+        self._lock = threading.RLock()  # one writer at a time across tenants, definitions and rows
+        self.tenants = Tenants(store, self.clock, self.config.default_settings, self._lock)
+        self.auth = Auth(store, self.clock, self.tenants, self.faults)
+        self.data_extensions = DataExtensions(store, self.clock, self.tenants, self._lock)
+        self.rows = Rows(store, self.clock, self.tenants, self.stats, self._lock)
+        self.async_rows = AsyncRows(
+            store, self.clock, self.faults, self.tenants.get, self.data_extensions.find, self.rows.write
+        )
+        self.journeys = Journeys(store, self.clock, self.data_extensions.find, self.rows.write)
+        self.contacts = Contacts(store, self.clock)
+        self.async_queue_depth: Callable[[], int] = self.async_rows.queue_depth  # read by /metrics
+
+    # -- what crosses services -----------------------------------------------------------------
+
+    def create_tenant(self, raw: dict, *, replace: bool = False) -> Tenant:
+        """Create a tenant with its Data Extensions; raises TenantError listing every problem."""
+        tenant, des, events, problems = self.tenants.build(raw)
+        if tenant is None:
+            raise TenantError(problems)
+        with self._lock:
+            problems.extend(self.tenants.conflicts(tenant, replace=replace))
+            if problems:
+                raise TenantError(problems)
+            if self.tenants.get(tenant.id) is not None:
+                self.delete_tenant(tenant.id)
+            self.tenants.put(tenant, des, events)
+            self.data_extensions.load(tenant.id)
+        return tenant
+
+    def delete_tenant(self, tenant_id: str) -> bool:
+        with self._lock:
+            if self.tenants.forget(tenant_id) is None:
+                return False
+            self.data_extensions.forget(tenant_id)
+            self.throttle.forget(tenant_id)
+            self.journal.clear(tenant_id)
+            self.stats.forget(tenant_id)
+            self.async_rows.forget(tenant_id)
+            self.rows.forget(tenant_id)
+            self.auth.forget()
+            return self.store.delete_tenant(tenant_id)
+
+    def reset(self, tenant_id: str | None = None) -> None:
+        """Clear rows, tokens and logs (of one tenant or all); definitions stay."""
+        self.store.reset(tenant_id)
+        self.auth.forget()
+        self.throttle.forget(tenant_id)
+        self.journal.clear(ANY if tenant_id is None else tenant_id)
+        self.stats.forget(tenant_id, everything=tenant_id is None)
+        self.faults.clear(tenant_id)
+        self.async_rows.forget(tenant_id)
+        self.rows.forget(tenant_id)
+
+    def admit(self, tenant_id: str) -> Decision:
+        """Take one request from the tenant's rate limit."""
+        tenant = self.tenants.get(tenant_id)
+        settings = tenant.settings if tenant else self.config.default_settings
+        return self.throttle.check(tenant_id, settings.rate_limit, settings.burst)
+
+    # -- shorthands for scripts, the CLI and tests ---------------------------------------------
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        return self.tenants.get(tenant_id)
+
+    def find_data_extension(
+        self, tenant_id: str, *, key: str | None = None, de_id: str | None = None
+    ) -> DataExtension | None:
+        return self.data_extensions.find(tenant_id, key=key, de_id=de_id)

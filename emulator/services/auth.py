@@ -1,0 +1,113 @@
+"""Access tokens over the store: issuing them (``/v2/token``, ``/v1/requestToken``) and checking them.
+
+Credential and scope rules live in ``domain/auth.py``. Tokens are read on every REST call, so they
+are kept in memory too; the store stays the truth (a token issued before a restart still works).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .. import errors
+from ..clock import Clock
+from ..domain import auth
+from ..domain.auth import AuthContext
+from ..domain.faults import FaultSet
+from ..domain.tenants import Tenant
+from ..errors import OAuthError, SfmcError
+from ..store import Store
+from .tenants import Tenants
+
+TOKEN_CACHE_SIZE = 10_000
+
+
+class Auth:
+    def __init__(self, store: Store, clock: Clock, tenants: Tenants, faults: FaultSet):
+        self.store = store
+        self.clock = clock
+        self.tenants = tenants
+        self.faults = faults
+        self._cache: dict[str, dict] = {}
+
+    def issue(self, body: dict, base_url: str) -> dict:
+        """``POST /v2/token``; instance URLs point at ``base_url``, where the client reached us."""
+        if body.get("grant_type") != "client_credentials":
+            raise OAuthError(
+                400, "unsupported_grant_type", "Use grant_type=client_credentials for server-to-server packages."
+            )
+        client_id, secret = body.get("client_id"), body.get("client_secret")
+        if not client_id or not secret:
+            raise OAuthError(401, "invalid_client", auth.INVALID_CLIENT)
+        tenant = self.tenants.of_client(client_id)
+        package = auth.check_client(tenant, str(client_id), str(secret))
+        assert tenant is not None  # check_client refuses an unknown client
+        mid, scopes = auth.grant(tenant, package, body.get("account_id"), body.get("scope"))
+        token, lifetime = self._store(tenant, mid, scopes, "v2")
+        base = base_url.rstrip("/") + "/"
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": lifetime - 1,
+            "scope": " ".join(scopes),
+            "soap_instance_url": base,
+            "rest_instance_url": base,
+        }
+
+    def issue_legacy(self, body: dict, legacy: bool) -> dict:
+        """``POST /v1/requestToken``: the legacy endpoint used when no subdomain is configured."""
+        client_id, secret = body.get("clientId"), body.get("clientSecret")
+        tenant = self.tenants.of_client(client_id)
+        if tenant is None or not secret:
+            raise SfmcError(401, errors.NOT_AUTHORIZED, "Unauthorized")
+        try:
+            package = auth.check_client(tenant, str(client_id), str(secret))
+        except OAuthError:
+            raise SfmcError(401, errors.NOT_AUTHORIZED, "Unauthorized") from None
+        token, lifetime = self._store(tenant, tenant.default_mid, package.scopes, "v1")
+        out: dict = {"accessToken": token, "expiresIn": lifetime}
+        if legacy:
+            out["legacyToken"] = auth.new_token()
+        return out
+
+    def _store(self, tenant: Tenant, mid: int, scopes: Iterable[str], kind: str) -> tuple[str, int]:
+        lifetime = int(tenant.settings.token_lifetime)
+        token = auth.new_token()
+        record = {
+            "tenant_id": tenant.id,
+            "mid": mid,
+            "scopes": list(scopes),
+            "kind": kind,
+            "issued_at": self.clock.now(),
+            "expires_at": self.clock.now() + lifetime,
+        }
+        self.store.put_token(token, record)
+        self._remember(token, record)
+        return token, lifetime
+
+    def _remember(self, token: str, record: dict) -> None:
+        if len(self._cache) >= TOKEN_CACHE_SIZE:
+            self._cache.clear()
+        self._cache[token] = record
+
+    def forget(self) -> None:
+        """Drop the in-memory copies (after a reset or a tenant's deletion changed the store)."""
+        self._cache.clear()
+
+    def authenticate(self, authorization: str | None) -> AuthContext:
+        """The caller behind an ``Authorization: Bearer`` header, or the 401 SFMC gives."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise errors.not_authorized()
+        token = authorization[7:].strip()
+        record = self._cache.get(token)
+        if record is None and token:
+            record = self.store.get_token(token)  # issued before a restart: it lives in the store
+            if record is not None:
+                self._remember(token, record)
+        if record is None or self.tenants.get(record["tenant_id"]) is None or record.get("revoked"):
+            raise errors.not_authorized()
+        if record["expires_at"] <= self.clock.now():
+            raise errors.not_authorized(expired=True)
+        refusal = self.faults.token_refusal(record["tenant_id"], record["issued_at"])
+        if refusal:
+            raise errors.not_authorized(expired=refusal == "expired")
+        return AuthContext(record["tenant_id"], record["mid"], frozenset(record["scopes"]), token, record["expires_at"])

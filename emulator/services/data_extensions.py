@@ -1,0 +1,94 @@
+"""Data Extension definitions over the store: a tenant's DEs by key or id, creating one, growing one.
+
+``build_data_extension`` in ``domain/data_extensions.py`` decides what a definition may be; this
+service keeps each tenant's DEs in memory (read on every row write) and in the store.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .. import errors
+from ..clock import Clock
+from ..domain.data_extensions import DataExtension, DefinitionError, build_data_extension
+from ..errors import SfmcError
+from ..store import Store
+from .tenants import Tenants
+
+
+def _invalid(message: str, problems: list[str]) -> SfmcError:
+    return errors.bad_request(
+        message + problems[0],
+        errors.INCORRECT_FORMAT,
+        [errors.detail(p, errors.INCORRECT_FORMAT) for p in problems],
+    )
+
+
+class DataExtensions:
+    def __init__(self, store: Store, clock: Clock, tenants: Tenants, lock: threading.RLock):
+        self.store = store
+        self.clock = clock
+        self.tenants = tenants
+        self.lock = lock
+        self._des: dict[str, list[DataExtension]] = {}
+        for tenant in tenants.all():
+            self.load(tenant.id)
+
+    def load(self, tenant_id: str) -> None:
+        """(Re)read a tenant's DEs from the store, after its definitions were stored."""
+        self._des[tenant_id] = self.store.list_data_extensions(tenant_id)
+
+    def forget(self, tenant_id: str) -> None:
+        self._des.pop(tenant_id, None)
+
+    def list(self, tenant_id: str) -> list[DataExtension]:
+        return list(self._des.get(tenant_id, []))
+
+    def find(self, tenant_id: str, *, key: str | None = None, de_id: str | None = None) -> DataExtension | None:
+        """A tenant's DE by external key (case-insensitive) or id; None for anything else's."""
+        for de in self._des.get(tenant_id, []):
+            if (key is not None and de.key.lower() == key.lower()) or (de_id is not None and de.id == de_id.lower()):
+                return de
+        return None
+
+    def create(self, tenant_id: str, raw: object) -> DataExtension:
+        tenant = self.tenants.get(tenant_id)
+        require_title_case = tenant.settings.require_title_case if tenant else True
+        try:
+            de = build_data_extension(raw, require_title_case=require_title_case, now=self.clock.now())
+        except DefinitionError as err:
+            raise _invalid("Unable to create the data extension: ", err.problems) from None
+        with self.lock:
+            if self.find(tenant_id, key=de.key) or self.find(tenant_id, de_id=de.id):
+                raise SfmcError(409, errors.ALREADY_EXISTS, f"A data extension with the key '{de.key}' already exists.")
+            self.store.put_data_extension(tenant_id, de)
+            self._des.setdefault(tenant_id, []).append(de)
+        return de
+
+    def add_fields(self, tenant_id: str, de: DataExtension, raw_fields: object) -> DataExtension:
+        """Add nullable columns to an existing DE (how Personas syncs grow their DE, PER-2)."""
+        if not isinstance(raw_fields, list) or not raw_fields:
+            raise errors.bad_request("'fields' must be a non-empty list.", errors.INCORRECT_FORMAT)
+        definition = {
+            "name": de.name,
+            "key": de.key,
+            "id": de.id,
+            "fields": [f.to_dict() for f in de.fields] + list(raw_fields),
+        }
+        tenant = self.tenants.get(tenant_id)
+        require_title_case = tenant.settings.require_title_case if tenant else True
+        try:
+            grown = build_data_extension(definition, require_title_case=require_title_case, now=de.created_at)
+        except DefinitionError as err:
+            raise _invalid("Unable to add the fields: ", err.problems) from None
+        added = grown.fields[len(de.fields) :]
+        if any(f.is_primary_key or not f.is_nullable for f in added):
+            raise errors.bad_request(
+                "Fields added to an existing data extension must be nullable and not part of the primary key.",
+                errors.INCORRECT_FORMAT,
+            )
+        grown = de.with_fields(list(de.fields) + list(added))
+        with self.lock:
+            self.store.put_data_extension(tenant_id, grown)
+            self._des[tenant_id] = [grown if d.id == de.id else d for d in self._des[tenant_id]]
+        return grown

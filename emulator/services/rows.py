@@ -1,0 +1,127 @@
+"""Data Extension rows over the store: the one row writer (sync, async and API-event writes) and row reads.
+
+``plan_rows`` in ``domain/rows.py`` validates rows and plans upserts; this service runs the plan
+and the store write as one step under the shared lock, counts the outcome and logs what was
+written with ignored keys or refused rows. ``$filter`` parsing is ``domain/filters.py``'s.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Protocol
+
+from .. import errors
+from ..clock import Clock
+from ..domain.data_extensions import DataExtension
+from ..domain.filters import Compare, FilterError, columns_in, parse_filter
+from ..domain.rows import RowInput, RowPlan, plan_rows
+from ..domain.rowsets import Cursors
+from ..domain.stats import Stats
+from ..store import Store
+from .tenants import Tenants
+
+
+class WriteRows(Protocol):
+    """The row-writing function other services receive (``Rows.write``)."""
+
+    def __call__(
+        self,
+        tenant_id: str,
+        de: DataExtension,
+        rows: list[RowInput],
+        *,
+        source: str,
+        insert_only: bool = False,
+        stop_at_first_error: bool = True,
+        then: Callable[[RowPlan], None] | None = None,
+    ) -> RowPlan: ...
+
+
+class Rows:
+    def __init__(self, store: Store, clock: Clock, tenants: Tenants, stats: Stats, lock: threading.RLock):
+        self.store = store
+        self.clock = clock
+        self.tenants = tenants
+        self.stats = stats
+        self.lock = lock
+        self.cursors = Cursors()  # row-read cursors behind each requestToken
+
+    def forget(self, tenant_id: str | None = None) -> None:
+        """Drop the read cursors of one tenant (or all) after a reset or delete."""
+        self.cursors.forget(tenant_id)
+
+    def write(
+        self,
+        tenant_id: str,
+        de: DataExtension,
+        rows: list[RowInput],
+        *,
+        source: str,
+        insert_only: bool = False,
+        stop_at_first_error: bool = True,
+        then: Callable[[RowPlan], None] | None = None,
+    ) -> RowPlan:
+        """Validate and store rows; logs what was written and ignored. Row failures are in the plan.
+
+        ``then(plan)`` runs in the rows' store transaction (an async job records its outcome with them).
+        """
+        tenant = self.tenants.get(tenant_id)
+        strict = tenant.settings.strict_columns if tenant else False
+        with self.lock:  # plan and write as one step, so concurrent upserts of a key never interleave
+            plan = plan_rows(
+                de,
+                rows,
+                lambda keys: self.store.rows_by_key(de.id, keys),
+                strict=strict,
+                insert_only=insert_only,
+                stop_at_first_error=stop_at_first_error,
+            )
+            with self.store.transaction() if then is not None else nullcontext():
+                if plan.writes or plan.appends:
+                    self.store.write_rows(de.id, plan.writes, plan.appends)
+                if then is not None:
+                    then(plan)
+        self.stats.record_write(
+            tenant_id,
+            saved=len(plan.saved),
+            failed=len(plan.failed),
+            ignored_keys=plan.ignored_keys,
+            problems=[p for o in plan.failed for p in o.problems],
+        )
+        if plan.ignored_keys or plan.failed:
+            self.store.log_write(
+                tenant_id,
+                {
+                    "at": self.clock.now(),
+                    "source": source,
+                    "data_extension": de.key,
+                    "rows_submitted": len(rows),
+                    "rows_saved": len(plan.saved),
+                    "ignored_keys": plan.ignored_keys,
+                    "problems": [p for o in plan.failed for p in o.problems][:50],
+                },
+            )
+        return plan
+
+    def read(self, de: DataExtension, *, page: int, page_size: int, filter_text: str | None):
+        where = None
+        if filter_text:
+            try:
+                where = parse_filter(filter_text)
+            except FilterError as err:
+                raise errors.bad_request(f"Invalid $filter: {err}", errors.INCORRECT_FORMAT) from None
+            for name in columns_in(where):
+                if de.column(name) is None:
+                    raise errors.bad_request(
+                        f"Invalid $filter: the column '{name}' does not exist.", errors.INCORRECT_FORMAT
+                    )
+            where = _canonical(where, de)
+        return self.store.query_rows(de.id, where, (page - 1) * page_size, page_size)
+
+
+def _canonical(node, de: DataExtension):
+    if isinstance(node, Compare):
+        return Compare(de.column(node.column).name, node.op, node.value)
+    return type(node)(node.op, _canonical(node.left, de), _canonical(node.right, de))
