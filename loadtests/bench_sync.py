@@ -76,7 +76,8 @@ def measure(
     samples = analysis.load_samples(run.samples_dir)
     if not samples:
         raise click.ClickException(f"no requests recorded against {target}; locust exit codes {run.returncodes}")
-    steady = [s for s in samples if s.start >= samples[0].start + WARMUP]
+    # on a loaded machine a short run can spend all of its time warming up: then every sample counts
+    steady = [s for s in samples if s.start >= samples[0].start + WARMUP] or samples
     figures = analysis.summarize(steady, seconds=max(s.end for s in steady) - steady[0].start)
     return {
         "target": target,
