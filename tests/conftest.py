@@ -63,7 +63,7 @@ def clock() -> Clock:
 def app(clock, database):
     app = create_app(Config(database=database), clock=clock)
     yield app
-    app.extensions["sfmc"].async_jobs.stop()
+    app.extensions["sfmc"].async_rows.stop()
     app.extensions["sfmc"].store.close()
 
 

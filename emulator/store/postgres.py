@@ -23,8 +23,8 @@ import threading
 import time
 from contextlib import contextmanager
 
+from ..domain.data_extensions import DataExtension
 from ..domain.filters import BoolOp, Compare
-from ..domain.schema import DataExtension
 from ..domain.tenants import Tenant
 from .migrations import MIGRATIONS, statements
 from .sqlite import _de_from_json, _de_to_json

@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from emulator.domain import async_jobs as jobs
+from emulator.domain import async_rows as jobs
+from emulator.domain.data_extensions import build_data_extension
 from emulator.domain.filters import parse_filter
-from emulator.domain.schema import build_data_extension
 from emulator.domain.tenants import build_tenant
 from emulator.store import open_store
 from emulator.store.migrations import MIGRATIONS
