@@ -236,24 +236,3 @@ class HttpAdapter(Adapter):
                 }
             settle(timeout)
             return {"posted": len(events)}
-
-
-def make_adapter(spec: str, *, write_key: str | None = None) -> Adapter:
-    """An adapter from its command-line form (see the module docstring)."""
-    kind, _, rest = spec.partition(":")
-    if kind == "python":
-        return PythonAdapter(rest)
-    if kind == "cmd":
-        return CommandAdapter(rest)
-    if kind == "serve":
-        return ServeAdapter(rest, write_key or "conformance-write-key")
-    if kind in ("http", "https"):
-        return HttpAdapter(spec, write_key)
-    if kind == "segment-actions":
-        from .segment_actions import SegmentActionsAdapter
-
-        return SegmentActionsAdapter(rest)
-    raise AdapterError(
-        f"unknown connector '{spec}': use python:module:function, cmd:<command>, "
-        "serve:<command template>, segment-actions:<action> or http://host:port"
-    )

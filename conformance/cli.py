@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from .adapters import AdapterError, make_adapter
+from .adapters import AdapterError
 from .cases import CaseError, load_cases
+from .connectors import make_adapter
 from .coverage import coverage_table
 from .report import MARK, json_report, junit_xml, text_report
 from .runner import FAILED, PASSED, load_profile, run_case

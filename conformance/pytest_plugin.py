@@ -131,8 +131,8 @@ def sfmc_tenant(sfmc_emulator, request):
 @pytest.fixture
 def sfmc_run_case(sfmc_emulator):
     """``sfmc_run_case(case_id, connector_spec, cases_dir=None, profile=None)`` → CaseResult."""
-    from .adapters import make_adapter
     from .cases import load_cases
+    from .connectors import make_adapter
     from .runner import load_profile, run_case
 
     def run(case_id: str, connector: str, cases_dir: str | None = None, profile: str | None = None):

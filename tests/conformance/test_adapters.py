@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 
-from conformance.adapters import AdapterError, HttpAdapter, make_adapter
+from conformance.adapters import AdapterError, HttpAdapter
 from conformance.cases import load_cases
+from conformance.connectors import make_adapter
 from conformance.report import text_report
 from conformance.runner import PASSED, run_case
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.adapters import make_adapter
 from conformance.broken import BROKEN
 from conformance.cases import load_cases
+from conformance.connectors import make_adapter
 from conformance.runner import FAILED, PASSED, WAITING, run_case
 
 CASES = load_cases()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.adapters import make_adapter
 from conformance.cases import load_cases
+from conformance.connectors import make_adapter
 from conformance.report import text_report
 from conformance.runner import PASSED, WAITING, run_case
 

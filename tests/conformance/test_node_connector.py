@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.adapters import make_adapter
 from conformance.cases import load_cases
+from conformance.connectors import make_adapter
 from conformance.report import text_report
 from conformance.runner import PASSED, WAITING, run_case
 

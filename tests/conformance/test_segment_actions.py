@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from conformance.adapters import AdapterError, make_adapter
+from conformance.adapters import AdapterError
+from conformance.connectors import make_adapter
 from conformance.segment_actions import RUNNER, subscriptions
 
 IDENTIFY = {"identify_de_key": "identify", "do_not_create_contacts": False}
