@@ -12,7 +12,7 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import errors
-from .api import admin, async_rows, auth, contacts, control, data_extensions, journeys, paths, rows, ui
+from .api import admin, async_rows, auth, contacts, control, data_extensions, journeys, paths, rows, soap, ui
 from .api.common import MAX_PAYLOAD
 from .clock import Clock
 from .core import Config, Emulator
@@ -21,6 +21,7 @@ from .scenario import apply_scenario, load_scenario_file
 from .store import open_store
 
 log = logging.getLogger("sfmc_emulator")
+PUBLIC = {"wsdl"}  # documents anyone may read (SFMC serves its WSDL without auth): no chain at all
 UNTHROTTLED = {"auth", "admin"}  # token calls and the control plane do not count against the limit
 CONTROL_PLANE = {"admin", "ui"}  # never journaled, never faulted; guarded by the admin token when one is set
 ADMIN_MAX_PAYLOAD = 64 * 1024 * 1024
@@ -44,7 +45,8 @@ def create_app(
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.extensions["sfmc"] = emulator
-    for blueprint in (auth.bp, rows.bp, data_extensions.bp, async_rows.bp, journeys.bp, contacts.bp, admin.bp, ui.bp):
+    blueprints = (auth.bp, rows.bp, data_extensions.bp, async_rows.bp, journeys.bp, contacts.bp, admin.bp, ui.bp)
+    for blueprint in (*blueprints, soap.bp, soap.wsdl_bp, soap.platform_bp):
         app.register_blueprint(blueprint)
     app.wsgi_app = paths.CaseInsensitivePaths(control.DropConnection(app.wsgi_app), app.url_map)
     emulator.async_rows.start()  # the async worker; emulator.async_rows.stop() ends it
@@ -53,6 +55,8 @@ def create_app(
     def request_chain():
         family = (request.endpoint or "").partition(".")[0]
         request.max_content_length = ADMIN_MAX_PAYLOAD if family == "admin" else MAX_PAYLOAD
+        if family in PUBLIC:
+            return
         if family in CONTROL_PLANE or request.path.startswith("/_emulator"):
             control.check_admin_token(emulator)
             control.validate_body(family)
@@ -65,7 +69,10 @@ def create_app(
             dropped = control.apply_fault(emulator, g.token_tenant, token_call=True)
             control.validate_body(family)
             return dropped
-        ctx = emulator.auth.authenticate(request.headers.get("Authorization"))
+        if family == "soap":  # SOAP: the token is in the envelope's header; SOAP calls count like REST ones
+            ctx = soap.soap_step(emulator)
+        else:
+            ctx = emulator.auth.authenticate(request.headers.get("Authorization"))
         g.auth = ctx
         dropped = control.apply_fault(emulator, ctx.tenant_id)  # before the throttle: injected answers cost no token
         if dropped is not None:
@@ -85,6 +92,8 @@ def create_app(
 
     @app.errorhandler(errors.EmulatorError)
     def emulator_error(err: errors.EmulatorError):
+        if soap.is_soap_request():
+            return soap.fault_response(err)
         response = jsonify(err.body())
         response.status_code = err.status
         response.headers.update(err.headers())

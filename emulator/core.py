@@ -25,6 +25,7 @@ from .services.contacts import Contacts
 from .services.data_extensions import DataExtensions
 from .services.journeys import Journeys
 from .services.rows import Rows
+from .services.soap import Soap
 from .services.tenants import Tenants
 from .store import Store
 
@@ -56,6 +57,7 @@ class Emulator:
         )
         self.journeys = Journeys(store, self.clock, self.data_extensions.find, self.rows.write)
         self.contacts = Contacts(store, self.clock)
+        self.soap = Soap(self.clock, self.tenants.get, self.data_extensions, self.rows)
         self.async_queue_depth: Callable[[], int] = self.async_rows.queue_depth  # read by /metrics
 
     # -- what crosses services -----------------------------------------------------------------

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .domain.soap import write_fault
+
 DOCS = "https://developer.salesforce.com/docs/marketing/marketing-cloud/guide/error-handling.html"
 OAUTH_DOCS = "https://developer.salesforce.com/docs"
 
@@ -153,3 +155,43 @@ def rate_limited(retry_after: int) -> SfmcError:
 def rowset_token_not_found(token: str) -> SfmcError:
     """A requestToken that expired, was never issued, or belongs to another tenant (inferred shape)."""
     return SfmcError(404, NOT_FOUND, f"The request token '{token}' was not found or has expired.")
+
+
+# The SOAP API (``/Service.asmx``) answers every error as a SOAP Fault, never JSON.
+
+SOAP_LOGIN_FAILED = "Login Failed"  # SFMC's faultstring for a missing, unknown or expired token
+
+
+@dataclass
+class SoapFault(EmulatorError):
+    """A SOAP 1.1 Fault: ``kind`` is client, server, version (VersionMismatch) or security."""
+
+    status: int
+    kind: str
+    message: str
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        Exception.__init__(self, self.message)
+
+    def body(self) -> dict:
+        return {"faultcode": self.kind, "faultstring": self.message}
+
+    def headers(self) -> dict[str, str]:
+        return dict(self.extra_headers)
+
+
+def as_soap_fault(err: EmulatorError) -> SoapFault:
+    """Any error met on the SOAP path, as the fault a SOAP client gets: the status stays, the envelope changes."""
+    if isinstance(err, SoapFault):
+        return err
+    status = getattr(err, "status", 400)
+    if status == 401:
+        return SoapFault(401, "security", SOAP_LOGIN_FAILED, err.headers())
+    message = getattr(err, "message", None) or getattr(err, "description", None) or str(err)
+    return SoapFault(status, "server" if status >= 500 else "client", message, err.headers())
+
+
+def render_soap_fault(err: EmulatorError, *, request_id: str, now: float, actor: str | None = None) -> bytes:
+    fault = as_soap_fault(err)
+    return write_fault(fault.message, fault.kind, request_id=request_id, actor=actor, now=now)

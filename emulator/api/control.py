@@ -260,6 +260,7 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
             "rules_broken": [] if dropped else _rules_broken(response, capture.problems),
             "rows_written": capture.rows_written,
             "fault": g.get("fault"),
+            "soap": g.get("soap_call"),  # operation and object types of a /Service.asmx call
         }
     )
     emulator.stats.record_request(tenant, route, request.method, status, fault=g.get("fault") is not None)

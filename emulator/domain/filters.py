@@ -22,11 +22,18 @@ class FilterError(ValueError):
     pass
 
 
+# Operators a parsed filter may carry. ``$filter`` (REST) produces ``eq`` and ``ne``; SOAP's
+# SimpleFilterPart adds the rest (``values`` holds the operands of ``in`` and ``between``).
+ALL_OPERATORS = ("eq", "ne", "gt", "lt", "ge", "le", "null", "notnull", "like", "in", "between")
+
+
 @dataclass(frozen=True)
 class Compare:
     column: str
     op: str
     value: str
+    values: tuple[str, ...] = ()
+    numeric: bool = False  # compare as numbers (Number and Decimal columns), not case-insensitive text
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,8 @@ class Auth:
             raise SfmcError(401, errors.NOT_AUTHORIZED, "Unauthorized") from None
         token, lifetime = self._store(tenant, tenant.default_mid, package.scopes, "v1")
         out: dict = {"accessToken": token, "expiresIn": lifetime}
-        if legacy:
-            out["legacyToken"] = auth.new_token()
+        if legacy:  # the SOAP API accepts it in <oAuth><oAuthToken>
+            out["legacyToken"], _ = self._store(tenant, tenant.default_mid, package.scopes, "legacy")
         return out
 
     def _store(self, tenant: Tenant, mid: int, scopes: Iterable[str], kind: str) -> tuple[str, int]:

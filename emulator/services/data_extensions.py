@@ -65,6 +65,12 @@ class DataExtensions:
             self._des.setdefault(tenant_id, []).append(de)
         return de
 
+    def delete(self, tenant_id: str, de: DataExtension) -> bool:
+        """Remove a DE with its rows (SOAP ``Delete``)."""
+        with self.lock:
+            self._des[tenant_id] = [d for d in self._des.get(tenant_id, []) if d.id != de.id]
+            return self.store.delete_data_extension(tenant_id, de.id)
+
     def add_fields(self, tenant_id: str, de: DataExtension, raw_fields: object) -> DataExtension:
         """Add nullable columns to an existing DE (how Personas syncs grow their DE, PER-2)."""
         if not isinstance(raw_fields, list) or not raw_fields:

@@ -105,6 +105,18 @@ class Rows:
             )
         return plan
 
+    def existing(self, de: DataExtension, row_keys: list[str]) -> dict[str, dict]:
+        """The stored rows of these keys (``domain.rows.row_key_of``)."""
+        return self.store.rows_by_key(de.id, row_keys)
+
+    def delete(self, de: DataExtension, row_keys: list[str]) -> int:
+        with self.lock:
+            return self.store.delete_rows(de.id, row_keys)
+
+    def query(self, de: DataExtension, where, offset: int, limit: int) -> tuple[list[dict], int]:
+        """Rows matching a filter tree whose columns are already canonical (SOAP's filters build one)."""
+        return self.store.query_rows(de.id, where, offset, limit)
+
     def read(self, de: DataExtension, *, page: int, page_size: int, filter_text: str | None):
         where = None
         if filter_text:

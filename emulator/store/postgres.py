@@ -146,7 +146,19 @@ class PostgresStore:
         rows = self._query("SELECT body FROM data_extensions WHERE tenant_id = %s ORDER BY seq", (tenant_id,))
         return [_de_from_json(json.loads(b)) for (b,) in rows]
 
+    def delete_data_extension(self, tenant_id: str, de_id: str) -> bool:
+        with self.transaction() as db:
+            db.execute("DELETE FROM rows WHERE de_id = %s", (de_id,))
+            cursor = db.execute("DELETE FROM data_extensions WHERE tenant_id = %s AND id = %s", (tenant_id, de_id))
+            return cursor.rowcount > 0
+
     # -- rows ---------------------------------------------------------------------------------
+
+    def delete_rows(self, de_id: str, row_keys: list[str]) -> int:
+        unique = list(dict.fromkeys(row_keys))
+        if not unique:
+            return 0
+        return self._execute("DELETE FROM rows WHERE de_id = %s AND row_key = ANY(%s)", (de_id, unique))
 
     def rows_by_key(self, de_id: str, row_keys: list[str]) -> dict[str, dict]:
         unique = list(dict.fromkeys(row_keys))
@@ -364,10 +376,37 @@ def _where_sql(node) -> tuple[str, list]:
     if node is None:
         return "", []
     if isinstance(node, Compare):
-        op = "=" if node.op == "eq" else "IS DISTINCT FROM"
-        return f"lower(data::jsonb ->> %s) {op} lower(%s)", [node.column, str(node.value)]
+        return _compare_sql(node)
     if isinstance(node, BoolOp):
         left, lp = _where_sql(node.left)
         right, rp = _where_sql(node.right)
         return f"({left} {node.op.upper()} {right})", lp + rp
     raise TypeError(f"not a filter node: {node!r}")
+
+
+_ORDER = {"gt": ">", "lt": "<", "ge": ">=", "le": "<="}
+
+
+def _compare_sql(node: Compare) -> tuple[str, list]:
+    """One comparison; the same verdicts as the SQLite store's (text compares byte-wise, as there)."""
+    value = "(data::jsonb ->> %s)"
+    if node.op == "null":
+        return f"coalesce({value}, '') = ''", [node.column]
+    if node.op == "notnull":
+        return f"coalesce({value}, '') <> ''", [node.column]
+    if node.numeric and node.op in (*_ORDER, "between", "eq", "ne"):
+        number = f"CAST(NULLIF({value}, '') AS double precision)"
+        if node.op == "between":
+            return f"{number} BETWEEN %s AND %s", [node.column, float(node.values[0]), float(node.values[1])]
+        op = {"eq": "=", "ne": "IS DISTINCT FROM", **_ORDER}[node.op]
+        return f"{number} {op} %s", [node.column, float(node.value)]
+    if node.op in _ORDER:
+        return f'{value} COLLATE "C" {_ORDER[node.op]} %s', [node.column, str(node.value)]
+    if node.op == "between":
+        return f'{value} COLLATE "C" BETWEEN %s AND %s', [node.column, *map(str, node.values[:2])]
+    if node.op == "like":
+        return f"lower({value}) LIKE lower(%s)", [node.column, str(node.value)]
+    if node.op == "in":
+        return f"lower({value}) = ANY(%s)", [node.column, [str(v).lower() for v in node.values]]
+    op = "=" if node.op == "eq" else "IS DISTINCT FROM"
+    return f"lower({value}) {op} lower(%s)", [node.column, str(node.value)]

@@ -112,7 +112,23 @@ class SQLiteStore:
         rows = self._query("SELECT body FROM data_extensions WHERE tenant_id = ? ORDER BY rowid", (tenant_id,))
         return [_de_from_json(json.loads(b)) for (b,) in rows]
 
+    def delete_data_extension(self, tenant_id: str, de_id: str) -> bool:
+        with self.transaction() as db:
+            db.execute("DELETE FROM rows WHERE de_id = ?", (de_id,))
+            cursor = db.execute("DELETE FROM data_extensions WHERE tenant_id = ? AND id = ?", (tenant_id, de_id))
+            return cursor.rowcount > 0
+
     # -- rows ---------------------------------------------------------------------------------
+
+    def delete_rows(self, de_id: str, row_keys: list[str]) -> int:
+        deleted = 0
+        with self.transaction() as db:
+            for start in range(0, len(row_keys), 500):
+                chunk = row_keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                cursor = db.execute(f"DELETE FROM rows WHERE de_id = ? AND row_key IN ({marks})", (de_id, *chunk))
+                deleted += cursor.rowcount
+        return deleted
 
     def rows_by_key(self, de_id: str, row_keys: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
@@ -377,11 +393,38 @@ def _where_sql(node) -> tuple[str, list]:
     if node is None:
         return "", []
     if isinstance(node, Compare):
-        path = '$."' + node.column + '"'
-        op = "=" if node.op == "eq" else "IS NOT"
-        return f"lower(json_extract(data, ?)) {op} lower(?)", [path, node.value]
+        return _compare_sql(node)
     if isinstance(node, BoolOp):
         left, lp = _where_sql(node.left)
         right, rp = _where_sql(node.right)
         return f"({left} {node.op.upper()} {right})", lp + rp
     raise TypeError(f"not a filter node: {node!r}")
+
+
+_ORDER = {"gt": ">", "lt": "<", "ge": ">=", "le": "<="}
+
+
+def _compare_sql(node: Compare) -> tuple[str, list]:
+    path = '$."' + node.column + '"'
+    value = "json_extract(data, ?)"
+    if node.op == "null":
+        return f"coalesce({value}, '') = ''", [path]
+    if node.op == "notnull":
+        return f"coalesce({value}, '') <> ''", [path]
+    if node.numeric and node.op in (*_ORDER, "between", "eq", "ne"):
+        number = f"CAST({value} AS REAL)"
+        if node.op == "between":
+            return f"{number} BETWEEN ? AND ?", [path, float(node.values[0]), float(node.values[1])]
+        op = {"eq": "=", "ne": "IS NOT", **_ORDER}[node.op]
+        return f"{number} {op} ?", [path, float(node.value)]
+    if node.op in _ORDER:
+        return f"{value} {_ORDER[node.op]} ?", [path, node.value]
+    if node.op == "between":
+        return f"{value} BETWEEN ? AND ?", [path, *node.values[:2]]
+    if node.op == "like":
+        return f"lower({value}) LIKE lower(?)", [path, node.value]
+    if node.op == "in":
+        marks = ",".join("lower(?)" for _ in node.values)
+        return f"lower({value}) IN ({marks})", [path, *node.values]
+    op = "=" if node.op == "eq" else "IS NOT"
+    return f"lower({value}) {op} lower(?)", [path, node.value]

@@ -12,7 +12,7 @@ import pytest
 
 from emulator.domain import async_rows as jobs
 from emulator.domain.data_extensions import build_data_extension
-from emulator.domain.filters import parse_filter
+from emulator.domain.filters import Compare, parse_filter
 from emulator.domain.tenants import build_tenant
 from emulator.store import open_store
 from emulator.store.migrations import MIGRATIONS
@@ -140,6 +140,49 @@ def test_row_filters_compare_case_insensitively_with_and_or(store):
     assert keys("Name eq 'Ann' or Key eq '2'") == ["1", "2"]
     assert keys("Name eq 'Ann' and Key eq '2'") == []
     assert keys("Key eq 3") == ["3"]
+
+
+def test_soap_filter_operators_give_the_same_verdicts(store):
+    store.write_rows(
+        "de1",
+        {
+            "1": {"Key": "1", "Name": "Ann", "Age": "9"},
+            "2": {"Key": "2", "Name": "bob", "Age": "10"},
+            "3": {"Key": "3", "Name": None, "Age": "100"},
+            "4": {"Key": "4", "Name": "", "Age": None},
+        },
+        [],
+    )
+
+    def keys(op, value="", values=(), numeric=False, column="Name"):
+        where = Compare(column, op, value, tuple(values), numeric)
+        return [r["Key"] for r in store.query_rows("de1", where, 0, 10)[0]]
+
+    assert keys("gt", "9", numeric=True, column="Age") == ["2", "3"]  # numbers, not text: 10 > 9
+    assert keys("le", "10", numeric=True, column="Age") == ["1", "2"]
+    assert keys("between", values=("9", "10"), numeric=True, column="Age") == ["1", "2"]
+    assert keys("gt", "B") == ["2"]  # text compares byte-wise: 'bob' > 'B', 'Ann' < 'B'
+    assert keys("null") == ["3", "4"]
+    assert keys("notnull") == ["1", "2"]
+    assert keys("like", "%O%") == ["2"]
+    assert keys("in", values=("ANN", "Bob", "zed")) == ["1", "2"]
+    assert keys("ne", "10", numeric=True, column="Age") == ["1", "3", "4"]
+
+
+def test_rows_and_data_extensions_are_deleted(store):
+    store.put_tenant(tenant())
+    store.put_data_extension("acme", de("people", "de1"))
+    store.put_data_extension("acme", de("others", "de2"))
+    store.write_rows("de1", {"a": {"Key": "a"}, "b": {"Key": "b"}, "c": {"Key": "c"}}, [])
+    store.write_rows("de2", {"a": {"Key": "a"}}, [])
+    assert store.delete_rows("de1", ["a", "c", "missing", "a"]) == 2
+    assert list(store.rows_by_key("de1", ["a", "b", "c"])) == ["b"]
+    assert store.delete_rows("de1", []) == 0
+    assert store.delete_data_extension("other-tenant", "de1") is False
+    assert store.delete_data_extension("acme", "de1") is True
+    assert [d.id for d in store.list_data_extensions("acme")] == ["de2"]
+    assert store.query_rows("de1", None, 0, 10)[1] == 0
+    assert store.rows_by_key("de2", ["a"]) == {"a": {"Key": "a"}}
 
 
 def test_a_failing_transaction_leaves_nothing_and_nested_ones_roll_back_alone(store):
