@@ -249,7 +249,8 @@ class Destination:
                 self._rowset(de_key, items[start : start + size], failures)
 
     def _rowset(self, de_key: str, items: list[tuple[int, UpsertRow]], failures: dict) -> None:
-        body = [{"keys": op.keys, "values": op.values} for _, op in items]
+        # SFMC refuses a row whose values name no existing field: a keys-only row repeats its keys there
+        body = [{"keys": op.keys, "values": op.values or dict(op.keys)} for _, op in items]
         response = self.client.call("POST", f"/hub/v1/dataevents/key:{quote(de_key, safe='')}/rowset", body)
         if response.ok:
             return

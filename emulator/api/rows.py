@@ -34,7 +34,7 @@ def rowset_inputs(body: list) -> list[RowInput]:
     for i, item in enumerate(body):
         if not isinstance(item, dict):
             raise errors.bad_request(f"Row {i} must be an object with 'keys' and 'values'.", errors.INCORRECT_FORMAT)
-        rows.append(RowInput(item.get("keys") or {}, item.get("values") or {}))
+        rows.append(RowInput(item.get("keys") or {}, item.get("values") or {}, needs_value=True))
     return rows
 
 
@@ -72,7 +72,7 @@ def put_row(ref: str, primary_keys: str):
     values = body.get("values", {})
     if not isinstance(values, dict):
         raise errors.bad_request("'values' must be an object.", errors.INCORRECT_FORMAT)
-    plan = emulator().rows.write(auth().tenant_id, de, [RowInput(keys, values)], source="hub row")
+    plan = emulator().rows.write(auth().tenant_id, de, [RowInput(keys, values, needs_value=True)], source="hub row")
     if plan.failed:
         raise rows_failed(de, plan)
     return ok({"keys": keys, "values": values})

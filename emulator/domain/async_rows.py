@@ -74,7 +74,7 @@ def row_inputs(de: DataExtension, items: list, shape: str) -> tuple[list[RowInpu
             refused[index] = [NOT_AN_OBJECT]
             continue
         if shape == KEYED:
-            rows.append(RowInput(item.get("keys") or {}, item.get("values") or {}))
+            rows.append(RowInput(item.get("keys") or {}, item.get("values") or {}, needs_value=True))
         else:
             rows.append(RowInput({}, item))
         positions.append(index)

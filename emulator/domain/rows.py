@@ -15,11 +15,14 @@ from json.encoder import encode_basestring as _encode_string
 from .data_extensions import DataExtension
 from .fields import CHECKS, FieldSpec, ValueProblem
 
+NO_EXISTING_FIELD = "At least one existing field is required in the values property"
+
 
 @dataclass(frozen=True)
 class RowInput:
     keys: dict
     values: dict
+    needs_value: bool = False  # a {keys, values} row: SFMC refuses one whose values name no column (FMT-4 aside)
 
 
 @dataclass
@@ -116,6 +119,8 @@ def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool) -> R
                 problems.append(f"{name}: The column [{name}] does not exist in data extension '{de.key}'.")
         elif column.name not in keys:
             _check_into(data, problems, column, value, checks)
+    if row.needs_value and not any(column_of(name) is not None for name in row.values):
+        problems.append(NO_EXISTING_FIELD)
     for column, value in keys.values():
         _check_into(data, problems, column, value, checks)
     for pk in pk_columns:

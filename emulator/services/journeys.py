@@ -107,7 +107,10 @@ class Journeys:
             raise errors.bad_request(
                 f"The data extension of event definition '{event_key}' no longer exists.", errors.INVALID_PARAMETER
             )
-        plan = self.write_rows(tenant_id, de, [rules.event_row(de, contact_key, data)], source=source)
+        # Data naming a field the event's DE lacks is refused, never ignored (docs/fidelity.md, EVT-4)
+        plan = self.write_rows(
+            tenant_id, de, [rules.event_row(de, contact_key, data)], source=source, strict_columns=True
+        )
         if plan.failed:
             raise errors.bad_request(
                 f"Unable to save the event data to data extension ID {de.id}",

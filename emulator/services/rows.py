@@ -35,6 +35,7 @@ class WriteRows(Protocol):
         source: str,
         insert_only: bool = False,
         stop_at_first_error: bool = True,
+        strict_columns: bool | None = None,
         then: Callable[[RowPlan], None] | None = None,
     ) -> RowPlan: ...
 
@@ -68,7 +69,7 @@ class Rows:
         ``then(plan)`` runs in the rows' store transaction (an async job records its outcome with them).
         """
         tenant = self.tenants.get(tenant_id)
-        strict = tenant.settings.strict_columns if tenant else False
+        strict = (tenant.settings.strict_columns if tenant else False) if strict_columns is None else strict_columns
         with self.lock:  # plan and write as one step, so concurrent upserts of a key never interleave
             plan = plan_rows(
                 de,

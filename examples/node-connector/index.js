@@ -259,7 +259,11 @@ async function deliver(settings, events) {
   const reject = (index, reason) => { if (!failed.has(index)) failed.set(index, reason); };
 
   async function rowset(de, items) {
-    const body = items.map(({ op }) => ({ keys: op.keys, values: op.values }));
+    // SFMC refuses a row whose values name no existing field: a keys-only row repeats its keys there
+    const body = items.map(({ op }) => ({
+      keys: op.keys,
+      values: Object.keys(op.values).length ? op.values : { ...op.keys },
+    }));
     const response = await sfmc.call('POST', `/hub/v1/dataevents/key:${encodeURIComponent(de)}/rowset`, body);
     if (response.ok) return;
     let body400 = {};

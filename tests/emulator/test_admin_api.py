@@ -9,9 +9,9 @@ from emulator.clock import Clock
 
 def test_stats_count_requests_by_class_rows_and_ignored_keys(client, tenant_factory):
     tenant = tenant_factory(settings={"rate_limit": 1, "burst": 2})
-    tenant.rowset("identify", [{"keys": {"Contact Key": "a"}, "values": {"Shoe Size": 1, "Hat": 2}}])
+    tenant.rowset("identify", [{"keys": {"Contact Key": "a"}, "values": {"Age": 1, "Shoe Size": 1, "Hat": 2}}])
     tenant.rowset("identify", [{"keys": {"Contact Key": "b"}, "values": {"Email": "bad"}}])
-    tenant.rowset("identify", [{"keys": {"Contact Key": "c"}, "values": {}}])
+    tenant.rowset("identify", [{"keys": {"Contact Key": "c"}, "values": {"Age": 1}}])
     stats = client.get(f"/_emulator/tenants/{tenant.id}/stats").get_json()
     assert stats == {
         "tenant": tenant.id,

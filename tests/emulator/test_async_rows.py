@@ -93,7 +93,7 @@ def test_clean_job_is_ok_and_upsert_keeps_unsent_columns(fast):
 
 
 def test_insert_refuses_duplicate_keys_per_row_never_the_job(fast):
-    assert fast.rowset("identify", [{"keys": {"Contact Key": "old"}, "values": {}}]).status_code == 200
+    assert fast.rowset("identify", [{"keys": {"Contact Key": "old"}, "values": {"Age": 1}}]).status_code == 200
     request_id = submit(fast, [{"Contact Key": "old"}, {"Contact Key": "new"}, {"Contact Key": "NEW"}], "POST")
     assert finished(fast, request_id)["requestStatus"] == "Complete"
     items = results(fast, request_id)["items"]

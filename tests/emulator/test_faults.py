@@ -246,7 +246,7 @@ def test_drop_closes_the_connection_of_a_live_server(live_server_factory):
         json={"grant_type": "client_credentials", "client_id": "demo-client-id", "client_secret": "demo-client-secret"},
     ).json()["access_token"]
     url = f"{server.url}/hub/v1/dataevents/key:segment-identify/rowset"
-    rows = [{"keys": {"Contact Key": "dropped"}, "values": {}}]
+    rows = [{"keys": {"Contact Key": "dropped"}, "values": {"First Name": "D"}}]
     with pytest.raises(requests.ConnectionError):
         requests.post(url, json=rows, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert requests.post(url, json=rows, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200

@@ -61,7 +61,7 @@ class Account:
 
     def upsert(self, rows: list[dict], key: str = "identify") -> None:
         for start in range(0, len(rows), 1000):
-            chunk = [{"keys": {"Contact Key": r.pop("Contact Key")}, "values": r} for r in rows[start : start + 1000]]
+            chunk = [{"keys": {"Contact Key": r["Contact Key"]}, "values": r} for r in rows[start : start + 1000]]
             response = self.call("POST", f"/hub/v1/dataevents/key:{key}/rowset", json=chunk)
             assert response.status_code == 200, response.text[:500]
 
@@ -181,3 +181,32 @@ def test_no_response_contains_any_part_of_the_callers_token(server, account):
         text = response.text + " ".join(f"{k}: {v}" for k, v in response.headers.items())
         leaked = [f for f in fragments if f in text]
         assert not leaked, (response.request.method, response.url, leaked[:3])
+
+
+# -- VAL: what a write may name -----------------------------------------------------------------
+
+
+def test_a_row_whose_values_name_no_existing_column_is_refused(account):
+    rows = [
+        {"keys": {"Contact Key": "first"}, "values": {"Age": 1, "Shoe Size": 44}},
+        {"keys": {"Contact Key": "second"}, "values": {"Shoe Size": 44}},
+        {"keys": {"Contact Key": "third"}, "values": {"Age": 3}},
+    ]
+    response = account.call("POST", "/hub/v1/dataevents/key:identify/rowset", json=rows)
+    body = response.json()
+    assert response.status_code == 400 and body["errorcode"] == 10006
+    assert body["additionalErrors"][0]["message"] == "At least one existing field is required in the values property"
+    stored = account.call("GET", "/data/v1/customobjectdata/key/identify/rowset").json()["items"]
+    assert [item["keys"]["contact key"] for item in stored] == ["first"]  # not atomic: rows after the bad one fail
+    empty = account.call("PUT", "/hub/v1/dataevents/key:identify/rows/Contact Key:x", json={"values": {}})
+    assert empty.status_code == 400
+
+
+def test_an_event_whose_data_names_a_field_its_de_lacks_is_refused(server):
+    account = Account(server, event_definitions=[{"key": "signup", "name": "Signup", "data_extension": "identify"}])
+    event = {"ContactKey": "c1", "EventDefinitionKey": "signup", "Data": {"Age": 30, "Shoe Size": 44}}
+    refused = account.call("POST", "/interaction/v1/events", json=event)
+    assert refused.status_code == 400 and refused.json()["errorcode"] == 10006
+    assert "Shoe Size" in refused.text
+    accepted = account.call("POST", "/interaction/v1/events", json={**event, "Data": {"Age": 30}})
+    assert accepted.status_code == 201 and GUID.match(accepted.json()["eventInstanceId"])

@@ -24,10 +24,13 @@ def test_requests_429s_rows_and_ignored_keys_are_exported(app, client, tenant_fa
     tenant = tenant_factory(settings={"rate_limit": 1, "burst": 2})
     tenant.rowset(
         "identify",
-        [{"keys": {"Contact Key": "a"}, "values": {"Nope": 1}}, {"keys": {"Contact Key": "b"}, "values": {}}],
+        [
+            {"keys": {"Contact Key": "a"}, "values": {"Age": 1, "Nope": 1}},
+            {"keys": {"Contact Key": "b"}, "values": {"Age": 1}},
+        ],
     )
-    tenant.rowset("identify", [{"keys": {"Contact Key": "c"}, "values": {}}])
-    assert tenant.rowset("identify", [{"keys": {"Contact Key": "d"}, "values": {}}]).status_code == 429
+    tenant.rowset("identify", [{"keys": {"Contact Key": "c"}, "values": {"Age": 1}}])
+    assert tenant.rowset("identify", [{"keys": {"Contact Key": "d"}, "values": {"Age": 1}}]).status_code == 429
     found = samples(client)
     labels = (("method", "POST"), ("route", "/hub/v1/dataevents/<ref>/rowset"), ("tenant", tenant.id))
     assert found[("sfmc_emulator_requests_total", (*labels[:2], ("status", "200"), labels[2]))] == 2
