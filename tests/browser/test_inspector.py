@@ -47,7 +47,7 @@ def test_a_fault_rule_added_on_the_page_makes_the_next_call_fail(live_server_fac
     page.get_by_test_id("fault-add").click()
     expect(page.get_by_test_id("faults")).to_contain_text("unavailable")
     url = f"{server.url}/hub/v1/dataevents/key:segment-identify/rowset"
-    rows = [{"keys": {"Contact Key": "u1"}, "values": {}}]
+    rows = [{"keys": {"Contact Key": "u1"}, "values": {"First Name": "U"}}]
     client = sfmc(server)
     failed = client.post(url, json=rows, timeout=10)
     assert failed.status_code == 503 and failed.json()["errorcode"] == 50300 and "Retry-After" in failed.headers
