@@ -62,6 +62,7 @@ class Rows:
         source: str,
         insert_only: bool = False,
         stop_at_first_error: bool = True,
+        strict_columns: bool | None = None,
         then: Callable[[RowPlan], None] | None = None,
     ) -> RowPlan:
         """Validate and store rows; logs what was written and ignored. Row failures are in the plan.
