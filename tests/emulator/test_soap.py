@@ -223,7 +223,7 @@ def test_retrieve_errors_come_in_overall_status(tenant):
 
 
 def test_paging_by_continue_request(tenant):
-    values = [{"keys": {"Contact Key": f"p{i:05d}"}, "values": {}} for i in range(5100)]
+    values = [{"keys": {"Contact Key": f"p{i:05d}"}, "values": {"Age": i}} for i in range(5100)]
     for start in range(0, len(values), 2500):
         assert tenant.rowset("identify", values[start : start + 2500]).status_code == 200
     seen = []
