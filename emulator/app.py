@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from . import errors
 from .api import admin, async_rows, auth, contacts, control, data_extensions, journeys, paths, rows, soap, ui
 from .api.common import MAX_PAYLOAD
+from .api.routes import RouteTable
 from .clock import Clock
 from .core import Config, Emulator
 from .domain.throttle import retry_after_header
@@ -45,9 +46,11 @@ def create_app(
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.extensions["sfmc"] = emulator
-    blueprints = (auth.bp, rows.bp, data_extensions.bp, async_rows.bp, journeys.bp, contacts.bp, admin.bp, ui.bp)
-    for blueprint in (*blueprints, soap.bp, soap.wsdl_bp, soap.platform_bp):
-        app.register_blueprint(blueprint)
+    apis = (auth.api, rows.api, data_extensions.api, async_rows.api, journeys.api, contacts.api, admin.api, ui.api)
+    apis += (soap.api, soap.wsdl_api, soap.platform_api)
+    for api in apis:
+        app.register_blueprint(api.blueprint)
+    app.extensions["sfmc_routes"] = route_table = RouteTable(apis)
     app.wsgi_app = paths.CaseInsensitivePaths(control.DropConnection(app.wsgi_app), app.url_map)
     emulator.async_rows.start()  # the async worker; emulator.async_rows.stop() ends it
 
@@ -80,7 +83,7 @@ def create_app(
         decision = emulator.admit(ctx.tenant_id)
         if not decision.allowed:
             raise errors.rate_limited(retry_after_header(decision.retry_after))
-        scope = getattr(app.view_functions[request.endpoint], "required_scope", None)
+        scope = route_table.scope(request.endpoint)
         if scope and scope not in ctx.scopes:
             raise errors.insufficient_privileges(scope)
         control.validate_body(family)

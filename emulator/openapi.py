@@ -1,9 +1,11 @@
 """The OpenAPI 3.1 document of the whole emulator, and request-body validation driven by it.
 
-One table below describes every route (SFMC surface and control plane); the document served at
-``/_emulator/openapi.json`` is built from it and the request chain validates JSON bodies against
-the same schemas, so the docs and the behaviour cannot drift. ``tests/emulator/test_openapi.py``
-checks that every Flask route is documented and every documented operation exists.
+Every route declares its operation where it is declared (``api/routes.py``: rule, methods, scope,
+summary, body schema together); this module holds the shared schemas, builds one operation from
+a declaration (``operation``), the document from all of them (``OpenApi``), and checks request
+bodies against the same schemas, so the docs and the behaviour cannot drift.
+``tests/emulator/test_openapi.py`` checks that every Flask route is documented and every
+documented operation exists.
 
 An operation's ``x-error-envelope`` says how a body that fails its schema is answered: ``sfmc``
 (400, errorcode 10003, one ``additionalErrors`` entry per problem), ``oauth`` (400
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import re
-from functools import lru_cache
 
 import jsonschema
 
@@ -244,7 +245,7 @@ ERROR_RESPONSES = {
 }
 
 
-def _op(
+def operation(
     summary: str,
     tag: str,
     *,
@@ -284,7 +285,7 @@ def _op(
     return out
 
 
-def _q(name: str, description: str, schema: dict | None = None) -> dict:
+def query(name: str, description: str, schema: dict | None = None) -> dict:
     return {
         "name": name,
         "in": "query",
@@ -294,127 +295,7 @@ def _q(name: str, description: str, schema: dict | None = None) -> dict:
     }
 
 
-R, W = "data_extensions_read", "data_extensions_write"
-PAGE = [_q("$page", "1-based page", {"type": "integer"}), _q("$pageSize", "rows per page", {"type": "integer"})]
-JOURNAL_QUERY = [
-    _q("tenant", "tenant id; 'null' for calls that failed auth"),
-    _q("method", "HTTP method"),
-    _q("path", "glob on the path"),
-    _q("path_regex", "regular expression on the path"),
-    _q("status", "status or class, e.g. 429 or 4xx"),
-    _q("since", "emulator-clock epoch seconds"),
-    _q("since_id", "only entries after this id", {"type": "integer"}),
-    _q("body_contains", "substring of the request body"),
-    _q("limit", "newest first, at most this many (default 100)", {"type": "integer"}),
-]
-
-# (method, path) -> operation; paths use Flask's variable names so the table maps to url_map one to one.
-OPERATIONS: dict[tuple[str, str], dict] = {
-    ("post", "/v2/token"): _op(
-        "OAuth2 client-credentials token", "auth", body="TokenRequest", response="TokenResponse", envelope="oauth"
-    ),
-    ("post", "/v1/requestToken"): _op("Legacy v1 token", "auth", body="LegacyTokenRequest"),
-    ("post", "/hub/v1/dataevents/{ref}/rowset"): _op(
-        "Upsert rows (sync)",
-        "data-extensions",
-        body="Rowset",
-        scope=W,
-        description="ref is key:{key}, id:{guid} or a bare guid. Failures: 400 errorcode 10006.",
-    ),
-    ("put", "/hub/v1/dataevents/{ref}/rows/{primary_keys}"): _op(
-        "Upsert one row (sync)",
-        "data-extensions",
-        body="RowValues",
-        scope=W,
-        description="primary_keys: Column:value, several separated by ',' or '&'.",
-    ),
-    ("get", "/data/v1/customobjectdata/key/{key}/rowset"): _op(
-        "Read rows by DE key", "data-extensions", scope=R, params=[*PAGE, _q("$filter", "e.g. Email eq 'a@b.c'")]
-    ),
-    ("get", "/data/v1/customobjectdata/id/{de_id}/rowset"): _op(
-        "Read rows by DE id", "data-extensions", scope=R, params=[*PAGE, _q("$filter", "e.g. Age gt 30")]
-    ),
-    ("get", "/data/v1/customobjectdata/token/{token}/rowset"): _op(
-        "Read the next pages of a row read through its requestToken (links.next)",
-        "data-extensions",
-        scope=R,
-        params=[_q("$page", "1-based page", {"type": "integer"})],
-    ),
-    ("post", "/data/v1/customobjects"): _op(
-        "Create a Data Extension", "data-extensions", ok=201, body="DataExtensionDefinition", scope=W
-    ),
-    ("get", "/data/v1/customobjects"): _op(
-        "List Data Extensions", "data-extensions", scope=R, params=[*PAGE, _q("$search", "substring of name or key")]
-    ),
-    ("get", "/data/v1/customobjects/{ref}"): _op("Get a Data Extension", "data-extensions", scope=R),
-    ("get", "/data/v1/customobjects/{ref}/fields"): _op("Get a Data Extension's fields", "data-extensions", scope=R),
-    ("post", "/data/v1/customobjects/{ref}/fields"): _op(
-        "Add nullable fields (inferred)", "data-extensions", ok=201, body="AddFields", scope=W
-    ),
-    # control plane
-    ("get", "/_emulator/health"): _op("Liveness; never needs the admin token", "admin"),
-    ("get", "/_emulator/openapi.json"): _op("This document", "admin"),
-    ("get", "/_emulator/metrics"): _op("Prometheus metrics (text exposition format)", "admin"),
-    ("get", "/_emulator/tenants"): _op("List tenants", "admin"),
-    ("post", "/_emulator/tenants"): _op(
-        "Create a tenant (?replace=true recreates it)", "admin", ok=201, body="TenantDefinition"
-    ),
-    ("get", "/_emulator/tenants/{tenant_id}"): _op("Get a tenant", "admin"),
-    ("delete", "/_emulator/tenants/{tenant_id}"): _op("Delete a tenant", "admin"),
-    ("post", "/_emulator/tenants/{tenant_id}/reset"): _op(
-        "Clear a tenant's rows, tokens, journal, stats and fault rules", "admin"
-    ),
-    ("post", "/_emulator/reset"): _op("Reset every tenant (definitions stay)", "admin"),
-    ("patch", "/_emulator/tenants/{tenant_id}/settings"): _op(
-        "Change a tenant's settings", "admin", body="TenantSettings"
-    ),
-    ("post", "/_emulator/scenarios"): _op("Load a YAML/JSON scenario (tenants and faults)", "admin", ok=201),
-    ("get", "/_emulator/tenants/{tenant_id}/data-extensions"): _op("A tenant's Data Extensions", "admin"),
-    ("get", "/_emulator/tenants/{tenant_id}/data-extensions/{key}/rows"): _op(
-        "A Data Extension's rows",
-        "admin",
-        params=[
-            _q("page", "1-based", {"type": "integer"}),
-            _q("page_size", "rows per page", {"type": "integer"}),
-            _q("filter", "SFMC $filter syntax"),
-        ],
-    ),
-    ("get", "/_emulator/tenants/{tenant_id}/writes"): _op("Writes that ignored keys or failed rows", "admin"),
-    ("get", "/_emulator/tenants/{tenant_id}/stats"): _op(
-        "Request, status, row and ignored-key counters of a tenant", "admin"
-    ),
-    ("get", "/_emulator/tenants/{tenant_id}/traffic"): _op(
-        "Requests per second (accepted and 429) over the last seconds",
-        "admin",
-        params=[_q("seconds", "window, 1..600 (default 60)", {"type": "integer"})],
-    ),
-    ("get", "/_emulator/journal"): _op("Query the request journal, newest first", "admin", params=JOURNAL_QUERY),
-    ("delete", "/_emulator/journal"): _op(
-        "Clear the journal (?tenant= for one tenant)",
-        "admin",
-        params=[_q("tenant", "tenant id; 'null' for unauthenticated calls")],
-    ),
-    ("get", "/_emulator/journal/{entry_id}"): _op("One journal entry", "admin", response="JournalEntry"),
-    ("post", "/_emulator/journal/count"): _op(
-        "Count journal entries matching a pattern", "admin", body="JournalPattern"
-    ),
-    ("get", "/_emulator/faults"): _op("List fault rules, with how often each fired", "admin"),
-    ("post", "/_emulator/faults"): _op("Add one fault rule or a list of them", "admin", ok=201, body="FaultRules"),
-    ("delete", "/_emulator/faults"): _op("Remove every fault rule (?tenant= for one tenant's)", "admin"),
-    ("get", "/_emulator/faults/{rule_id}"): _op("One fault rule", "admin"),
-    ("delete", "/_emulator/faults/{rule_id}"): _op("Remove one fault rule", "admin"),
-    ("get", "/_emulator/clock"): _op("The emulator clock", "admin"),
-    ("post", "/_emulator/clock"): _op("Freeze, unfreeze or advance the clock", "admin", body="ClockChange"),
-    ("get", "/_emulator/ui"): _op("The web inspector (HTML)", "admin"),
-    ("get", "/_emulator/ui/{filename}"): _op("The inspector's static files", "admin"),
-}
-
-
-def register(method: str, path: str, operation: dict) -> None:
-    """Document a route added elsewhere (``path`` in Flask's ``<name>`` or OpenAPI's ``{name}`` form)."""
-    OPERATIONS[(method.lower(), flask_to_openapi(path))] = operation
-    build_document.cache_clear()
-    _validators.cache_clear()
+PAGE = [query("$page", "1-based page", {"type": "integer"}), query("$pageSize", "rows per page", {"type": "integer"})]
 
 
 def flask_to_openapi(rule: str) -> str:
@@ -428,12 +309,12 @@ def _error_response(description: str, schema: str) -> dict:
     }
 
 
-@lru_cache(maxsize=1)
-def build_document() -> dict:
+def build_document(operations: dict[tuple[str, str], dict]) -> dict:
+    """The document of ``operations``: (method, OpenAPI path) -> operation."""
     paths: dict[str, dict] = {}
-    for (method, path), operation in OPERATIONS.items():
+    for (method, path), op in operations.items():
         item = paths.setdefault(path, {})
-        item[method] = copy.deepcopy(operation)
+        item[method] = copy.deepcopy(op)
         names = re.findall(r"{([^}]+)}", path)
         if names:
             item["parameters"] = [
@@ -474,20 +355,34 @@ def build_document() -> dict:
     }
 
 
-@lru_cache(maxsize=1)
-def _validators() -> dict[tuple[str, str], tuple[jsonschema.Draft202012Validator, str]]:
-    """(method, OpenAPI path) -> (validator of the JSON body, error envelope)."""
-    document = build_document()
-    out = {}
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            if method == "parameters" or "requestBody" not in operation:
-                continue
-            schema = _inline(
-                operation["requestBody"]["content"]["application/json"]["schema"], document["components"]["schemas"]
-            )
-            out[(method, path)] = (jsonschema.Draft202012Validator(schema), operation["x-error-envelope"])
-    return out
+class OpenApi:
+    """The document of a set of declared operations, and their request-body validators."""
+
+    def __init__(self, operations: dict[tuple[str, str], dict]):
+        self.document = build_document(operations)
+        schemas = self.document["components"]["schemas"]
+        self._validators: dict[tuple[str, str], tuple[jsonschema.Draft202012Validator, str]] = {}
+        for path, item in self.document["paths"].items():
+            for method, op in item.items():
+                if method == "parameters" or "requestBody" not in op:
+                    continue
+                schema = _inline(op["requestBody"]["content"]["application/json"]["schema"], schemas)
+                self._validators[(method, path)] = (jsonschema.Draft202012Validator(schema), op["x-error-envelope"])
+
+    def body_problems(self, method: str, flask_rule: str, body: object) -> tuple[list[str], str]:
+        """Problems of a parsed JSON body against the route's schema (none if it has none), and its envelope."""
+        found = self._validators.get((method.lower(), flask_to_openapi(flask_rule)))
+        if found is None:
+            return [], "sfmc"
+        validator, envelope = found
+        if validator.is_valid(body):
+            return [], envelope
+        problems = []
+        errors = [leaf for error in validator.iter_errors(body) for leaf in _leaves(error)]
+        for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))[:20]:
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+            problems.append(f"{where or 'body'}: {error.message}")
+        return problems, envelope
 
 
 ANNOTATIONS = {"description", "title", "examples", "default"}
@@ -523,19 +418,3 @@ def _leaves(error) -> list:
         if len(fitting) == 1:
             return [leaf for sub in fitting[0] for leaf in _leaves(sub)]
     return [error]
-
-
-def body_problems(method: str, flask_rule: str, body: object) -> tuple[list[str], str]:
-    """Problems of a parsed JSON body against the route's schema (none if it has none), and its envelope."""
-    found = _validators().get((method.lower(), flask_to_openapi(flask_rule)))
-    if found is None:
-        return [], "sfmc"
-    validator, envelope = found
-    if validator.is_valid(body):
-        return [], envelope
-    problems = []
-    errors = [leaf for error in validator.iter_errors(body) for leaf in _leaves(error)]
-    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))[:20]:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        problems.append(f"{where or 'body'}: {error.message}")
-    return problems, envelope

@@ -6,20 +6,34 @@ envelope so one error handler serves the whole emulator.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .. import errors
+from ..domain.async_rows import admin_view
 from ..domain.faults import FaultRuleError
 from ..domain.journal import ANY, PatternError, parse_pattern
 from ..domain.stats import WINDOW
 from ..domain.tenants import TenantError
 from ..metrics import exposition, registry_for
-from ..openapi import build_document
+from ..openapi import query
 from ..scenario import ScenarioError, apply_scenario, parse_scenario
-from .common import emulator, int_arg, json_body, ok
+from .common import emulator, int_arg, json_body, ok, routes
+from .routes import Api
 
-bp = Blueprint("admin", __name__, url_prefix="/_emulator")
+api = Api("admin", __name__, tag="admin", url_prefix="/_emulator")
+LIMIT = [query("limit", "at most this many", {"type": "integer"})]
+JOURNAL_QUERY = [
+    query("tenant", "tenant id; 'null' for calls that failed auth"),
+    query("method", "HTTP method"),
+    query("path", "glob on the path"),
+    query("path_regex", "regular expression on the path"),
+    query("status", "status or class, e.g. 429 or 4xx"),
+    query("since", "emulator-clock epoch seconds"),
+    query("since_id", "only entries after this id", {"type": "integer"}),
+    query("body_contains", "substring of the request body"),
+    query("limit", "newest first, at most this many (default 100)", {"type": "integer"}),
+]
 
 
 def _tenant_or_404(tenant_id: str):
@@ -44,17 +58,17 @@ def _invalid(problems: list[str]) -> errors.SfmcError:
     )
 
 
-@bp.get("/health")
+@api.get("/health", "Liveness; never needs the admin token")
 def health():
     return ok({"status": "ok", "tenants": len(emulator().tenants.all())})
 
 
-@bp.get("/tenants")
+@api.get("/tenants", "List tenants")
 def list_tenants():
     return ok({"items": [_tenant_view(t, request.host_url) for t in emulator().tenants.all()]})
 
 
-@bp.post("/tenants")
+@api.post("/tenants", "Create a tenant (?replace=true recreates it)", ok=201, body="TenantDefinition")
 def create_tenant():
     body = json_body(dict)
     try:
@@ -64,32 +78,32 @@ def create_tenant():
     return ok(_tenant_view(tenant, request.host_url), 201)
 
 
-@bp.get("/tenants/<tenant_id>")
+@api.get("/tenants/<tenant_id>", "Get a tenant")
 def get_tenant(tenant_id: str):
     return ok(_tenant_view(_tenant_or_404(tenant_id), request.host_url))
 
 
-@bp.delete("/tenants/<tenant_id>")
+@api.delete("/tenants/<tenant_id>", "Delete a tenant")
 def delete_tenant(tenant_id: str):
     _tenant_or_404(tenant_id)
     emulator().delete_tenant(tenant_id)
     return ok({"deleted": tenant_id})
 
 
-@bp.post("/tenants/<tenant_id>/reset")
+@api.post("/tenants/<tenant_id>/reset", "Clear a tenant's rows, tokens, journal, stats and fault rules")
 def reset_tenant(tenant_id: str):
     _tenant_or_404(tenant_id)
     emulator().reset(tenant_id)
     return ok({"reset": tenant_id})
 
 
-@bp.post("/reset")
+@api.post("/reset", "Reset every tenant (definitions stay)")
 def reset_all():
     emulator().reset()
     return ok({"reset": "all"})
 
 
-@bp.patch("/tenants/<tenant_id>/settings")
+@api.patch("/tenants/<tenant_id>/settings", "Change a tenant's settings", body="TenantSettings")
 def update_settings(tenant_id: str):
     _tenant_or_404(tenant_id)
     try:
@@ -99,7 +113,7 @@ def update_settings(tenant_id: str):
     return ok(tenant.to_dict()["settings"])
 
 
-@bp.post("/scenarios")
+@api.post("/scenarios", "Load a YAML/JSON scenario (tenants and faults)", ok=201)
 def load_scenario():
     text = request.get_data(as_text=True)
     try:
@@ -109,13 +123,21 @@ def load_scenario():
     return ok({"tenants": ids}, 201)
 
 
-@bp.get("/tenants/<tenant_id>/data-extensions")
+@api.get("/tenants/<tenant_id>/data-extensions", "A tenant's Data Extensions")
 def list_data_extensions(tenant_id: str):
     _tenant_or_404(tenant_id)
     return ok({"items": [de.to_dict() for de in emulator().data_extensions.list(tenant_id)]})
 
 
-@bp.get("/tenants/<tenant_id>/data-extensions/<key>/rows")
+@api.get(
+    "/tenants/<tenant_id>/data-extensions/<key>/rows",
+    "A Data Extension's rows",
+    params=[
+        query("page", "1-based", {"type": "integer"}),
+        query("page_size", "rows per page", {"type": "integer"}),
+        query("filter", "SFMC $filter syntax"),
+    ],
+)
 def list_rows(tenant_id: str, key: str):
     _tenant_or_404(tenant_id)
     de = emulator().find_data_extension(tenant_id, key=key)
@@ -127,7 +149,7 @@ def list_rows(tenant_id: str, key: str):
     return ok({"data_extension": de.key, "count": total, "page": page, "page_size": page_size, "items": rows})
 
 
-@bp.get("/tenants/<tenant_id>/writes")
+@api.get("/tenants/<tenant_id>/writes", "Writes that ignored keys or failed rows")
 def list_writes(tenant_id: str):
     """Writes that ignored keys or failed rows: silently dropped data made visible."""
     _tenant_or_404(tenant_id)
@@ -137,7 +159,7 @@ def list_writes(tenant_id: str):
 # -- inspection: stats, traffic, journal, faults, OpenAPI, metrics -------------------------------
 
 
-@bp.get("/tenants/<tenant_id>/stats")
+@api.get("/tenants/<tenant_id>/stats", "Request, status, row and ignored-key counters of a tenant")
 def tenant_stats(tenant_id: str):
     """Totals since the tenant was created or reset; they never evict, unlike the journal."""
     _tenant_or_404(tenant_id)
@@ -151,7 +173,11 @@ def tenant_stats(tenant_id: str):
     )
 
 
-@bp.get("/tenants/<tenant_id>/traffic")
+@api.get(
+    "/tenants/<tenant_id>/traffic",
+    "Requests per second (accepted and 429) over the last seconds",
+    params=[query("seconds", "window, 1..600 (default 60)", {"type": "integer"})],
+)
 def tenant_traffic(tenant_id: str):
     """Per-second accepted and 429 counts on the emulator clock, for the inspector's chart."""
     tenant = _tenant_or_404(tenant_id)
@@ -173,27 +199,31 @@ def _pattern(raw: dict):
         raise errors.bad_request(f"Invalid journal pattern: {err}", errors.INVALID_PARAMETER) from None
 
 
-@bp.get("/journal")
+@api.get("/journal", "Query the request journal, newest first", params=JOURNAL_QUERY)
 def journal_query():
     args = {k: v for k, v in request.args.items() if k != "limit"}
     entries = emulator().journal.query(_pattern(args), int_arg("limit", 100, 1, 100000))
     return ok({"count": len(entries), "evicted": emulator().journal.evicted(), "items": entries})
 
 
-@bp.post("/journal/count")
+@api.post("/journal/count", "Count journal entries matching a pattern", body="JournalPattern")
 def journal_count():
     """WireMock-style verification: ``{"method": "POST", "path": "/hub/*", "status": 429}`` → ``{"count": n}``."""
     return ok({"count": emulator().journal.count(_pattern(json_body(dict)))})
 
 
-@bp.delete("/journal")
+@api.delete(
+    "/journal",
+    "Clear the journal (?tenant= for one tenant)",
+    params=[query("tenant", "tenant id; 'null' for unauthenticated calls")],
+)
 def journal_clear():
     tenant = request.args.get("tenant")
     removed = emulator().journal.clear(ANY if tenant is None else (None if tenant == "null" else tenant))
     return ok({"cleared": removed})
 
 
-@bp.get("/journal/<int:entry_id>")
+@api.get("/journal/<int:entry_id>", "One journal entry", response="JournalEntry")
 def journal_entry(entry_id: int):
     entry = emulator().journal.get(entry_id)
     if entry is None:
@@ -201,12 +231,12 @@ def journal_entry(entry_id: int):
     return ok(entry)
 
 
-@bp.get("/faults")
+@api.get("/faults", "List fault rules, with how often each fired")
 def list_faults():
     return ok({"items": emulator().faults.list()})
 
 
-@bp.post("/faults")
+@api.post("/faults", "Add one fault rule or a list of them", ok=201, body="FaultRules")
 def add_faults():
     """One rule object or a list of them; all or none are added."""
     body = json_body((dict, list))
@@ -224,12 +254,12 @@ def add_faults():
     return ok(rules if isinstance(body, list) else rules[0], 201)
 
 
-@bp.delete("/faults")
+@api.delete("/faults", "Remove every fault rule (?tenant= for one tenant's)")
 def clear_faults():
     return ok({"removed": emulator().faults.clear(request.args.get("tenant"))})
 
 
-@bp.get("/faults/<rule_id>")
+@api.get("/faults/<rule_id>", "One fault rule")
 def get_fault(rule_id: str):
     rule = emulator().faults.get(rule_id)
     if rule is None:
@@ -237,19 +267,19 @@ def get_fault(rule_id: str):
     return ok(rule)
 
 
-@bp.delete("/faults/<rule_id>")
+@api.delete("/faults/<rule_id>", "Remove one fault rule")
 def delete_fault(rule_id: str):
     if not emulator().faults.remove(rule_id):
         raise errors.not_found(f"No fault rule '{rule_id}'. List them with GET /_emulator/faults.")
     return ok({"deleted": rule_id})
 
 
-@bp.get("/openapi.json")
+@api.get("/openapi.json", "This document")
 def openapi_document():
-    return ok(build_document())
+    return ok(routes().document)
 
 
-@bp.get("/metrics")
+@api.get("/metrics", "Prometheus metrics (text exposition format)")
 def metrics():
     registry = current_app.extensions.get("sfmc_metrics")
     if registry is None:
@@ -257,12 +287,12 @@ def metrics():
     return Response(exposition(registry), mimetype="text/plain", headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-@bp.get("/clock")
+@api.get("/clock", "The emulator clock")
 def get_clock():
     return ok(emulator().clock.state())
 
 
-@bp.post("/clock")
+@api.post("/clock", "Freeze, unfreeze or advance the clock", body="ClockChange")
 def move_clock():
     """``{"advance": seconds}``, ``{"freeze": true|false}``: expire tokens or refill buckets without sleeping."""
     body = json_body(dict)
@@ -281,20 +311,16 @@ def move_clock():
 # -- async jobs, Journey Builder and contacts ------------------------------------------------------
 
 
-@bp.get("/tenants/<tenant_id>/async-jobs")
+@api.get("/tenants/<tenant_id>/async-jobs", "A tenant's async requests (state, counts, failures, reason)", params=LIMIT)
 def list_async_jobs(tenant_id: str):
     """Async requests in call order, with state, counts, failed rows and, for a job in Error, the reason."""
-    from ..domain.async_rows import admin_view
-
     _tenant_or_404(tenant_id)
     jobs = emulator().async_rows.list(tenant_id, int_arg("limit", 100, 1, 100000))
     return ok({"queue_depth": emulator().async_queue_depth(), "items": [admin_view(j) for j in jobs]})
 
 
-@bp.get("/tenants/<tenant_id>/async-jobs/<request_id>")
+@api.get("/tenants/<tenant_id>/async-jobs/<request_id>", "One async request")
 def get_async_job(tenant_id: str, request_id: str):
-    from ..domain.async_rows import admin_view
-
     _tenant_or_404(tenant_id)
     job = emulator().async_rows.get(tenant_id, request_id)
     if job is None:
@@ -302,38 +328,20 @@ def get_async_job(tenant_id: str, request_id: str):
     return ok(admin_view(job))
 
 
-@bp.get("/tenants/<tenant_id>/contacts")
+@api.get("/tenants/<tenant_id>/contacts", "A tenant's contacts with their attributes", params=LIMIT)
 def list_contacts(tenant_id: str):
     _tenant_or_404(tenant_id)
     return ok({"items": emulator().contacts.list(tenant_id, int_arg("limit", 1000, 1, 100000))})
 
 
-@bp.get("/tenants/<tenant_id>/journey-entries")
+@api.get("/tenants/<tenant_id>/journey-entries", "Journey entries made by API events, newest first", params=LIMIT)
 def list_journey_entries(tenant_id: str):
     """Journey entries made by API events, newest first."""
     _tenant_or_404(tenant_id)
     return ok({"items": emulator().journeys.entries(tenant_id, int_arg("limit", 1000, 1, 100000))})
 
 
-@bp.get("/tenants/<tenant_id>/event-definitions")
+@api.get("/tenants/<tenant_id>/event-definitions", "A tenant's event definitions")
 def list_event_definitions(tenant_id: str):
     _tenant_or_404(tenant_id)
     return ok({"items": emulator().journeys.definitions(tenant_id)})
-
-
-def _document_engagement_routes() -> None:
-    from ..openapi import _op, _q, register
-
-    limit = [_q("limit", "at most this many", {"type": "integer"})]
-    for path, summary in (
-        ("/_emulator/tenants/{tenant_id}/async-jobs", "A tenant's async requests (state, counts, failures, reason)"),
-        ("/_emulator/tenants/{tenant_id}/async-jobs/{request_id}", "One async request"),
-        ("/_emulator/tenants/{tenant_id}/contacts", "A tenant's contacts with their attributes"),
-        ("/_emulator/tenants/{tenant_id}/journey-entries", "Journey entries made by API events, newest first"),
-        ("/_emulator/tenants/{tenant_id}/event-definitions", "A tenant's event definitions"),
-    ):
-        paged = path.endswith(("/async-jobs", "/contacts", "/journey-entries"))
-        register("get", path, _op(summary, "admin", params=limit if paged else None))
-
-
-_document_engagement_routes()

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, request
+from flask import request
 
 from .. import errors
 from ..domain import async_rows as jobs
 from ..errors import AsyncApiError
-from ..openapi import PAGE, _op, register
-from .common import GUID_CHARS, auth, data_extension, emulator, int_arg, json_body, ok, requires
+from ..openapi import PAGE
+from .common import GUID_CHARS, auth, data_extension, emulator, int_arg, json_body, ok
+from .routes import Api
 from .rows import parse_primary_keys
 
-bp = Blueprint("async_rows", __name__)
 R, W = "data_extensions_read", "data_extensions_write"
+ASYNC = "async-data-extensions"
+api = Api("async_rows", __name__, tag=ASYNC)
 
 
 def async_envelope(view):
@@ -81,15 +83,30 @@ def _rows(ref: str, insert_only: bool):
     )
 
 
-@bp.post("/data/v1/async/dataextensions/<ref>/rows")
-@requires(W)
+@api.post(
+    "/data/v1/async/dataextensions/<ref>/rows",
+    "Insert rows asynchronously",
+    ok=202,
+    body="AsyncRows",
+    scope=W,
+    envelope="async",
+    description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items; a duplicate primary key "
+    "fails that row only.",
+)
 @async_envelope
 def insert_rows(ref: str):
     return _rows(ref, insert_only=True)
 
 
-@bp.put("/data/v1/async/dataextensions/<ref>/rows")
-@requires(W)
+@api.put(
+    "/data/v1/async/dataextensions/<ref>/rows",
+    "Upsert rows asynchronously",
+    ok=202,
+    body="AsyncRows",
+    scope=W,
+    envelope="async",
+    description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items.",
+)
 @async_envelope
 def upsert_rows(ref: str):
     return _rows(ref, insert_only=False)
@@ -104,15 +121,24 @@ def _job(request_id: str) -> dict:
     return job
 
 
-@bp.get("/data/v1/async/<request_id>/status")
-@requires(R)
+@api.get(
+    "/data/v1/async/<request_id>/status",
+    "Status of an async request ('status' absent until it is picked up)",
+    scope=R,
+    envelope="async",
+)
 @async_envelope
 def job_status(request_id: str):
     return ok(jobs.status_view(_job(request_id)))
 
 
-@bp.get("/data/v1/async/<request_id>/results")
-@requires(R)
+@api.get(
+    "/data/v1/async/<request_id>/results",
+    "Per-row results of an async request, in submission order",
+    scope=R,
+    envelope="async",
+    params=PAGE,
+)
 @async_envelope
 def job_results(request_id: str):
     job = _job(request_id)
@@ -126,8 +152,7 @@ def job_results(request_id: str):
 # -- /hub/v1/dataeventsasync: the sync rowset shapes, processed by the same jobs -------------------
 
 
-@bp.post("/hub/v1/dataeventsasync/<ref>/rowset")
-@requires(W)
+@api.post("/hub/v1/dataeventsasync/<ref>/rowset", "Upsert a rowset asynchronously", ok=202, body="Rowset", scope=W)
 def hub_rowset(ref: str):
     de = data_extension(ref)
     body = json_body(list, what="A rowset")
@@ -140,8 +165,13 @@ def hub_rowset(ref: str):
     return _submit(de, body, insert_only=False, shape=jobs.KEYED, source="hub async rowset")
 
 
-@bp.put("/hub/v1/dataeventsasync/<ref>/rows/<path:primary_keys>")
-@requires(W)
+@api.put(
+    "/hub/v1/dataeventsasync/<ref>/rows/<path:primary_keys>",
+    "Upsert one row asynchronously",
+    ok=202,
+    body="RowValues",
+    scope=W,
+)
 def hub_row(ref: str, primary_keys: str):
     de = data_extension(ref)
     keys = parse_primary_keys(primary_keys)
@@ -149,56 +179,3 @@ def hub_row(ref: str, primary_keys: str):
     if not isinstance(values, dict):
         raise errors.bad_request("'values' must be an object.", errors.INCORRECT_FORMAT)
     return _submit(de, [{"keys": keys, "values": values}], insert_only=False, shape=jobs.KEYED, source="hub async row")
-
-
-ASYNC = "async-data-extensions"
-for _method, _path, _operation in (
-    (
-        "post",
-        "/data/v1/async/dataextensions/{ref}/rows",
-        _op(
-            "Insert rows asynchronously",
-            ASYNC,
-            ok=202,
-            body="AsyncRows",
-            scope=W,
-            envelope="async",
-            description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items; a duplicate primary key "
-            "fails that row only.",
-        ),
-    ),
-    (
-        "put",
-        "/data/v1/async/dataextensions/{ref}/rows",
-        _op(
-            "Upsert rows asynchronously",
-            ASYNC,
-            ok=202,
-            body="AsyncRows",
-            scope=W,
-            envelope="async",
-            description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items.",
-        ),
-    ),
-    (
-        "get",
-        "/data/v1/async/{request_id}/status",
-        _op("Status of an async request ('status' absent until it is picked up)", ASYNC, scope=R, envelope="async"),
-    ),
-    (
-        "get",
-        "/data/v1/async/{request_id}/results",
-        _op("Per-row results of an async request, in submission order", ASYNC, scope=R, envelope="async", params=PAGE),
-    ),
-    (
-        "post",
-        "/hub/v1/dataeventsasync/{ref}/rowset",
-        _op("Upsert a rowset asynchronously", ASYNC, ok=202, body="Rowset", scope=W),
-    ),
-    (
-        "put",
-        "/hub/v1/dataeventsasync/{ref}/rows/{primary_keys}",
-        _op("Upsert one row asynchronously", ASYNC, ok=202, body="RowValues", scope=W),
-    ),
-):
-    register(_method, _path, _operation)

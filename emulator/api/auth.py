@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, request
+from flask import request
 
 from ..errors import OAuthError
 from .common import emulator, json_body, ok
+from .routes import Api
 
-bp = Blueprint("auth", __name__)
+api = Api("auth", __name__, tag="auth")
 
 
 def _token_body() -> dict:
@@ -31,12 +32,14 @@ def _token_body() -> dict:
     return body
 
 
-@bp.post("/v2/token")
+@api.post(
+    "/v2/token", "OAuth2 client-credentials token", body="TokenRequest", response="TokenResponse", envelope="oauth"
+)
 def token():
     return ok(emulator().auth.issue(_token_body(), request.host_url))
 
 
-@bp.post("/v1/requestToken")
+@api.post("/v1/requestToken", "Legacy v1 token", body="LegacyTokenRequest")
 def request_token():
     body = json_body(dict)
     legacy = request.args.get("legacy", "").lower() in ("1", "true")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from flask import current_app, g, jsonify, request
 
 from .. import errors
 from ..core import Emulator
+from .routes import RouteTable
 
 MAX_PAYLOAD = 5 * 1024 * 1024  # SFMC's documented payload limit
 
@@ -17,14 +17,9 @@ def emulator() -> Emulator:
     return current_app.extensions["sfmc"]
 
 
-def requires(scope: str) -> Callable:
-    """Mark a view as needing an OAuth scope; the request chain in ``app.py`` enforces it."""
-
-    def mark(view):
-        view.required_scope = scope
-        return view
-
-    return mark
+def routes() -> RouteTable:
+    """Every route the app declared: scopes, body validators and the OpenAPI document."""
+    return current_app.extensions["sfmc_routes"]
 
 
 def _reject_constant(name: str):

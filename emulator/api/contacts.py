@@ -5,45 +5,29 @@ Scope ``list_and_subscribers_write``, which the seed's package is granted (AUTH-
 
 from __future__ import annotations
 
-from flask import Blueprint
-
 from ..domain.contacts import response
-from ..openapi import _op, register
-from .common import auth, emulator, json_body, ok, requires
+from .common import auth, emulator, json_body, ok
+from .routes import Api
 
-bp = Blueprint("contacts", __name__)
+api = Api("contacts", __name__, tag="contacts")
 WRITE = "list_and_subscribers_write"
 
 
-@bp.post("/contacts/v1/contacts")
-@requires(WRITE)
+@api.post(
+    "/contacts/v1/contacts",
+    "Create a contact, or update it when the contact key exists (isNewContactKey says which)",
+    body="ContactUpsert",
+    scope=WRITE,
+)
 def create_contact():
     return ok(response(emulator().contacts.write(auth().tenant_id, json_body(dict), update=False)))
 
 
-@bp.patch("/contacts/v1/contacts")
-@requires(WRITE)
+@api.patch(
+    "/contacts/v1/contacts",
+    "Update an existing contact by contactKey or contactID (404 when it does not exist)",
+    body="ContactUpsert",
+    scope=WRITE,
+)
 def update_contact():
     return ok(response(emulator().contacts.write(auth().tenant_id, json_body(dict), update=True)))
-
-
-register(
-    "post",
-    "/contacts/v1/contacts",
-    _op(
-        "Create a contact, or update it when the contact key exists (isNewContactKey says which)",
-        "contacts",
-        body="ContactUpsert",
-        scope=WRITE,
-    ),
-)
-register(
-    "patch",
-    "/contacts/v1/contacts",
-    _op(
-        "Update an existing contact by contactKey or contactID (404 when it does not exist)",
-        "contacts",
-        body="ContactUpsert",
-        scope=WRITE,
-    ),
-)

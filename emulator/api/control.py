@@ -17,8 +17,7 @@ from waitress.channel import ClientDisconnected
 from .. import errors
 from ..core import Emulator
 from ..domain.journal import cap
-from ..openapi import body_problems
-from .common import parsed_json
+from .common import parsed_json, routes
 
 DROP = "emulator.drop_connection"  # WSGI environ flag set when a fault drops the connection
 PUBLIC_ADMIN = {"admin.health", "admin.openapi_document"}  # reachable without the admin token
@@ -123,7 +122,7 @@ def validate_body(family: str) -> None:
     else:
         return
     try:
-        problems, envelope = body_problems(request.method, request.url_rule.rule, body)
+        problems, envelope = routes().body_problems(request.method, request.url_rule.rule, body)
     except RecursionError:
         return
     if not problems:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import request
 
-from .common import auth, data_extension, emulator, int_arg, json_body, ok, requires
+from ..openapi import PAGE, query
+from .common import auth, data_extension, emulator, int_arg, json_body, ok
+from .routes import Api
 
-bp = Blueprint("data_extensions", __name__)
+R, W = "data_extensions_read", "data_extensions_write"
+api = Api("data_extensions", __name__, tag="data-extensions")
 
 
-@bp.post("/data/v1/customobjects")
-@requires("data_extensions_write")
+@api.post("/data/v1/customobjects", "Create a Data Extension", ok=201, body="DataExtensionDefinition", scope=W)
 def create_custom_object():
     de = emulator().data_extensions.create(auth().tenant_id, json_body(dict))
     return ok(de.to_dict(), 201)
 
 
-@bp.get("/data/v1/customobjects")
-@requires("data_extensions_read")
+@api.get(
+    "/data/v1/customobjects",
+    "List Data Extensions",
+    scope=R,
+    params=[*PAGE, query("$search", "substring of name or key")],
+)
 def list_custom_objects():
     search = (request.args.get("$search") or "").lower()
     page = int_arg("$page", 1, 1, 10**9)
@@ -32,21 +38,18 @@ def list_custom_objects():
     return ok({"count": len(found), "page": page, "pageSize": page_size, "items": summary})
 
 
-@bp.get("/data/v1/customobjects/<ref>")
-@requires("data_extensions_read")
+@api.get("/data/v1/customobjects/<ref>", "Get a Data Extension", scope=R)
 def get_custom_object(ref: str):
     return ok(data_extension(ref).to_dict())
 
 
-@bp.get("/data/v1/customobjects/<ref>/fields")
-@requires("data_extensions_read")
+@api.get("/data/v1/customobjects/<ref>/fields", "Get a Data Extension's fields", scope=R)
 def get_custom_object_fields(ref: str):
     de = data_extension(ref)
     return ok({"id": de.id, "key": de.key, "fields": [f.to_dict() for f in de.fields]})
 
 
-@bp.post("/data/v1/customobjects/<ref>/fields")
-@requires("data_extensions_write")
+@api.post("/data/v1/customobjects/<ref>/fields", "Add nullable fields (inferred)", ok=201, body="AddFields", scope=W)
 def add_custom_object_fields(ref: str):
     """Add nullable columns (inferred: SFMC's public docs show no REST call for it)."""
     de = data_extension(ref)

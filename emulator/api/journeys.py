@@ -8,26 +8,38 @@ definition takes the same scope, so one package can manage what it created.
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import request
 
 from .. import errors
 from ..domain.journeys import definition_view
-from ..openapi import PAGE, _op, register
-from .common import auth, emulator, int_arg, json_body, ok, requires
+from ..openapi import PAGE, query
+from .common import auth, emulator, int_arg, json_body, ok
+from .routes import Api
 
-bp = Blueprint("journeys", __name__)
 JOURNEYS = "journeys_read"
+TAG = "journey-builder"
+api = Api("journeys", __name__, tag=TAG)
 
 
-@bp.post("/interaction/v1/events")
-@requires(JOURNEYS)
+@api.post(
+    "/interaction/v1/events",
+    "Fire an API event: the contact enters the journey, Data becomes a row of the event's DE",
+    ok=201,
+    body="ApiEvent",
+    scope=JOURNEYS,
+)
 def fire_event():
     entry = emulator().journeys.fire(auth().tenant_id, json_body(dict))
     return ok({"eventInstanceId": entry["eventInstanceId"]}, 201)
 
 
-@bp.post("/interaction/v1/async/events")
-@requires(JOURNEYS)
+@api.post(
+    "/interaction/v1/async/events",
+    "Fire an API event for up to 100 members, each accepted or refused on its own",
+    ok=202,
+    body="AsyncApiEvents",
+    scope=JOURNEYS,
+)
 def fire_events():
     return ok(emulator().journeys.fire_many(auth().tenant_id, json_body(dict)), 202)
 
@@ -44,8 +56,15 @@ def _definition(ref: str) -> dict:
     return found
 
 
-@bp.get("/interaction/v1/eventDefinitions")
-@requires(JOURNEYS)
+@api.get(
+    "/interaction/v1/eventDefinitions",
+    "List event definitions",
+    scope=JOURNEYS,
+    params=[
+        *PAGE,
+        query("name", "substring of the name"),
+    ],
+)
 def list_definitions():
     name = (request.args.get("name") or "").lower()
     page = int_arg("$page", 1, 1, 10**9)
@@ -55,100 +74,34 @@ def list_definitions():
     return ok({"count": len(found), "page": page, "pageSize": page_size, "items": items})
 
 
-@bp.post("/interaction/v1/eventDefinitions")
-@requires(JOURNEYS)
+@api.post(
+    "/interaction/v1/eventDefinitions",
+    "Create an event definition (eventDefinitionKey, name, dataExtensionId)",
+    ok=201,
+    body="EventDefinition",
+    scope=JOURNEYS,
+)
 def create_definition():
     return ok(definition_view(emulator().journeys.create(auth().tenant_id, json_body(dict))), 201)
 
 
-@bp.get("/interaction/v1/eventDefinitions/<ref>")
-@requires(JOURNEYS)
+@api.get("/interaction/v1/eventDefinitions/<ref>", "Get an event definition by id or key:{key}", scope=JOURNEYS)
 def get_definition(ref: str):
     return ok(definition_view(_definition(ref)))
 
 
-@bp.put("/interaction/v1/eventDefinitions/<ref>")
-@requires(JOURNEYS)
+@api.put(
+    "/interaction/v1/eventDefinitions/<ref>",
+    "Update an event definition by id or key:{key}",
+    body="EventDefinition",
+    scope=JOURNEYS,
+)
 def update_definition(ref: str):
     current = _definition(ref)
     return ok(definition_view(emulator().journeys.update(auth().tenant_id, current, json_body(dict))))
 
 
-@bp.delete("/interaction/v1/eventDefinitions/<ref>")
-@requires(JOURNEYS)
+@api.delete("/interaction/v1/eventDefinitions/<ref>", "Delete an event definition by id or key:{key}", scope=JOURNEYS)
 def delete_definition(ref: str):
     emulator().journeys.delete(auth().tenant_id, _definition(ref))
     return ok({"deleted": True})
-
-
-TAG = "journey-builder"
-for _method, _path, _operation in (
-    (
-        "post",
-        "/interaction/v1/events",
-        _op(
-            "Fire an API event: the contact enters the journey, Data becomes a row of the event's DE",
-            TAG,
-            ok=201,
-            body="ApiEvent",
-            scope=JOURNEYS,
-        ),
-    ),
-    (
-        "post",
-        "/interaction/v1/async/events",
-        _op(
-            "Fire an API event for up to 100 members, each accepted or refused on its own",
-            TAG,
-            ok=202,
-            body="AsyncApiEvents",
-            scope=JOURNEYS,
-        ),
-    ),
-    (
-        "get",
-        "/interaction/v1/eventDefinitions",
-        _op(
-            "List event definitions",
-            TAG,
-            scope=JOURNEYS,
-            params=[
-                *PAGE,
-                {
-                    "name": "name",
-                    "in": "query",
-                    "required": False,
-                    "description": "substring of the name",
-                    "schema": {"type": "string"},
-                },
-            ],
-        ),
-    ),
-    (
-        "post",
-        "/interaction/v1/eventDefinitions",
-        _op(
-            "Create an event definition (eventDefinitionKey, name, dataExtensionId)",
-            TAG,
-            ok=201,
-            body="EventDefinition",
-            scope=JOURNEYS,
-        ),
-    ),
-    (
-        "get",
-        "/interaction/v1/eventDefinitions/{ref}",
-        _op("Get an event definition by id or key:{key}", TAG, scope=JOURNEYS),
-    ),
-    (
-        "put",
-        "/interaction/v1/eventDefinitions/{ref}",
-        _op("Update an event definition by id or key:{key}", TAG, body="EventDefinition", scope=JOURNEYS),
-    ),
-    (
-        "delete",
-        "/interaction/v1/eventDefinitions/{ref}",
-        _op("Delete an event definition by id or key:{key}", TAG, scope=JOURNEYS),
-    ),
-):
-    register(_method, _path, _operation)

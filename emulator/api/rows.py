@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint
-
 from .. import errors
 from ..domain import rowsets
 from ..domain.rows import RowInput, RowPlan
-from .common import arg, auth, data_extension, emulator, int_arg, json_body, ok, requires
+from ..openapi import PAGE, query
+from .common import arg, auth, data_extension, emulator, int_arg, json_body, ok
+from .routes import Api
 
-bp = Blueprint("rows", __name__)
+R, W = "data_extensions_read", "data_extensions_write"
+api = Api("rows", __name__, tag="data-extensions")
 
 
 def rows_failed(de, plan: RowPlan) -> errors.SfmcError:
@@ -38,8 +39,13 @@ def rowset_inputs(body: list) -> list[RowInput]:
     return rows
 
 
-@bp.post("/hub/v1/dataevents/<ref>/rowset")
-@requires("data_extensions_write")
+@api.post(
+    "/hub/v1/dataevents/<ref>/rowset",
+    "Upsert rows (sync)",
+    body="Rowset",
+    scope=W,
+    description="ref is key:{key}, id:{guid} or a bare guid. Failures: 400 errorcode 10006.",
+)
 def post_rowset(ref: str):
     de = data_extension(ref)
     body = json_body(list, what="A rowset")
@@ -63,8 +69,13 @@ def parse_primary_keys(text: str) -> dict[str, str]:
     return keys
 
 
-@bp.put("/hub/v1/dataevents/<ref>/rows/<path:primary_keys>")
-@requires("data_extensions_write")
+@api.put(
+    "/hub/v1/dataevents/<ref>/rows/<path:primary_keys>",
+    "Upsert one row (sync)",
+    body="RowValues",
+    scope=W,
+    description="primary_keys: Column:value, several separated by ',' or '&'.",
+)
 def put_row(ref: str, primary_keys: str):
     de = data_extension(ref)
     keys = parse_primary_keys(primary_keys)
@@ -98,20 +109,32 @@ def _rowset(de):
     return _read_page(de, cursor, page)
 
 
-@bp.get("/data/v1/customobjectdata/key/<key>/rowset")
-@requires("data_extensions_read")
+@api.get(
+    "/data/v1/customobjectdata/key/<key>/rowset",
+    "Read rows by DE key",
+    scope=R,
+    params=[*PAGE, query("$filter", "e.g. Email eq 'a@b.c'")],
+)
 def rowset_by_key(key: str):
     return _rowset(data_extension(key, by="key"))
 
 
-@bp.get("/data/v1/customobjectdata/id/<de_id>/rowset")
-@requires("data_extensions_read")
+@api.get(
+    "/data/v1/customobjectdata/id/<de_id>/rowset",
+    "Read rows by DE id",
+    scope=R,
+    params=[*PAGE, query("$filter", "e.g. Age gt 30")],
+)
 def rowset_by_id(de_id: str):
     return _rowset(data_extension(de_id, by="id"))
 
 
-@bp.get("/data/v1/customobjectdata/token/<token>/rowset")
-@requires("data_extensions_read")
+@api.get(
+    "/data/v1/customobjectdata/token/<token>/rowset",
+    "Read the next pages of a row read through its requestToken (links.next)",
+    scope=R,
+    params=[query("$page", "1-based page", {"type": "integer"})],
+)
 def rowset_by_token(token: str):
     """The pages after the first: the cursor keeps the DE, filter and page size of the first read."""
     cursor = emulator().rows.cursors.find(auth().tenant_id, token, emulator().clock.now())

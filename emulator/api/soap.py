@@ -11,16 +11,16 @@ import uuid
 from importlib import resources
 from xml.sax.saxutils import escape
 
-from flask import Blueprint, Response, g, request
+from flask import Response, g, request
 
 from .. import errors
 from ..domain.soap import SoapProblem, parse_request
-from ..openapi import _op, register
 from .common import auth, emulator, ok
+from .routes import Api
 
-bp = Blueprint("soap", __name__)  # the SOAP endpoint itself: its chain step is soap_step
-wsdl_bp = Blueprint("wsdl", __name__)  # public documents, no auth (as SFMC serves its WSDL)
-platform_bp = Blueprint("platform", __name__)  # REST: Bearer auth like every REST call
+api = Api("soap", __name__, tag="soap")  # the SOAP endpoint itself: its chain step is soap_step
+wsdl_api = Api("wsdl", __name__, tag="soap")  # public documents, no auth (as SFMC serves its WSDL)
+platform_api = Api("platform", __name__, tag="platform")  # REST: Bearer auth like every REST call
 
 SERVICE_PATH = "/Service.asmx"
 WSDL_PATH = "/etframework.wsdl"
@@ -29,41 +29,6 @@ XML = "text/xml; charset=utf-8"
 
 def _xml(description: str) -> dict:
     return {"description": description, "content": {"text/xml": {"schema": {"type": "string"}}}}
-
-
-# The request body is a SOAP envelope (text/xml), described by the WSDL rather than a JSON schema
-register(
-    "post",
-    SERVICE_PATH,
-    {
-        "summary": "SOAP API: Retrieve, Create, Update, Delete (Data Extensions, rows, folders, business units)",
-        "description": "A SOAP 1.1 envelope whose header carries <fueloauth> or <oAuth><oAuthToken>; operations and "
-        "objects as described by GET /etframework.wsdl and docs/soap.md. The path is case-insensitive.",
-        "tags": ["soap"],
-        "x-error-envelope": "soap",
-        "x-request-content-type": "text/xml",
-        "responses": {
-            "200": _xml("the operation's answer (per-object results, OverallStatus)"),
-            "4XX": _xml("a SOAP Fault (faultcode, faultstring)"),
-            "429": _xml("a SOAP Fault with Retry-After: SOAP calls count against the tenant's rate limit"),
-        },
-    },
-)
-register(
-    "get",
-    WSDL_PATH,
-    {
-        "summary": "The WSDL of the SOAP API (what this emulator implements); no authentication",
-        "tags": ["soap"],
-        "x-error-envelope": "sfmc",
-        "responses": {"200": _xml("WSDL 1.1 document")},
-    },
-)
-register(
-    "get",
-    "/platform/v1/endpoints/soap",
-    _op('The SOAP endpoint\'s address, as FuelSDK asks for it: {"url": ...}', "platform"),
-)
 
 
 def is_soap_request() -> bool:
@@ -93,7 +58,22 @@ def fault_response(err: errors.EmulatorError) -> Response:
     return response
 
 
-@bp.post(SERVICE_PATH)
+# The request body is a SOAP envelope (text/xml), described by the WSDL rather than a JSON schema
+@api.post(
+    SERVICE_PATH,
+    "SOAP API: Retrieve, Create, Update, Delete (Data Extensions, rows, folders, business units)",
+    written_out={
+        "description": "A SOAP 1.1 envelope whose header carries <fueloauth> or <oAuth><oAuthToken>; operations and "
+        "objects as described by GET /etframework.wsdl and docs/soap.md. The path is case-insensitive.",
+        "x-error-envelope": "soap",
+        "x-request-content-type": "text/xml",
+        "responses": {
+            "200": _xml("the operation's answer (per-object results, OverallStatus)"),
+            "4XX": _xml("a SOAP Fault (faultcode, faultstring)"),
+            "429": _xml("a SOAP Fault with Retry-After: SOAP calls count against the tenant's rate limit"),
+        },
+    },
+)
 def soap_service():
     try:
         answer = emulator().soap.handle(auth(), g.soap_request)
@@ -103,7 +83,11 @@ def soap_service():
     return Response(answer.body, status=200, content_type=XML)
 
 
-@wsdl_bp.get(WSDL_PATH)
+@wsdl_api.get(
+    WSDL_PATH,
+    "The WSDL of the SOAP API (what this emulator implements); no authentication",
+    written_out={"x-error-envelope": "sfmc", "responses": {"200": _xml("WSDL 1.1 document")}},
+)
 def wsdl():
     """This emulator's WSDL, its service address pointing where the client reached us."""
     text = resources.files("emulator").joinpath("wsdl/etframework.wsdl").read_text("utf-8")
@@ -112,7 +96,7 @@ def wsdl():
     return Response(text, status=200, content_type=XML)
 
 
-@platform_bp.get("/platform/v1/endpoints/soap")
+@platform_api.get("/platform/v1/endpoints/soap", 'The SOAP endpoint\'s address, as FuelSDK asks for it: {"url": ...}')
 def soap_endpoint():
     """FuelSDK asks here for its SOAP address (``{"url": ...}``)."""
     return ok({"url": request.host_url.rstrip("/") + SERVICE_PATH})

@@ -9,11 +9,12 @@ from __future__ import annotations
 import mimetypes
 from importlib import resources
 
-from flask import Blueprint, Response
+from flask import Response
 
 from .. import errors
+from .routes import Api
 
-bp = Blueprint("ui", __name__, url_prefix="/_emulator/ui")
+api = Api("ui", __name__, tag="admin", url_prefix="/_emulator/ui")
 FILES = {"index.html", "app.js", "style.css"}
 
 
@@ -25,11 +26,11 @@ def _serve(name: str) -> Response:
     return Response(data, mimetype=mimetype, headers={"Cache-Control": "no-cache"})
 
 
-@bp.get("")
+@api.get("", "The web inspector (HTML)")
 def page():
     return _serve("index.html")
 
 
-@bp.get("/<path:filename>")
+@api.get("/<path:filename>", "The inspector's static files")
 def asset(filename: str):
     return _serve(filename)

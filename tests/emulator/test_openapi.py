@@ -69,3 +69,38 @@ def test_bodies_that_do_not_parse_keep_the_routes_own_errors(tenant):
     assert response.status_code == 400 and response.get_json()["errorcode"] == 10004
     empty = tenant.call("POST", "/hub/v1/dataevents/key:identify/rowset", json=[])
     assert empty.status_code == 400 and empty.get_json()["errorcode"] == 10002
+
+
+# SFMC calls that need a valid token but no particular scope (the SOAP service checks per object)
+SCOPE_FREE = {("post", "/Service.asmx"), ("get", "/platform/v1/endpoints/soap")}
+
+
+def test_every_sfmc_route_declares_the_scope_the_chain_enforces(app, client):
+    """The scope in the document and the one the request chain checks come from one declaration."""
+    document = client.get("/_emulator/openapi.json").get_json()
+    table = app.extensions["sfmc_routes"]
+    for route in table.routes:
+        path = flask_to_openapi(route.rule)
+        documented = document["paths"][path][route.method]
+        assert documented.get("x-required-scope") == route.scope == table.scope(route.endpoint)
+        bearer = {"bearer": []} in documented.get("security", [])
+        if bearer and (route.method, path) not in SCOPE_FREE:
+            assert route.scope, f"{route.method} {route.rule} needs no scope"
+
+
+def test_a_token_without_the_declared_scope_is_refused(client, tenant):
+    narrow = client.post(
+        "/v2/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": tenant.client_id,
+            "client_secret": tenant.client_secret,
+            "scope": "data_extensions_read",
+        },
+    )
+    assert narrow.status_code == 200, narrow.get_json()
+    headers = {"Authorization": f"Bearer {narrow.get_json()['access_token']}"}
+    write = client.post("/hub/v1/dataevents/key:identify/rowset", json=[], headers=headers)
+    assert write.status_code == 403
+    read = client.get("/data/v1/customobjectdata/key/identify/rowset", headers=headers)
+    assert read.status_code == 200
