@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from hypothesis import HealthCheck, settings
 
 from conformance.pgcluster import PostgresCluster
 from conformance.service import ManagedEmulator
@@ -32,6 +33,20 @@ IDENTIFY_FIELDS = [
     {"name": "Locale", "type": "Locale"},
 ]
 
+
+# Property tests on a loaded 2-core machine: no wall-clock limits (deadline, too_slow), so a slow
+# moment never fails a run. "ci" (set by .ci/run) also fixes the examples and bounds their number,
+# so CI runs the same cases every time; "dev" (the default) keeps exploring new ones.
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 TEST_STORE = os.environ.get("SFMC_TEST_STORE", "sqlite")
 if TEST_STORE not in ("sqlite", "postgresql"):
