@@ -136,7 +136,7 @@ def test_run_cli_help_lists_the_scenarios():
 def test_bench_sync_prints_figures_and_the_ratio(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "loadtests.bench_sync", "--seconds", "1", "--users", "2", "--json-out", str(out)],
+        [sys.executable, "-m", "loadtests.bench_sync", "--seconds", "2", "--users", "2", "--json-out", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
