@@ -69,6 +69,7 @@ class Emulator:
             raise TenantError(problems)
         with self._lock:
             problems.extend(self.tenants.conflicts(tenant, replace=replace))
+            problems.extend(self._ids_of_others(tenant.id, des, events))
             if problems:
                 raise TenantError(problems)
             if self.tenants.get(tenant.id) is not None:
@@ -76,6 +77,18 @@ class Emulator:
             self.tenants.put(tenant, des, events)
             self.data_extensions.load(tenant.id)
         return tenant
+
+    def _ids_of_others(self, tenant_id: str, des: list, events: list[dict]) -> list[str]:
+        """A scenario may choose ids, but never one another tenant holds (ids stay unique emulator-wide)."""
+        taken = self.data_extensions.ids_of_others(tenant_id)
+        problems = [f"data_extensions: id '{d.id}' belongs to another tenant" for d in des if d.id in taken]
+        if events:
+            others = [t.id for t in self.tenants.all() if t.id != tenant_id]
+            taken = {d["id"] for owner in others for d in self.store.list_event_definitions(owner)}
+            problems += [
+                f"event_definitions: id '{e['id']}' belongs to another tenant" for e in events if e["id"] in taken
+            ]
+        return problems
 
     def delete_tenant(self, tenant_id: str) -> bool:
         with self._lock:

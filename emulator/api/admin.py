@@ -145,7 +145,9 @@ def list_rows(tenant_id: str, key: str):
         raise errors.not_found(f"Tenant '{tenant_id}' has no data extension with the key '{key}'.")
     page = int_arg("page", 1, 1, 10**9)
     page_size = int_arg("page_size", 100, 1, 10000)
-    rows, total = emulator().rows.read(de, page=page, page_size=page_size, filter_text=request.args.get("filter"))
+    rows, total = emulator().rows.read(
+        tenant_id, de, page=page, page_size=page_size, filter_text=request.args.get("filter")
+    )
     return ok({"data_extension": de.key, "count": total, "page": page, "page_size": page_size, "items": rows})
 
 

@@ -93,7 +93,9 @@ def put_row(ref: str, primary_keys: str):
 
 
 def _read_page(de, cursor, page: int):
-    rows, total = emulator().rows.read(de, page=page, page_size=cursor.page_size, filter_text=cursor.filter_text)
+    rows, total = emulator().rows.read(
+        auth().tenant_id, de, page=page, page_size=cursor.page_size, filter_text=cursor.filter_text
+    )
     sfmc_formats = emulator().tenant(cursor.tenant_id).settings.sfmc_read_formats
     return ok(rowsets.page_body(de, cursor, page, rows, total, sfmc_formats))
 
@@ -104,7 +106,9 @@ def _rowset(de):
     page_size = int_arg("$pageSize", rowsets.DEFAULT_PAGE_SIZE, 1, rowsets.DEFAULT_PAGE_SIZE)
     filter_text = arg("$filter")
     if filter_text:
-        emulator().rows.read(de, page=1, page_size=1, filter_text=filter_text)  # a bad filter fails here, no cursor
+        emulator().rows.read(
+            auth().tenant_id, de, page=1, page_size=1, filter_text=filter_text
+        )  # a bad filter fails here, no cursor
     cursor = emulator().rows.cursors.open(auth().tenant_id, de.id, filter_text, page_size, emulator().clock.now())
     return _read_page(de, cursor, page)
 

@@ -154,8 +154,27 @@ def build_field(raw: object, ordinal: int, problems: list[str], require_title_ca
     )
 
 
-def build_data_extension(raw: object, *, require_title_case: bool = True, now: float = 0.0) -> DataExtension:
-    """A validated DataExtension from its JSON/YAML description; raises DefinitionError."""
+def _category(raw: dict, problems: list[str]) -> int:
+    value = _pick(raw, "categoryId", "category_id", default=0)
+    if value in (None, "", 0):
+        return 0
+    if isinstance(value, bool) or not (
+        (isinstance(value, int) and 0 <= value < 2**31)
+        or (isinstance(value, str) and value.isdigit() and len(value) < 10)
+    ):
+        problems.append(f"'categoryId' must be a folder id, a whole number 0..{2**31 - 1}")
+        return 0
+    return int(value)
+
+
+def build_data_extension(
+    raw: object, *, require_title_case: bool = True, now: float = 0.0, client_id: bool = True
+) -> DataExtension:
+    """A validated DataExtension from its JSON/YAML description; raises DefinitionError.
+
+    ``client_id=False`` (the REST API): the id is assigned here whatever the body says, as SFMC does
+    (sfmc-devtools marks a DE's ObjectID ``isCreateable: false``). Scenario files may choose an id.
+    """
     if not isinstance(raw, dict):
         raise DefinitionError(["a data extension must be a JSON object with 'name' and 'fields'"])
     problems: list[str] = []
@@ -175,9 +194,13 @@ def build_data_extension(raw: object, *, require_title_case: bool = True, now: f
         if f.name.lower() in seen:
             problems.append(f"field '{f.name}' duplicates '{seen[f.name.lower()]}' (names are case-insensitive)")
         seen[f.name.lower()] = f.name
+    category_id = _category(raw, problems)
+    given_id = _pick(raw, "id") if client_id else None
+    if given_id is not None and not (isinstance(given_id, str) and given_id.strip() and len(given_id) <= 100):
+        problems.append("'id' must be a non-empty string of at most 100 characters (a GUID)")
     if problems:
         raise DefinitionError(problems)
-    de_id = str(_pick(raw, "id", default=uuid.uuid4())).lower()
+    de_id = str(given_id or uuid.uuid4()).lower()
     return DataExtension(
         id=de_id,
         key=key if key is not None else de_id.upper(),
@@ -185,6 +208,6 @@ def build_data_extension(raw: object, *, require_title_case: bool = True, now: f
         fields=tuple(fields),
         is_sendable=_as_bool(_pick(raw, "isSendable", "sendable"), False),
         description=str(_pick(raw, "description", default="")),
-        category_id=int(_pick(raw, "categoryId", "category_id", default=0) or 0),
+        category_id=category_id,
         created_at=now,
     )

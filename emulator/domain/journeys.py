@@ -41,12 +41,14 @@ def _first(raw: dict, *names):
     return None
 
 
-def build_definition(raw: object, find_de, *, now: float, current: dict | None = None) -> dict:
+def build_definition(raw: object, find_de, *, now: float, current: dict | None = None, client_id: bool = True) -> dict:
     """A stored event definition from an API body (``eventDefinitionKey``, ``name``, ``dataExtensionId``)
     or a scenario entry (``key``, ``name``, ``data_extension`` as an external key).
 
     ``find_de(key=..., de_id=...)`` resolves the target DE. ``current`` is the definition being
-    updated: what the body leaves out is kept. Raises EventDefinitionError.
+    updated: what the body leaves out is kept. ``client_id=False`` (the REST API): a new definition's
+    id is assigned here whatever the body says, as SFMC does (sfmc-devtools marks ``id``
+    ``isCreateable: false``); scenario files may choose one. Raises EventDefinitionError.
     """
     if not isinstance(raw, dict):
         raise EventDefinitionError(["an event definition must be a JSON object"])
@@ -75,7 +77,7 @@ def build_definition(raw: object, find_de, *, now: float, current: dict | None =
     if problems:
         raise EventDefinitionError(problems)
     return {
-        "id": base.get("id") or str(_first(raw, "id") or uuid.uuid4()).lower(),
+        "id": base.get("id") or str((_first(raw, "id") if client_id else None) or uuid.uuid4()).lower(),
         "key": key,
         "name": str(name),
         "description": str(_first(raw, "description") or base.get("description") or ""),

@@ -84,12 +84,9 @@ class AsyncRows:
             self.start()
         return job
 
-    def get(self, tenant_id: str | None, job_id: str) -> dict | None:
-        """A job of ``tenant_id`` (any tenant's with None); another tenant's job is not found."""
-        job = self.store.get_async_job(job_id)
-        if job is None or (tenant_id is not None and job["tenant_id"] != tenant_id):
-            return None
-        return job
+    def get(self, tenant_id: str, job_id: str) -> dict | None:
+        """A job of ``tenant_id``; another tenant's job is not found."""
+        return self.store.get_async_job(tenant_id, job_id)
 
     def list(self, tenant_id: str, limit: int) -> list[dict]:
         return self.store.list_async_jobs(tenant_id, limit)
@@ -133,7 +130,7 @@ class AsyncRows:
             for _, job_id, _tenant_id in due:
                 del self._queued[job_id]
         for _, job_id, tenant_id in due:
-            job = self.store.get_async_job(job_id)
+            job = self.store.get_async_job(tenant_id, job_id)
             if job is not None and job["state"] == jobs.QUEUED:
                 self.store.put_async_job({**job, "state": jobs.PENDING, "picked_up_at": now})
             with self._cond:
@@ -144,7 +141,7 @@ class AsyncRows:
             return POLL
         if current is not None:
             try:
-                self._execute(current[0])
+                self._execute(*current)
             finally:
                 with self._cond:
                     if current in self._pending:
@@ -157,7 +154,7 @@ class AsyncRows:
 
     def _stalled(self, job_id: str, tenant_id: str, now: float) -> bool:
         """An ``async_stall`` fault leaves the job Pending; it is asked about again after POLL seconds."""
-        job = self.store.get_async_job(job_id)
+        job = self.store.get_async_job(tenant_id, job_id)
         fault = self.faults.for_async_job(tenant_id, job["data_extension"]) if job else None
         if fault is None or fault.action != "stall":
             self._fault = fault
@@ -168,9 +165,9 @@ class AsyncRows:
             self._queued[job_id] = (now + POLL, tenant_id)
         return True
 
-    def _execute(self, job_id: str) -> None:
+    def _execute(self, job_id: str, tenant_id: str) -> None:
         store = self.store
-        job = store.get_async_job(job_id)
+        job = store.get_async_job(tenant_id, job_id)
         if job is None or job["state"] not in jobs.UNFINISHED:  # reset or deleted meanwhile
             return
         job = {
@@ -194,7 +191,7 @@ class AsyncRows:
         if fault is not None and fault.action == "fail_rows":  # e.g. a deadlock: every row fails, none lands
             store.put_async_job(jobs.fail_every_row(job, fault.message, self.clock.now()))
             return
-        rows, positions, refused = jobs.row_inputs(de, store.async_job_items(job_id) or [], job["shape"])
+        rows, positions, refused = jobs.row_inputs(de, store.async_job_items(tenant_id, job_id) or [], job["shape"])
 
         def record(plan) -> None:  # runs inside the rows' transaction: rows and outcome land together
             store.put_async_job(

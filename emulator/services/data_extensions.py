@@ -41,6 +41,10 @@ class DataExtensions:
     def forget(self, tenant_id: str) -> None:
         self._des.pop(tenant_id, None)
 
+    def ids_of_others(self, tenant_id: str) -> set[str]:
+        """The DE ids every other tenant holds (a scenario may choose ids, never one of these)."""
+        return {d.id for owner, held in self._des.items() if owner != tenant_id for d in held}
+
     def list(self, tenant_id: str) -> list[DataExtension]:
         return list(self._des.get(tenant_id, []))
 
@@ -55,11 +59,11 @@ class DataExtensions:
         tenant = self.tenants.get(tenant_id)
         require_title_case = tenant.settings.require_title_case if tenant else True
         try:
-            de = build_data_extension(raw, require_title_case=require_title_case, now=self.clock.now())
+            de = build_data_extension(raw, require_title_case=require_title_case, now=self.clock.now(), client_id=False)
         except DefinitionError as err:
             raise _invalid("Unable to create the data extension: ", err.problems) from None
         with self.lock:
-            if self.find(tenant_id, key=de.key) or self.find(tenant_id, de_id=de.id):
+            if self.find(tenant_id, key=de.key):
                 raise SfmcError(409, errors.ALREADY_EXISTS, f"A data extension with the key '{de.key}' already exists.")
             self.store.put_data_extension(tenant_id, de)
             self._des.setdefault(tenant_id, []).append(de)

@@ -55,11 +55,11 @@ class Journeys:
 
     def create(self, tenant_id: str, body: dict) -> dict:
         try:
-            definition = rules.build_definition(body, self._find_de(tenant_id), now=self.clock.now())
+            definition = rules.build_definition(body, self._find_de(tenant_id), now=self.clock.now(), client_id=False)
         except EventDefinitionError as err:
             raise _invalid(err.problems) from None
         with self._lock:
-            if self.find(tenant_id, key=definition["key"]) or self.find(tenant_id, definition_id=definition["id"]):
+            if self.find(tenant_id, key=definition["key"]):
                 raise errors.SfmcError(
                     409,
                     errors.ALREADY_EXISTS,

@@ -75,14 +75,14 @@ class Rows:
             plan = plan_rows(
                 de,
                 rows,
-                lambda keys: self.store.rows_by_key(de.id, keys),
+                lambda keys: self.store.rows_by_key(tenant_id, de.id, keys),
                 strict=strict,
                 insert_only=insert_only,
                 stop_at_first_error=stop_at_first_error,
             )
             with self.store.transaction() if then is not None else nullcontext():
                 if plan.writes or plan.appends:
-                    self.store.write_rows(de.id, plan.writes, plan.appends)
+                    self.store.write_rows(tenant_id, de.id, plan.writes, plan.appends)
                 if then is not None:
                     then(plan)
         self.stats.record_write(
@@ -107,19 +107,19 @@ class Rows:
             )
         return plan
 
-    def existing(self, de: DataExtension, row_keys: list[str]) -> dict[str, dict]:
+    def existing(self, tenant_id: str, de: DataExtension, row_keys: list[str]) -> dict[str, dict]:
         """The stored rows of these keys (``domain.rows.row_key_of``)."""
-        return self.store.rows_by_key(de.id, row_keys)
+        return self.store.rows_by_key(tenant_id, de.id, row_keys)
 
-    def delete(self, de: DataExtension, row_keys: list[str]) -> int:
+    def delete(self, tenant_id: str, de: DataExtension, row_keys: list[str]) -> int:
         with self.lock:
-            return self.store.delete_rows(de.id, row_keys)
+            return self.store.delete_rows(tenant_id, de.id, row_keys)
 
-    def query(self, de: DataExtension, where, offset: int, limit: int) -> tuple[list[dict], int]:
+    def query(self, tenant_id: str, de: DataExtension, where, offset: int, limit: int) -> tuple[list[dict], int]:
         """Rows matching a filter tree whose columns are already canonical (SOAP's filters build one)."""
-        return self.store.query_rows(de.id, where, offset, limit)
+        return self.store.query_rows(tenant_id, de.id, where, offset, limit)
 
-    def read(self, de: DataExtension, *, page: int, page_size: int, filter_text: str | None):
+    def read(self, tenant_id: str, de: DataExtension, *, page: int, page_size: int, filter_text: str | None):
         where = None
         if filter_text:
             try:
@@ -132,7 +132,7 @@ class Rows:
                         f"Invalid $filter: the column '{name}' does not exist.", errors.INCORRECT_FORMAT
                     )
             where = _canonical(where, de)
-        return self.store.query_rows(de.id, where, (page - 1) * page_size, page_size)
+        return self.store.query_rows(tenant_id, de.id, where, (page - 1) * page_size, page_size)
 
 
 def _canonical(node, de: DataExtension):

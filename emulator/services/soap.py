@@ -175,7 +175,7 @@ class Soap:
             )
         columns = [de.column(p) for p in wanted]
         where = _where(query.filter, de)
-        rows, total = self.rows.query(de, where, offset, soap.PAGE_SIZE)
+        rows, total = self.rows.query(tenant_id, de, where, offset, soap.PAGE_SIZE)
         objects = [
             RetrievedObject(
                 "DataExtensionObject",
@@ -320,13 +320,13 @@ class Soap:
             inputs.append(RowInput(keys, values))
             echoes.append(pairs)
         if operation == "Delete":
-            return self._delete_rows(de, batch, inputs, echoes)
+            return self._delete_rows(tenant_id, de, batch, inputs, echoes)
         upsert = (action or "").lower() == "updateadd"
         missing: dict[int, str] = {}
         if operation == "Update" and not upsert and de.primary_keys:
             strict = self.tenant(tenant_id).settings.strict_columns
             prepared = [prepare_row(de, row, i, strict) for i, row in enumerate(inputs)]
-            stored = self.rows.existing(de, [p.row_key for p in prepared if p.ok and p.row_key])
+            stored = self.rows.existing(tenant_id, de, [p.row_key for p in prepared if p.ok and p.row_key])
             for i, p in enumerate(prepared):
                 if p.ok and p.row_key not in stored:
                     missing[i] = "Error: Unable to update the row: no row with these primary key values exists."
@@ -364,7 +364,7 @@ class Soap:
             out.append((index, _row_failure(operation, index, de.key, echoes[position], message, ERROR_ROW)))
         return out
 
-    def _delete_rows(self, de: DataExtension, batch, inputs, echoes):
+    def _delete_rows(self, tenant_id: str, de: DataExtension, batch, inputs, echoes):
         out, keys = [], []
         for position, row in enumerate(inputs):
             index = batch[position][0]
@@ -379,8 +379,8 @@ class Soap:
                 out.append((index, _row_failure("Delete", index, de.key, echoes[position], problem, ERROR_ROW)))
                 continue
             keys.append((index, position, outcome.row_key))
-        existing = self.rows.existing(de, [k for _, _, k in keys])
-        self.rows.delete(de, [k for _, _, k in keys if k in existing])
+        existing = self.rows.existing(tenant_id, de, [k for _, _, k in keys])
+        self.rows.delete(tenant_id, de, [k for _, _, k in keys if k in existing])
         for index, position, key in keys:
             if key in existing:
                 out.append((index, _row_result("Delete", index, de.key, echoes[position])))

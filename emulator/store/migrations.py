@@ -8,6 +8,9 @@ between SQLite and PostgreSQL left as ``{placeholders}``:
 - ``{ordinal}``: nothing on SQLite (its ``rowid`` keeps insertion order), an insertion-order column on
   PostgreSQL, for tables listed in the order they were written.
 
+An entry may instead be a dict of one script per dialect, where the two databases need different
+statements for the same change (SQLite cannot change a primary key in place; PostgreSQL can).
+
 SQLite records its version in ``PRAGMA user_version``; PostgreSQL in a ``schema_version`` table.
 """
 
@@ -58,6 +61,61 @@ MIGRATIONS = [
     ALTER TABLE async_jobs ADD COLUMN due_at {real};
     CREATE INDEX async_jobs_due ON async_jobs (state, due_at);
     """,
+    # every object keyed by its tenant: an id a client chose never reaches another tenant's object
+    {
+        "sqlite": """
+    CREATE TABLE data_extensions_v4 (
+        tenant_id TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, id));
+    INSERT INTO data_extensions_v4 (tenant_id, id, key, body)
+        SELECT tenant_id, id, key, body FROM data_extensions ORDER BY rowid;
+    CREATE TABLE rows_v4 (
+        seq INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, de_id TEXT NOT NULL, row_key TEXT, data TEXT NOT NULL);
+    INSERT INTO rows_v4 (seq, tenant_id, de_id, row_key, data)
+        SELECT r.seq, d.tenant_id, r.de_id, r.row_key, r.data FROM rows r JOIN data_extensions d ON d.id = r.de_id;
+    DROP TABLE rows;
+    DROP TABLE data_extensions;
+    ALTER TABLE data_extensions_v4 RENAME TO data_extensions;
+    ALTER TABLE rows_v4 RENAME TO rows;
+    CREATE UNIQUE INDEX data_extensions_key ON data_extensions (tenant_id, lower(key));
+    CREATE UNIQUE INDEX rows_key ON rows (tenant_id, de_id, row_key);
+    CREATE INDEX rows_de ON rows (tenant_id, de_id, seq);
+    CREATE TABLE event_definitions_v4 (
+        tenant_id TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, id));
+    INSERT INTO event_definitions_v4 (tenant_id, id, key, body)
+        SELECT tenant_id, id, key, body FROM event_definitions ORDER BY rowid;
+    DROP TABLE event_definitions;
+    ALTER TABLE event_definitions_v4 RENAME TO event_definitions;
+    CREATE UNIQUE INDEX event_definitions_key ON event_definitions (tenant_id, lower(key));
+    CREATE TABLE async_jobs_v4 (
+        tenant_id TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, called_at REAL NOT NULL,
+        body TEXT NOT NULL, items TEXT, due_at REAL, PRIMARY KEY (tenant_id, id));
+    INSERT INTO async_jobs_v4 (tenant_id, id, state, called_at, body, items, due_at)
+        SELECT tenant_id, id, state, called_at, body, items, due_at FROM async_jobs ORDER BY rowid;
+    DROP TABLE async_jobs;
+    ALTER TABLE async_jobs_v4 RENAME TO async_jobs;
+    CREATE INDEX async_jobs_tenant ON async_jobs (tenant_id, called_at);
+    CREATE INDEX async_jobs_state ON async_jobs (state, called_at);
+    CREATE INDEX async_jobs_due ON async_jobs (state, due_at);
+    """,
+        "postgresql": """
+    ALTER TABLE rows ADD COLUMN tenant_id TEXT;
+    UPDATE rows SET tenant_id = d.tenant_id FROM data_extensions d WHERE d.id = rows.de_id;
+    DELETE FROM rows WHERE tenant_id IS NULL;
+    ALTER TABLE rows ALTER COLUMN tenant_id SET NOT NULL;
+    DROP INDEX rows_key;
+    DROP INDEX rows_de;
+    CREATE UNIQUE INDEX rows_key ON rows (tenant_id, de_id, row_key);
+    CREATE INDEX rows_de ON rows (tenant_id, de_id, seq);
+    ALTER TABLE data_extensions DROP CONSTRAINT data_extensions_pkey;
+    ALTER TABLE data_extensions ADD PRIMARY KEY (tenant_id, id);
+    ALTER TABLE event_definitions DROP CONSTRAINT event_definitions_pkey;
+    ALTER TABLE event_definitions ADD PRIMARY KEY (tenant_id, id);
+    ALTER TABLE async_jobs DROP CONSTRAINT async_jobs_pkey;
+    ALTER TABLE async_jobs ADD PRIMARY KEY (tenant_id, id);
+    """,
+    },
 ]
 
 DIALECTS = {
@@ -68,5 +126,6 @@ DIALECTS = {
 
 def statements(version: int, dialect: str) -> list[str]:
     """The SQL statements of migration ``version`` (1-based) for ``dialect``."""
-    script = MIGRATIONS[version - 1].format(**DIALECTS[dialect])
+    entry = MIGRATIONS[version - 1]
+    script = (entry[dialect] if isinstance(entry, dict) else entry).format(**DIALECTS[dialect])
     return [s.strip() for s in script.split(";") if s.strip()]

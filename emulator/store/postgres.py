@@ -13,7 +13,8 @@ or one transaction in PostgreSQL:
   rows and outcome, so a process killed mid-job leaves the job to another, and a job commits
   its outcome at most once (``claim_async_job``).
 
-Rows are JSON text in one generic table keyed by (Data Extension id, row key), as on SQLite.
+Rows are JSON text in one generic table keyed by (tenant, Data Extension id, row key), as on SQLite;
+every key starts with the tenant (see ``base.py``).
 """
 
 from __future__ import annotations
@@ -137,9 +138,9 @@ class PostgresStore:
 
     def put_data_extension(self, tenant_id: str, de: DataExtension) -> None:
         self._execute(
-            "INSERT INTO data_extensions (id, tenant_id, key, body) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, key = excluded.key, body = excluded.body",
-            (de.id, tenant_id, de.key, json.dumps(_de_to_json(de))),
+            "INSERT INTO data_extensions (tenant_id, id, key, body) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (tenant_id, id) DO UPDATE SET key = excluded.key, body = excluded.body",
+            (tenant_id, de.id, de.key, json.dumps(_de_to_json(de))),
         )
 
     def list_data_extensions(self, tenant_id: str) -> list[DataExtension]:
@@ -148,45 +149,52 @@ class PostgresStore:
 
     def delete_data_extension(self, tenant_id: str, de_id: str) -> bool:
         with self.transaction() as db:
-            db.execute("DELETE FROM rows WHERE de_id = %s", (de_id,))
+            db.execute("DELETE FROM rows WHERE tenant_id = %s AND de_id = %s", (tenant_id, de_id))
             cursor = db.execute("DELETE FROM data_extensions WHERE tenant_id = %s AND id = %s", (tenant_id, de_id))
             return cursor.rowcount > 0
 
     # -- rows ---------------------------------------------------------------------------------
 
-    def delete_rows(self, de_id: str, row_keys: list[str]) -> int:
+    def delete_rows(self, tenant_id: str, de_id: str, row_keys: list[str]) -> int:
         unique = list(dict.fromkeys(row_keys))
         if not unique:
             return 0
-        return self._execute("DELETE FROM rows WHERE de_id = %s AND row_key = ANY(%s)", (de_id, unique))
+        return self._execute(
+            "DELETE FROM rows WHERE tenant_id = %s AND de_id = %s AND row_key = ANY(%s)", (tenant_id, de_id, unique)
+        )
 
-    def rows_by_key(self, de_id: str, row_keys: list[str]) -> dict[str, dict]:
+    def rows_by_key(self, tenant_id: str, de_id: str, row_keys: list[str]) -> dict[str, dict]:
         unique = list(dict.fromkeys(row_keys))
         if not unique:
             return {}
-        rows = self._query("SELECT row_key, data FROM rows WHERE de_id = %s AND row_key = ANY(%s)", (de_id, unique))
+        rows = self._query(
+            "SELECT row_key, data FROM rows WHERE tenant_id = %s AND de_id = %s AND row_key = ANY(%s)",
+            (tenant_id, de_id, unique),
+        )
         return {key: json.loads(data) for key, data in rows}
 
-    def write_rows(self, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
+    def write_rows(self, tenant_id: str, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
         dumps = json.dumps
         with self.transaction() as db, db.cursor() as cur:
             if writes:
                 cur.executemany(
-                    "INSERT INTO rows (de_id, row_key, data) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (de_id, row_key) DO UPDATE SET data = excluded.data",
-                    [(de_id, key, dumps(data)) for key, data in writes.items()],
+                    "INSERT INTO rows (tenant_id, de_id, row_key, data) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (tenant_id, de_id, row_key) DO UPDATE SET data = excluded.data",
+                    [(tenant_id, de_id, key, dumps(data)) for key, data in writes.items()],
                 )
             if appends:
                 cur.executemany(
-                    "INSERT INTO rows (de_id, row_key, data) VALUES (%s, NULL, %s)",
-                    [(de_id, dumps(data)) for data in appends],
+                    "INSERT INTO rows (tenant_id, de_id, row_key, data) VALUES (%s, %s, NULL, %s)",
+                    [(tenant_id, de_id, dumps(data)) for data in appends],
                 )
 
-    def query_rows(self, de_id: str, where, offset: int, limit: int) -> tuple[list[dict], int]:
+    def query_rows(self, tenant_id: str, de_id: str, where, offset: int, limit: int) -> tuple[list[dict], int]:
         clause, params = _where_sql(where)
-        base = f"FROM rows WHERE de_id = %s{' AND ' + clause if clause else ''}"
-        total = self._query(f"SELECT count(*) {base}", (de_id, *params))[0][0]
-        rows = self._query(f"SELECT data {base} ORDER BY seq LIMIT %s OFFSET %s", (de_id, *params, limit, offset))
+        base = f"FROM rows WHERE tenant_id = %s AND de_id = %s{' AND ' + clause if clause else ''}"
+        total = self._query(f"SELECT count(*) {base}", (tenant_id, de_id, *params))[0][0]
+        rows = self._query(
+            f"SELECT data {base} ORDER BY seq LIMIT %s OFFSET %s", (tenant_id, de_id, *params, limit, offset)
+        )
         return [json.loads(d) for (d,) in rows], total
 
     # -- tokens -------------------------------------------------------------------------------
@@ -242,7 +250,7 @@ class PostgresStore:
         if items is not None:
             self._execute(
                 "INSERT INTO async_jobs (id, tenant_id, state, called_at, due_at, body, items) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, id) DO UPDATE SET "
                 "state = excluded.state, called_at = excluded.called_at, due_at = excluded.due_at, "
                 "body = excluded.body, items = excluded.items",
                 (
@@ -259,16 +267,16 @@ class PostgresStore:
             finished = record["state"] in ("Complete", "Error")
             self._execute(
                 f"UPDATE async_jobs SET state = %s, due_at = coalesce(%s, due_at), body = %s"
-                f"{', items = NULL' if finished else ''} WHERE id = %s",
-                (record["state"], record.get("due_at"), body, record["id"]),
+                f"{', items = NULL' if finished else ''} WHERE tenant_id = %s AND id = %s",
+                (record["state"], record.get("due_at"), body, record["tenant_id"], record["id"]),
             )
 
-    def get_async_job(self, job_id: str) -> dict | None:
-        rows = self._query("SELECT body FROM async_jobs WHERE id = %s", (job_id,))
+    def get_async_job(self, tenant_id: str, job_id: str) -> dict | None:
+        rows = self._query("SELECT body FROM async_jobs WHERE tenant_id = %s AND id = %s", (tenant_id, job_id))
         return json.loads(rows[0][0]) if rows else None
 
-    def async_job_items(self, job_id: str) -> list | None:
-        rows = self._query("SELECT items FROM async_jobs WHERE id = %s", (job_id,))
+    def async_job_items(self, tenant_id: str, job_id: str) -> list | None:
+        rows = self._query("SELECT items FROM async_jobs WHERE tenant_id = %s AND id = %s", (tenant_id, job_id))
         return json.loads(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def list_async_jobs(self, tenant_id: str | None, limit: int, states: tuple[str, ...] = ()) -> list[dict]:
@@ -304,9 +312,9 @@ class PostgresStore:
 
     def put_event_definition(self, tenant_id: str, definition: dict) -> None:
         self._execute(
-            "INSERT INTO event_definitions (id, tenant_id, key, body) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, key = excluded.key, body = excluded.body",
-            (definition["id"], tenant_id, definition["key"], json.dumps(definition)),
+            "INSERT INTO event_definitions (tenant_id, id, key, body) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (tenant_id, id) DO UPDATE SET key = excluded.key, body = excluded.body",
+            (tenant_id, definition["id"], definition["key"], json.dumps(definition)),
         )
 
     def list_event_definitions(self, tenant_id: str) -> list[dict]:
@@ -361,9 +369,7 @@ class PostgresStore:
                 self._delete_tenant_data(db, tenant_id, keep_definitions=True)
 
     def _delete_tenant_data(self, db, tenant_id: str, keep_definitions: bool) -> None:
-        db.execute(
-            "DELETE FROM rows WHERE de_id IN (SELECT id FROM data_extensions WHERE tenant_id = %s)", (tenant_id,)
-        )
+        db.execute("DELETE FROM rows WHERE tenant_id = %s", (tenant_id,))
         for table in ("tokens", "writes", "async_jobs", "journey_entries", "contacts", "buckets"):
             db.execute(f"DELETE FROM {table} WHERE tenant_id = %s", (tenant_id,))
         if not keep_definitions:

@@ -3,8 +3,9 @@
 One connection guarded by a lock: SQLite serialises writers anyway, and a single connection
 keeps ``:memory:`` databases shared by every server thread. WAL with ``synchronous=NORMAL``
 means a transaction that returned is on disk for any later process, including after the
-emulator is killed. Rows live in one generic table keyed by (Data Extension id, row key), with
-the row as JSON, so reads can filter with ``json_extract``.
+emulator is killed. Rows live in one generic table keyed by (tenant, Data Extension id, row key),
+with the row as JSON, so reads can filter with ``json_extract``. Every key starts with the tenant
+(see ``base.py``).
 """
 
 from __future__ import annotations
@@ -103,9 +104,9 @@ class SQLiteStore:
     def put_data_extension(self, tenant_id: str, de: DataExtension) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO data_extensions (id, tenant_id, key, body) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
-                "SET tenant_id = excluded.tenant_id, key = excluded.key, body = excluded.body",  # keeps its place
-                (de.id, tenant_id, de.key, json.dumps(_de_to_json(de))),
+                "INSERT INTO data_extensions (tenant_id, id, key, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (tenant_id, id) DO UPDATE SET key = excluded.key, body = excluded.body",  # keeps its place
+                (tenant_id, de.id, de.key, json.dumps(_de_to_json(de))),
             )
 
     def list_data_extensions(self, tenant_id: str) -> list[DataExtension]:
@@ -114,54 +115,60 @@ class SQLiteStore:
 
     def delete_data_extension(self, tenant_id: str, de_id: str) -> bool:
         with self.transaction() as db:
-            db.execute("DELETE FROM rows WHERE de_id = ?", (de_id,))
+            db.execute("DELETE FROM rows WHERE tenant_id = ? AND de_id = ?", (tenant_id, de_id))
             cursor = db.execute("DELETE FROM data_extensions WHERE tenant_id = ? AND id = ?", (tenant_id, de_id))
             return cursor.rowcount > 0
 
     # -- rows ---------------------------------------------------------------------------------
 
-    def delete_rows(self, de_id: str, row_keys: list[str]) -> int:
+    def delete_rows(self, tenant_id: str, de_id: str, row_keys: list[str]) -> int:
         deleted = 0
         with self.transaction() as db:
             for start in range(0, len(row_keys), 500):
                 chunk = row_keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                cursor = db.execute(f"DELETE FROM rows WHERE de_id = ? AND row_key IN ({marks})", (de_id, *chunk))
+                cursor = db.execute(
+                    f"DELETE FROM rows WHERE tenant_id = ? AND de_id = ? AND row_key IN ({marks})",
+                    (tenant_id, de_id, *chunk),
+                )
                 deleted += cursor.rowcount
         return deleted
 
-    def rows_by_key(self, de_id: str, row_keys: list[str]) -> dict[str, dict]:
+    def rows_by_key(self, tenant_id: str, de_id: str, row_keys: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
         unique = list(dict.fromkeys(row_keys))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for key, data in self._query(
-                f"SELECT row_key, data FROM rows WHERE de_id = ? AND row_key IN ({marks})", (de_id, *chunk)
+                f"SELECT row_key, data FROM rows WHERE tenant_id = ? AND de_id = ? AND row_key IN ({marks})",
+                (tenant_id, de_id, *chunk),
             ):
                 found[key] = json.loads(data)
         return found
 
-    def write_rows(self, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
+    def write_rows(self, tenant_id: str, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
         dumps = json.dumps
         with self.transaction() as db:
             if writes:
                 db.executemany(
-                    "INSERT INTO rows (de_id, row_key, data) VALUES (?, ?, ?) "
-                    "ON CONFLICT (de_id, row_key) DO UPDATE SET data = excluded.data",
-                    [(de_id, key, dumps(data)) for key, data in writes.items()],
+                    "INSERT INTO rows (tenant_id, de_id, row_key, data) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (tenant_id, de_id, row_key) DO UPDATE SET data = excluded.data",
+                    [(tenant_id, de_id, key, dumps(data)) for key, data in writes.items()],
                 )
             if appends:
                 db.executemany(
-                    "INSERT INTO rows (de_id, row_key, data) VALUES (?, NULL, ?)",
-                    [(de_id, dumps(data)) for data in appends],
+                    "INSERT INTO rows (tenant_id, de_id, row_key, data) VALUES (?, ?, NULL, ?)",
+                    [(tenant_id, de_id, dumps(data)) for data in appends],
                 )
 
-    def query_rows(self, de_id: str, where, offset: int, limit: int) -> tuple[list[dict], int]:
+    def query_rows(self, tenant_id: str, de_id: str, where, offset: int, limit: int) -> tuple[list[dict], int]:
         clause, params = _where_sql(where)
-        base = f"FROM rows WHERE de_id = ?{' AND ' + clause if clause else ''}"
-        total = self._query(f"SELECT count(*) {base}", (de_id, *params))[0][0]
-        rows = self._query(f"SELECT data {base} ORDER BY seq LIMIT ? OFFSET ?", (de_id, *params, limit, offset))
+        base = f"FROM rows WHERE tenant_id = ? AND de_id = ?{' AND ' + clause if clause else ''}"
+        total = self._query(f"SELECT count(*) {base}", (tenant_id, de_id, *params))[0][0]
+        rows = self._query(
+            f"SELECT data {base} ORDER BY seq LIMIT ? OFFSET ?", (tenant_id, de_id, *params, limit, offset)
+        )
         return [json.loads(d) for (d,) in rows], total
 
     # -- tokens -------------------------------------------------------------------------------
@@ -170,7 +177,9 @@ class SQLiteStore:
         with self.transaction() as db:
             db.execute("DELETE FROM tokens WHERE expires_at < ?", (time.time() - 86400,))
             db.execute(
-                "INSERT OR REPLACE INTO tokens (token, tenant_id, expires_at, body) VALUES (?, ?, ?, ?)",
+                "INSERT INTO tokens (token, tenant_id, expires_at, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (token) DO UPDATE SET tenant_id = excluded.tenant_id, "
+                "expires_at = excluded.expires_at, body = excluded.body",
                 (token, record["tenant_id"], record["expires_at"], json.dumps(record)),
             )
 
@@ -232,8 +241,10 @@ class SQLiteStore:
         with self.transaction() as db:
             if items is not None:
                 db.execute(
-                    "INSERT OR REPLACE INTO async_jobs (id, tenant_id, state, called_at, due_at, body, items) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO async_jobs (id, tenant_id, state, called_at, due_at, body, items) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO UPDATE SET "
+                    "state = excluded.state, called_at = excluded.called_at, due_at = excluded.due_at, "
+                    "body = excluded.body, items = excluded.items",
                     (
                         record["id"],
                         record["tenant_id"],
@@ -248,16 +259,16 @@ class SQLiteStore:
                 finished = record["state"] in ("Complete", "Error")
                 db.execute(
                     f"UPDATE async_jobs SET state = ?, due_at = coalesce(?, due_at), body = ?"
-                    f"{', items = NULL' if finished else ''} WHERE id = ?",
-                    (record["state"], record.get("due_at"), body, record["id"]),
+                    f"{', items = NULL' if finished else ''} WHERE tenant_id = ? AND id = ?",
+                    (record["state"], record.get("due_at"), body, record["tenant_id"], record["id"]),
                 )
 
-    def get_async_job(self, job_id: str) -> dict | None:
-        rows = self._query("SELECT body FROM async_jobs WHERE id = ?", (job_id,))
+    def get_async_job(self, tenant_id: str, job_id: str) -> dict | None:
+        rows = self._query("SELECT body FROM async_jobs WHERE tenant_id = ? AND id = ?", (tenant_id, job_id))
         return json.loads(rows[0][0]) if rows else None
 
-    def async_job_items(self, job_id: str) -> list | None:
-        rows = self._query("SELECT items FROM async_jobs WHERE id = ?", (job_id,))
+    def async_job_items(self, tenant_id: str, job_id: str) -> list | None:
+        rows = self._query("SELECT items FROM async_jobs WHERE tenant_id = ? AND id = ?", (tenant_id, job_id))
         return json.loads(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def list_async_jobs(self, tenant_id: str | None, limit: int, states: tuple[str, ...] = ()) -> list[dict]:
@@ -291,8 +302,7 @@ class SQLiteStore:
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO event_definitions (id, tenant_id, key, body) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, key = excluded.key, "
-                "body = excluded.body",  # keeps its place
+                "ON CONFLICT (tenant_id, id) DO UPDATE SET key = excluded.key, body = excluded.body",  # keeps its place
                 (definition["id"], tenant_id, definition["key"], json.dumps(definition)),
             )
 
@@ -327,7 +337,9 @@ class SQLiteStore:
     def put_contact(self, tenant_id: str, contact: dict) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO contacts (tenant_id, contact_key, contact_id, body) VALUES (?, ?, ?, ?)",
+                "INSERT INTO contacts (tenant_id, contact_key, contact_id, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (tenant_id, contact_key) "
+                "DO UPDATE SET contact_id = excluded.contact_id, body = excluded.body",
                 (tenant_id, contact["contactKey"], contact["contactId"], json.dumps(contact)),
             )
 
@@ -352,7 +364,7 @@ class SQLiteStore:
                 self._delete_tenant_data(db, tenant_id, keep_definitions=True)
 
     def _delete_tenant_data(self, db, tenant_id: str, keep_definitions: bool) -> None:
-        db.execute("DELETE FROM rows WHERE de_id IN (SELECT id FROM data_extensions WHERE tenant_id = ?)", (tenant_id,))
+        db.execute("DELETE FROM rows WHERE tenant_id = ?", (tenant_id,))
         db.execute("DELETE FROM tokens WHERE tenant_id = ?", (tenant_id,))
         db.execute("DELETE FROM writes WHERE tenant_id = ?", (tenant_id,))
         for table in ("async_jobs", "journey_entries", "contacts", "buckets"):

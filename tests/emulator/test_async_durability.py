@@ -116,6 +116,6 @@ def test_a_job_cut_off_while_executing_runs_again_on_start(tmp_path):
     after.async_rows.stop()
     done = after.async_rows.get("t", job["id"])
     assert (done["saved_count"], list(done["failures"])) == (1, ["1"])  # the in-request duplicate, nothing else
-    rows, total = after.store.query_rows(de.id, None, 0, 10)
+    rows, total = after.store.query_rows("t", de.id, None, 0, 10)
     assert total == 1 and rows == [{"Contact Key": "a"}]
-    assert after.store.async_job_items(job["id"]) is None  # items are dropped once the job finished
+    assert after.store.async_job_items("t", job["id"]) is None  # items are dropped once the job finished

@@ -99,30 +99,31 @@ def test_data_extensions_keep_their_fields_and_insertion_order(store):
 
 
 def test_rows_upsert_by_key_append_and_read_back(store):
-    store.write_rows("de1", {"k1": {"Key": "k1", "Name": "Ann"}, "k2": {"Key": "k2", "Name": "Bo"}}, [])
-    store.write_rows("de1", {"k1": {"Key": "k1", "Name": "Annie"}}, [{"Key": None, "Name": "loose"}])
-    store.write_rows("de2", {"k1": {"Key": "k1", "Name": "other DE"}}, [])
-    assert store.rows_by_key("de1", ["k1", "k2", "k1", "nope"]) == {
+    store.write_rows("acme", "de1", {"k1": {"Key": "k1", "Name": "Ann"}, "k2": {"Key": "k2", "Name": "Bo"}}, [])
+    store.write_rows("acme", "de1", {"k1": {"Key": "k1", "Name": "Annie"}}, [{"Key": None, "Name": "loose"}])
+    store.write_rows("acme", "de2", {"k1": {"Key": "k1", "Name": "other DE"}}, [])
+    assert store.rows_by_key("acme", "de1", ["k1", "k2", "k1", "nope"]) == {
         "k1": {"Key": "k1", "Name": "Annie"},
         "k2": {"Key": "k2", "Name": "Bo"},
     }
-    assert store.rows_by_key("de1", []) == {}
-    rows, total = store.query_rows("de1", None, 0, 10)
+    assert store.rows_by_key("acme", "de1", []) == {}
+    rows, total = store.query_rows("acme", "de1", None, 0, 10)
     assert total == 3
     assert rows == [{"Key": "k1", "Name": "Annie"}, {"Key": "k2", "Name": "Bo"}, {"Key": None, "Name": "loose"}]
-    page, total = store.query_rows("de1", None, 1, 1)
+    page, total = store.query_rows("acme", "de1", None, 1, 1)
     assert (page, total) == ([{"Key": "k2", "Name": "Bo"}], 3)
 
 
 def test_many_rows_in_one_write(store):
     writes = {f"k{i}": {"Key": f"k{i}", "Name": str(i)} for i in range(1200)}
-    store.write_rows("de1", writes, [])
-    assert len(store.rows_by_key("de1", list(writes))) == 1200
-    assert store.query_rows("de1", None, 0, 1)[1] == 1200
+    store.write_rows("acme", "de1", writes, [])
+    assert len(store.rows_by_key("acme", "de1", list(writes))) == 1200
+    assert store.query_rows("acme", "de1", None, 0, 1)[1] == 1200
 
 
 def test_row_filters_compare_case_insensitively_with_and_or(store):
     store.write_rows(
+        "acme",
         "de1",
         {
             "1": {"Key": "1", "Name": "Ann"},
@@ -133,7 +134,7 @@ def test_row_filters_compare_case_insensitively_with_and_or(store):
     )
 
     def keys(text):
-        return [r["Key"] for r in store.query_rows("de1", parse_filter(text), 0, 10)[0]]
+        return [r["Key"] for r in store.query_rows("acme", "de1", parse_filter(text), 0, 10)[0]]
 
     assert keys("Name eq 'ANN'") == ["1"]
     assert keys("Name ne 'ann'") == ["2", "3"]
@@ -144,6 +145,7 @@ def test_row_filters_compare_case_insensitively_with_and_or(store):
 
 def test_soap_filter_operators_give_the_same_verdicts(store):
     store.write_rows(
+        "acme",
         "de1",
         {
             "1": {"Key": "1", "Name": "Ann", "Age": "9"},
@@ -156,7 +158,7 @@ def test_soap_filter_operators_give_the_same_verdicts(store):
 
     def keys(op, value="", values=(), numeric=False, column="Name"):
         where = Compare(column, op, value, tuple(values), numeric)
-        return [r["Key"] for r in store.query_rows("de1", where, 0, 10)[0]]
+        return [r["Key"] for r in store.query_rows("acme", "de1", where, 0, 10)[0]]
 
     assert keys("gt", "9", numeric=True, column="Age") == ["2", "3"]  # numbers, not text: 10 > 9
     assert keys("le", "10", numeric=True, column="Age") == ["1", "2"]
@@ -173,29 +175,30 @@ def test_rows_and_data_extensions_are_deleted(store):
     store.put_tenant(tenant())
     store.put_data_extension("acme", de("people", "de1"))
     store.put_data_extension("acme", de("others", "de2"))
-    store.write_rows("de1", {"a": {"Key": "a"}, "b": {"Key": "b"}, "c": {"Key": "c"}}, [])
-    store.write_rows("de2", {"a": {"Key": "a"}}, [])
-    assert store.delete_rows("de1", ["a", "c", "missing", "a"]) == 2
-    assert list(store.rows_by_key("de1", ["a", "b", "c"])) == ["b"]
-    assert store.delete_rows("de1", []) == 0
+    store.write_rows("acme", "de1", {"a": {"Key": "a"}, "b": {"Key": "b"}, "c": {"Key": "c"}}, [])
+    store.write_rows("acme", "de2", {"a": {"Key": "a"}}, [])
+    assert store.delete_rows("acme", "de1", ["a", "c", "missing", "a"]) == 2
+    assert list(store.rows_by_key("acme", "de1", ["a", "b", "c"])) == ["b"]
+    assert store.delete_rows("acme", "de1", []) == 0
     assert store.delete_data_extension("other-tenant", "de1") is False
+    assert list(store.rows_by_key("acme", "de1", ["b"])) == ["b"]  # another tenant's delete touched nothing
     assert store.delete_data_extension("acme", "de1") is True
     assert [d.id for d in store.list_data_extensions("acme")] == ["de2"]
-    assert store.query_rows("de1", None, 0, 10)[1] == 0
-    assert store.rows_by_key("de2", ["a"]) == {"a": {"Key": "a"}}
+    assert store.query_rows("acme", "de1", None, 0, 10)[1] == 0
+    assert store.rows_by_key("acme", "de2", ["a"]) == {"a": {"Key": "a"}}
 
 
 def test_a_failing_transaction_leaves_nothing_and_nested_ones_roll_back_alone(store):
     with pytest.raises(RuntimeError), store.transaction():
-        store.write_rows("de1", {"a": {"Key": "a"}}, [])
+        store.write_rows("acme", "de1", {"a": {"Key": "a"}}, [])
         raise RuntimeError("boom")
-    assert store.rows_by_key("de1", ["a"]) == {}
+    assert store.rows_by_key("acme", "de1", ["a"]) == {}
     with store.transaction():
-        store.write_rows("de1", {"b": {"Key": "b"}}, [])
+        store.write_rows("acme", "de1", {"b": {"Key": "b"}}, [])
         with pytest.raises(RuntimeError), store.transaction():
-            store.write_rows("de1", {"c": {"Key": "c"}}, [])
+            store.write_rows("acme", "de1", {"c": {"Key": "c"}}, [])
             raise RuntimeError("inner")
-    assert set(store.rows_by_key("de1", ["a", "b", "c"])) == {"b"}
+    assert set(store.rows_by_key("acme", "de1", ["a", "b", "c"])) == {"b"}
 
 
 # -- tokens, write log, throttle ------------------------------------------------------------------
@@ -256,14 +259,14 @@ def test_token_bucket_is_exact_under_concurrent_callers(url):
 
 def test_async_jobs_keep_items_until_finished(store):
     store.put_async_job(job("j1"), [{"keys": {"Key": "1"}}])
-    assert store.get_async_job("j1")["state"] == jobs.QUEUED
-    assert store.async_job_items("j1") == [{"keys": {"Key": "1"}}]
+    assert store.get_async_job("acme", "j1")["state"] == jobs.QUEUED
+    assert store.async_job_items("acme", "j1") == [{"keys": {"Key": "1"}}]
     store.put_async_job({**job("j1"), "state": jobs.PENDING})
-    assert store.async_job_items("j1") == [{"keys": {"Key": "1"}}]
+    assert store.async_job_items("acme", "j1") == [{"keys": {"Key": "1"}}]
     store.put_async_job({**job("j1"), "state": jobs.COMPLETE})
-    assert store.get_async_job("j1")["state"] == jobs.COMPLETE
-    assert store.async_job_items("j1") is None
-    assert store.get_async_job("nope") is None
+    assert store.get_async_job("acme", "j1")["state"] == jobs.COMPLETE
+    assert store.async_job_items("acme", "j1") is None
+    assert store.get_async_job("acme", "nope") is None
 
 
 def test_async_jobs_list_by_tenant_and_state_in_call_order(store):
@@ -318,7 +321,7 @@ def test_event_definitions_journey_entries_and_contacts(store):
 def _fill(store, tenant_id: str, de_id: str) -> None:
     store.put_tenant(tenant(tenant_id))
     store.put_data_extension(tenant_id, de(f"people-{tenant_id}", de_id))
-    store.write_rows(de_id, {"k": {"Key": "k"}}, [])
+    store.write_rows(tenant_id, de_id, {"k": {"Key": "k"}}, [])
     store.put_token(f"tok-{tenant_id}", {"tenant_id": tenant_id, "expires_at": 2e9})
     store.log_write(tenant_id, {"at": 1.0})
     store.put_async_job(job(f"job-{tenant_id}", tenant_id=tenant_id), [])
@@ -332,7 +335,7 @@ def _state(store, tenant_id: str, de_id: str) -> dict:
     return {
         "tenant": store.get_tenant(tenant_id) is not None,
         "des": len(store.list_data_extensions(tenant_id)),
-        "rows": store.query_rows(de_id, None, 0, 10)[1],
+        "rows": store.query_rows(tenant_id, de_id, None, 0, 10)[1],
         "token": store.get_token(f"tok-{tenant_id}") is not None,
         "writes": len(store.list_writes(tenant_id, 10)),
         "jobs": len(store.list_async_jobs(tenant_id, 10)),
@@ -363,3 +366,87 @@ def test_reset_of_everything_and_deleting_a_tenant(store):
     _fill(store, "a", "de-a")
     assert store.delete_tenant("a") is True
     assert _state(store, "a", "de-a") == {"tenant": False, "des": 0, "events": 0, **CLEARED}
+
+
+# -- tenant scope in every key ------------------------------------------------------------------------
+
+
+def test_the_same_ids_in_two_tenants_are_two_objects(store):
+    for t in ("a", "b"):
+        store.put_tenant(tenant(t))
+        store.put_data_extension(t, de(f"people-{t}", "same-id"))
+        store.write_rows(t, "same-id", {"k": {"Key": "k", "Name": t}}, [{"Key": None, "Name": f"loose {t}"}])
+        store.put_event_definition(t, {"id": "ev", "key": f"Signup-{t}"})
+        store.put_async_job(job("job", tenant_id=t), [{"from": t}])
+    store.put_data_extension("a", de("renamed", "same-id"))  # an update stays inside tenant a
+    store.put_async_job({**job("job", tenant_id="a"), "state": jobs.COMPLETE})
+    assert [d.key for d in store.list_data_extensions("a")] == ["renamed"]
+    assert [d.key for d in store.list_data_extensions("b")] == ["people-b"]
+    assert store.rows_by_key("b", "same-id", ["k"]) == {"k": {"Key": "k", "Name": "b"}}
+    assert [r["Name"] for r in store.query_rows("b", "same-id", None, 0, 10)[0]] == ["b", "loose b"]
+    assert store.list_event_definitions("b") == [{"id": "ev", "key": "Signup-b"}]
+    assert store.get_async_job("b", "job")["state"] == jobs.QUEUED
+    assert store.async_job_items("b", "job") == [{"from": "b"}] and store.async_job_items("a", "job") is None
+    assert store.delete_event_definition("a", "ev") is True
+    assert store.list_event_definitions("b") == [{"id": "ev", "key": "Signup-b"}]
+    store.delete_tenant("a")
+    assert store.query_rows("b", "same-id", None, 0, 10)[1] == 2
+
+
+def _database_at_version_3(url: str):
+    """A database as the emulator left it before tenant-scoped keys, with one tenant's objects."""
+    from emulator.store.migrations import statements
+
+    de_body = '{"id": "d1", "key": "k", "name": "K", "is_sendable": false, "description": "", ' + (
+        '"category_id": 0, "created_at": 0.0, "fields": []}'
+    )
+    inserts = [
+        ("INSERT INTO data_extensions (id, tenant_id, key, body) VALUES ('d1', 't1', 'k', {0})", (de_body,)),
+        ("INSERT INTO rows (de_id, row_key, data) VALUES ('d1', 'a', '{{\"A\": \"1\"}}')", ()),
+        (
+            "INSERT INTO event_definitions (id, tenant_id, key, body) VALUES ('e1', 't1', 'ev', '{{\"id\": \"e1\"}}')",
+            (),
+        ),
+        (
+            "INSERT INTO async_jobs (id, tenant_id, state, called_at, body, items, due_at) "
+            "VALUES ('j1', 't1', 'Queued', 1.0, '{{\"id\": \"j1\"}}', '[]', 1.0)",
+            (),
+        ),
+    ]
+    if url.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as db:
+            for number in (1, 2, 3):
+                for statement in statements(number, "postgresql"):
+                    db.execute(statement)
+            db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            db.execute("INSERT INTO schema_version (version) VALUES (3)")
+            for sql, params in inserts:
+                db.execute(sql.format("%s"), params)
+        return
+    import sqlite3
+
+    db = sqlite3.connect(url)
+    for number in (1, 2, 3):
+        script = ";\n".join(statements(number, "sqlite"))
+        db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+    for sql, params in inserts:
+        db.execute(sql.format("?"), params)
+    db.commit()
+    db.close()
+
+
+def test_migrating_to_tenant_scoped_keys_keeps_everything(url):
+    _database_at_version_3(url)
+    store = open_store(url)
+    try:
+        assert [d.key for d in store.list_data_extensions("t1")] == ["k"]
+        assert store.rows_by_key("t1", "d1", ["a"]) == {"a": {"A": "1"}}
+        assert store.rows_by_key("t2", "d1", ["a"]) == {}
+        assert store.list_event_definitions("t1") == [{"id": "e1"}]
+        assert store.get_async_job("t1", "j1") == {"id": "j1"} and store.get_async_job("t2", "j1") is None
+        store.write_rows("t1", "d1", {"b": {"A": "2"}}, [])
+        assert store.query_rows("t1", "d1", None, 0, 10)[1] == 2
+    finally:
+        store.close()
