@@ -14,8 +14,9 @@ vocabulary) into the subscriptions a user would configure:
 - ``<profile>``: ``passthrough`` (default) maps whole objects, with the actions' defaults: Contact Key
   ``$.userId``, values ``$.traits`` / ``$.properties``: what the code does with no per-field work.
   ``fields`` maps field by field, as the seed asks a user to set up SFMC: Title-Cased column names,
-  the email when there is no userId, colons removed with ``@replace``, and, with batching on, no
-  contact or API-event subscriptions. Rules that pass only under ``fields`` depend on the mapping.
+  the email when there is no userId, colons removed with ``@replace``, identifies without either
+  left out by the subscription filter, and, with batching on, no contact or API-event subscriptions.
+  Rules that pass only under ``fields`` depend on the mapping.
 
 All HTTP leaves through the emulator's forward proxy (``HTTPS_PROXY``, CA in ``NODE_EXTRA_CA_CERTS``).
 """
@@ -26,12 +27,15 @@ import contextlib
 import fcntl
 import os
 import shutil
+import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 from connector.transform import title_case
 
 from ..adapters import AdapterError, CommandAdapter
+from ..service import EmulatorClient, ManagedEmulator
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "run.js"
@@ -143,6 +147,9 @@ def subscriptions(settings: dict, events: list[dict], action: str, profile: str 
         raise AdapterError(f"segment-actions:{action}:{profile}: the mapping profile is one of {', '.join(PROFILES)}")
     batching = bool((settings.get("batching") or {}).get("enabled"))
     identifies = [e for e in events if e.get("type") == "identify"]
+    identify_filter = 'type = "identify"'
+    if profile == "fields":  # ID-1: a user following the seed sends only identifies that carry an identifier
+        identify_filter += " and (userId != null or traits.email != null)"
     out = []
     if settings.get("identify_de_key"):
         keys = {"Contact Key": contact_key_mapping(profile)}
@@ -151,7 +158,7 @@ def subscriptions(settings: dict, events: list[dict], action: str, profile: str 
             _de_subscription(
                 f"identify → {action} {settings['identify_de_key']}",
                 action,
-                'type = "identify"',
+                identify_filter,
                 settings["identify_de_key"],
                 keys,
                 values,
@@ -164,7 +171,9 @@ def subscriptions(settings: dict, events: list[dict], action: str, profile: str 
             keys = {"Uuid": {"@path": "$.messageId"}}
             values = _values(tracks, "properties", profile, {"Uuid"})
             if profile == "passthrough":
-                values = {"@merge": {"objects": [{"Contact Key": contact_key_mapping(profile)}, values]}}
+                values = {
+                    "@merge": {"objects": [{"Contact Key": contact_key_mapping(profile)}, values], "direction": "right"}
+                }
             else:
                 values = {"Contact Key": contact_key_mapping(profile), **values}
         else:
@@ -212,7 +221,7 @@ def subscriptions(settings: dict, events: list[dict], action: str, profile: str 
                 {
                     "name": "identify → contact",
                     "partnerAction": "contact",
-                    "subscribe": 'type = "identify"',
+                    "subscribe": identify_filter,
                     "mapping": {"contactKey": contact_key_mapping(profile)},
                     "batch": False,
                 }
@@ -234,6 +243,7 @@ class SegmentActionsAdapter(CommandAdapter):
             raise AdapterError("segment-actions: Node 20 is needed to run Segment's destination (node not found)")
         super().__init__(f"{node} {RUNNER}")
         self.name = f"segment-actions:{action}" + (f":{profile}" if profile != "passthrough" else "")
+        self.proxy_env = proxy_environment()  # the harness's own HTTPS_PROXY / NODE_EXTRA_CA_CERTS
 
     def run(self, settings, events, env, settle, timeout):
         try:
@@ -251,16 +261,43 @@ class SegmentActionsAdapter(CommandAdapter):
             },
             "subscriptions": subs,
         }
-        child_env = {**env, **proxy_environment()}
+        child_env = {**env, **self.proxy_env}
         result = super().run(run_settings, events, child_env, settle, timeout)
         result["mapping"] = subs
         return result
 
 
-def proxy_environment() -> dict:
-    """The proxy and CA variables for the runner, from the harness's environment."""
-    out = {}
-    for name in ("HTTPS_PROXY", "NODE_EXTRA_CA_CERTS"):
-        with contextlib.suppress(KeyError):
-            out[name] = os.environ[name]
+def proxy_environment(environ=None) -> dict:
+    """The proxy and CA variables for the runner (``eval "$(sfmc-emulator env)"`` sets them)."""
+    environ = os.environ if environ is None else environ
+    proxy = environ.get("HTTPS_PROXY") or environ.get("https_proxy")
+    out = {"HTTPS_PROXY": proxy} if proxy else {}
+    if environ.get("NODE_EXTRA_CA_CERTS"):
+        out["NODE_EXTRA_CA_CERTS"] = environ["NODE_EXTRA_CA_CERTS"]
     return out
+
+
+def proxy_serve_args(ca_dir: str | Path) -> tuple[list[str], dict]:
+    """``sfmc-emulator serve`` options for a forward proxy on a free port with a CA in ``ca_dir``, and the
+    variables that point the runner at it (the CA file is ``ca.pem`` there, made when the emulator starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = ["--proxy-port", str(port), "--ca-dir", str(ca_dir)]
+    return args, {"HTTPS_PROXY": f"http://127.0.0.1:{port}", "NODE_EXTRA_CA_CERTS": str(Path(ca_dir) / "ca.pem")}
+
+
+@contextlib.contextmanager
+def proxied_emulator(url: str | None = None):
+    """(client, proxy variables): a running emulator whose proxy the environment names, or a fresh one
+    (``sfmc-emulator serve --proxy-port N`` with a throw-away CA)."""
+    if url:
+        yield EmulatorClient(url), proxy_environment()
+        return
+    with tempfile.TemporaryDirectory(prefix="sfmc-segment-ca-") as ca_dir:
+        args, variables = proxy_serve_args(ca_dir)
+        server = ManagedEmulator(*args).start()
+        try:
+            yield EmulatorClient(server.url), variables
+        finally:
+            server.stop()

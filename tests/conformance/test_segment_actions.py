@@ -44,7 +44,14 @@ def test_passthrough_maps_whole_objects_with_the_actions_defaults():
 
 
 def test_fields_profile_title_cases_flat_fields_and_cleans_the_contact_key():
-    de = by_action(subscriptions(IDENTIFY, EVENTS, "dataExtension", "fields"))["dataExtension"]
+    subs = by_action(subscriptions(IDENTIFY, EVENTS, "dataExtension", "fields"))
+    de = subs["dataExtension"]
+    # ID-1: identifies with neither a userId nor an email are left out by the subscription itself
+    assert (
+        de["subscribe"]
+        == subs["contact"]["subscribe"]
+        == ('type = "identify" and (userId != null or traits.email != null)')
+    )
     assert de["mapping"]["values"] == {"First Name": {"@path": "$.traits.firstName"}}  # the nested address is left out
     key = de["mapping"]["keys"]["Contact Key"]["@if"]
     assert key["then"]["@replace"]["pattern"] == ":" and key["else"]["@replace"]["value"] == {"@path": "$.traits.email"}
