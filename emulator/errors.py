@@ -159,7 +159,8 @@ def rowset_token_not_found(token: str) -> SfmcError:
 
 # The SOAP API (``/Service.asmx``) answers every error as a SOAP Fault, never JSON.
 
-SOAP_LOGIN_FAILED = "Login Failed"  # SFMC's faultstring for a missing, unknown or expired token
+SOAP_LOGIN_FAILED = "Login Failed"  # SFMC's faultstring for a missing or unknown token
+SOAP_TOKEN_EXPIRED = "Token Expired"  # ... and for an expired one, which sfmc-sdk refreshes and retries on
 
 
 @dataclass
@@ -187,7 +188,8 @@ def as_soap_fault(err: EmulatorError) -> SoapFault:
         return err
     status = getattr(err, "status", 400)
     if status == 401:
-        return SoapFault(401, "security", SOAP_LOGIN_FAILED, err.headers())
+        expired = "expired" in err.headers().get("WWW-Authenticate", "")
+        return SoapFault(401, "security", SOAP_TOKEN_EXPIRED if expired else SOAP_LOGIN_FAILED)
     message = getattr(err, "message", None) or getattr(err, "description", None) or str(err)
     return SoapFault(status, "server" if status >= 500 else "client", message, err.headers())
 

@@ -287,6 +287,15 @@ def test_missing_or_unknown_token_is_a_security_fault(tenant, token):
     assert code.endswith(":Security") and message == "Login Failed"
 
 
+def test_an_expired_token_is_a_token_expired_fault(tenant, clock):
+    token = tenant.get_token()
+    clock.advance(3600)
+    response = soap(tenant, retrieve("BusinessUnit", ["ID"]), token=token)
+    assert response.status_code == 401
+    code, message = fault(response.data)
+    assert code.endswith(":Security") and message == "Token Expired"
+
+
 def test_unknown_operation_and_object_type_are_faults(tenant):
     unknown_op = soap(tenant, '<ExecuteRequestMsg xmlns="http://exacttarget.com/wsdl/partnerAPI"/>')
     assert unknown_op.status_code == 400 and fault(unknown_op.data)[0] == "soap:Client"
