@@ -164,6 +164,8 @@ async function loadJournal() {
   const rows = [];
   for (const e of data.items) {
     const notes = [];
+    if (e.soap) notes.push(el("span", { class: "tag", dataset: { testid: "soap-call" } },
+      `SOAP ${e.soap.operation} ${e.soap.object_types.join(", ")}`.trim()));
     if (e.fault) notes.push(el("span", { class: "tag fault" }, `fault ${e.fault}`));
     if (e.keys_ignored.length) notes.push(el("span", { class: "tag warn" }, `ignored: ${e.keys_ignored.join(", ")}`));
     if (e.rules_broken.length) notes.push(el("span", { class: "tag warn" }, e.rules_broken[0]));

@@ -77,3 +77,26 @@ def test_the_chart_marks_429s(live_server_factory, page):
     expect(page.get_by_test_id("traffic")).not_to_have_attribute("data-throttled", "0")
     expect(page.get_by_test_id("traffic")).to_have_attribute("data-throttled", str(statuses.count(429)))
     expect(page.locator("#journal tr[data-status='429']").first).to_be_visible()
+
+
+def test_a_soap_call_appears_with_its_operation_and_object_type(live_server_factory, page):
+    server = live_server_factory("--db", ":memory:")
+    page.goto(f"{server.url}/_emulator/ui")
+    expect(page.get_by_test_id("tenant-select")).to_have_value("demo")
+    token = requests.post(f"{server.url}/v2/token", json=DEMO, timeout=10).json()["access_token"]
+    envelope = (
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><s:Header>'
+        f'<fueloauth xmlns="http://exacttarget.com">{token}</fueloauth></s:Header><s:Body>'
+        '<CreateRequest xmlns="http://exacttarget.com/wsdl/partnerAPI"><Options/>'
+        '<Objects xsi:type="DataExtensionObject"><CustomerKey>segment-identify</CustomerKey><Properties>'
+        "<Property><Name>Contact Key</Name><Value>soap-browser-1</Value></Property>"
+        "</Properties></Objects></CreateRequest></s:Body></s:Envelope>"
+    )
+    answer = requests.post(
+        f"{server.url}/Service.asmx", data=envelope, headers={"Content-Type": "text/xml"}, timeout=10
+    )
+    assert answer.status_code == 200
+    expect(page.get_by_test_id("rows")).to_contain_text("soap-browser-1")
+    entry = page.locator("#journal tr[data-status='200']", has_text="/Service.asmx").first
+    expect(entry.get_by_test_id("soap-call")).to_have_text("SOAP Create DataExtensionObject")
