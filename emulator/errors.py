@@ -10,6 +10,7 @@ shapes real SFMC sends (see ``sfmc-api-notes.md``):
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from .domain.soap import write_fault
@@ -96,12 +97,15 @@ class AsyncApiError(EmulatorError):
     result_code: str
     message: str
     result_type: str = "Validation"
+    request_id: str | None = None  # SFMC gives some refusals a requestId of their own
 
     def __post_init__(self) -> None:
         Exception.__init__(self, self.message)
 
     def body(self) -> dict:
+        head = {"requestId": self.request_id} if self.request_id else {}
         return {
+            **head,
             "resultMessages": [
                 {
                     "resultType": self.result_type,
@@ -109,7 +113,7 @@ class AsyncApiError(EmulatorError):
                     "resultCode": self.result_code,
                     "message": self.message,
                 }
-            ]
+            ],
         }
 
 
@@ -147,7 +151,8 @@ def rate_limited(retry_after: int) -> SfmcError:
         429,
         RATE_LIMITED,
         "Rate limit exceeded",
-        extra_headers={"Retry-After": str(retry_after)},
+        # SFMC's 429 says its charset (docs/fidelity.md, AUTH-4)
+        extra_headers={"Retry-After": str(retry_after), "Content-Type": "application/json; charset=utf-8"},
         extra_body={"retryAfter": retry_after},
     )
 
@@ -197,3 +202,13 @@ def as_soap_fault(err: EmulatorError) -> SoapFault:
 def render_soap_fault(err: EmulatorError, *, request_id: str, now: float, actor: str | None = None) -> bytes:
     fault = as_soap_fault(err)
     return write_fault(fault.message, fault.kind, request_id=request_id, actor=actor, now=now)
+
+
+def custom_object_not_found(de_id: str = "", key: str = "") -> AsyncApiError:
+    """An async write to an unknown DE: 400 with a requestId of its own (segment-async's recording)."""
+    return AsyncApiError(
+        400,
+        "CustomObjectNotFound",
+        f"Failed to resolve the Custom Object from the provided ObjectReferenceIdentifier [Id: {de_id}, Key: {key}].",
+        request_id=str(uuid.uuid4()),
+    )

@@ -94,7 +94,12 @@ SCHEMAS: dict[str, dict] = {
     },
     "LegacyTokenRequest": {
         "type": "object",
-        "properties": {"clientId": STR_OR_NUM, "clientSecret": STR_OR_NUM},
+        "properties": {
+            "clientId": STR_OR_NUM,
+            "clientSecret": STR_OR_NUM,
+            "accessType": {"type": "string", "description": "'offline' adds a refreshToken to the answer"},
+            "refreshToken": {"type": "string"},
+        },
     },
     "Rowset": {
         "type": "array",
@@ -189,6 +194,8 @@ SCHEMAS: dict[str, dict] = {
             "strict_columns": {"type": "boolean"},
             "require_title_case": {"type": "boolean"},
             "async_pickup_delay": {"type": "number"},
+            "legacy_token_lifetime": {"type": "integer"},
+            "sfmc_read_formats": {"type": "boolean"},
         },
     },
     "ClockChange": {"type": "object", "properties": {"advance": STR_OR_NUM, "freeze": {"type": "boolean"}}},

@@ -315,8 +315,7 @@ class Destination:
             if not response.ok:
                 raise DeliveryError(f"async request {request_id}: status unavailable: {_error_text(response)}")
             status = response.json().get("status") or {}
-        results = self.client.call("GET", f"/data/v1/async/{request_id}/results")
-        items = results.json().get("items", []) if results.ok else []
+        results, items = self._job_results(request_id)
         if status["requestStatus"] == "Error" and not any(i.get("status") == "OK" for i in items):
             # the whole job failed, e.g. the async API is not enabled on the account (BAT-3)
             why = (
@@ -344,6 +343,21 @@ class Destination:
                 )
         for seq, _ in chunk[len(items) :]:
             failures.setdefault(seq, Refused("row_result_missing", f"async request {request_id} gave no result"))
+
+    def _job_results(self, request_id: str):
+        """Every result item of a job: SFMC pages them (50 a page by default), so read page after page."""
+        items: list = []
+        page = 1
+        while True:
+            results = self.client.call("GET", f"/data/v1/async/{request_id}/results?$page={page}&$pageSize=50")
+            if not results.ok:
+                return results, items
+            body = results.json()
+            batch = body.get("items") or []
+            items += batch
+            if not batch or len(items) >= int(body.get("count") or 0):
+                return results, items
+            page += 1
 
     # -- contacts, API events, Personas ------------------------------------------------------
 

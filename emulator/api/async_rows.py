@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import request
+from flask import Response
 
 from .. import errors
 from ..domain import async_rows as jobs
@@ -54,15 +54,14 @@ def _resolve(ref: str):
     elif kind == "id" and len(value) == 36 and set(value) <= GUID_CHARS:
         de = emulator().find_data_extension(auth().tenant_id, de_id=value)
     if de is None:
-        what = "external key" if kind == "key" else "ID"
-        raise AsyncApiError(
-            400, "CustomObjectNotFound", f"Failed to resolve the Custom Object with the {what} '{value}'."
-        )
+        raise errors.custom_object_not_found(**({"key": value} if kind == "key" else {"de_id": value}))
     return de
 
 
 def _submit(de, items: list, *, insert_only: bool, shape: str, source: str):
     job = emulator().async_rows.submit(auth().tenant_id, de, items, insert_only=insert_only, shape=shape, source=source)
+    if shape == jobs.KEYED:  # /hub/v1/dataeventsasync answers 202 with an empty body (se-265434)
+        return Response(status=202)
     return ok({"requestId": job["id"], "resultMessages": []}, 202)
 
 
@@ -142,10 +141,8 @@ def job_status(request_id: str):
 @async_envelope
 def job_results(request_id: str):
     job = _job(request_id)
-    page = int_arg("$page", 1, 1, 10**9) if "$page" in request.args else None
-    page_size = (
-        int_arg("$pageSize", jobs.DEFAULT_RESULTS_PAGE_SIZE, 1, jobs.MAX_ITEMS) if "$pageSize" in request.args else None
-    )
+    page = int_arg("$page", 1, 1, 10**9)
+    page_size = int_arg("$pageSize", jobs.DEFAULT_RESULTS_PAGE_SIZE, 1, jobs.MAX_ITEMS)
     return ok(jobs.results_view(job, page, page_size))
 
 

@@ -10,11 +10,12 @@ went well stores nothing per row.
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import UTC, datetime
 
 from .data_extensions import DataExtension
 from .rows import RowInput, RowOutcome
+from .rowsets import utc_text
 
 MAX_ITEMS = 32_000  # SFMC's hard limit per async request
 QUEUED, PENDING, EXECUTING, COMPLETE, ERROR = "Queued", "Pending", "Executing", "Complete", "Error"
@@ -25,7 +26,7 @@ ASYNC_DISABLED = (
     "The asynchronous API is not enabled for this account: the request was accepted but no row "
     "was processed (BAT-3). Ask Salesforce support to enable it."
 )
-DEFAULT_RESULTS_PAGE_SIZE = 50  # when $page or $pageSize is asked without the other
+DEFAULT_RESULTS_PAGE_SIZE = 50  # SFMC pages results by 50 unless $pageSize says otherwise
 
 
 def new_job(
@@ -132,7 +133,8 @@ def fail(job: dict, reason: str, now: float) -> dict:
 
 
 def _when(at: float | None) -> str | None:
-    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+    """SFMC's async timestamps carry no UTC offset (``2024-07-11T22:19:02.04``)."""
+    return None if at is None else utc_text(at)
 
 
 def status_view(job: dict) -> dict:
@@ -164,35 +166,52 @@ def _message(text: str) -> dict:
     }
 
 
-def _item(problems: list[str] | None) -> dict:
+MISSING_KEYS = "Cannot locate the existing record. Required keys are missing."
+_COLUMN = re.compile(r"\[([^\]]+)\]")
+
+
+def _error(problem: str) -> dict:
+    """One ``errors`` entry: ``{errorMessage, name, errorCode}`` (segment-async)."""
+    column = _COLUMN.search(problem)
+    name = column.group(1).lower() if column else ""
+    if "primary key column" in problem:
+        return {"errorMessage": f"Column [{name}] does not allow null value.", "name": name, "errorCode": 70001}
+    return {"errorMessage": problem, "name": name, "errorCode": 70001 if "cannot be null" in problem else 70000}
+
+
+def _item(problems: list[str] | None, insert_only: bool) -> dict:
+    """One result item, as SFMC's recorded answers give it (docs/fidelity.md, ASYNC-2..ASYNC-4)."""
     if not problems:
-        return {"status": "OK", "message": "Success"}
-    duplicate = any("PRIMARY KEY constraint" in p for p in problems)
+        return {
+            "message": "Inserted DataExtensionObject" if insert_only else "Upserted DataExtensionObject",
+            "status": "OK",
+        }
+    if any("PRIMARY KEY constraint" in p for p in problems):
+        return {"errorCode": "UnexpectedError", "message": problems[0], "status": "Error"}
+    errors = [_error(p) for p in problems]
+    missing_key = any("primary key column" in p for p in problems)
     return {
+        "errorCode": 2,
+        "errors": errors,
+        "message": MISSING_KEYS if missing_key else problems[0],
         "status": "Error",
-        "message": "; ".join(problems),
-        "errorCode": "PrimaryKeyViolation" if duplicate else "ValidationError",
-        "errors": problems,
     }
 
 
 def results_view(job: dict, page: int | None, page_size: int | None) -> dict:
-    """``GET /data/v1/async/{id}/results``: one item per submitted row, in order, once the job finished.
-
-    Without ``$page``/``$pageSize`` every item comes in one page.
-    """
+    """``GET /data/v1/async/{id}/results``: one item per submitted row, in order, once the job finished;
+    paged like SFMC's (default ``$pageSize`` 50, sf-async-results)."""
     finished = job["state"] in (COMPLETE, ERROR)
     count = job["item_count"] if finished else 0
-    if page is None and page_size is None:
-        page, page_size = 1, max(count, 1)
     page = page or 1
     page_size = page_size or DEFAULT_RESULTS_PAGE_SIZE
     start, stop = (page - 1) * page_size, min(page * page_size, count)
     failures = job["failures"]
+    insert_only = job["operation"] == "insert"
     if job["state"] == ERROR:
-        items = [_item([job["reason"]]) for _ in range(start, stop)]
+        items = [{"errorCode": 2, "message": job["reason"], "status": "Error"} for _ in range(start, stop)]
     else:
-        items = [_item(failures.get(str(i))) for i in range(start, stop)]
+        items = [_item(failures.get(str(i)), insert_only) for i in range(start, stop)]
     return {
         "page": page,
         "pageSize": page_size,

@@ -69,3 +69,11 @@ def grant(tenant: Tenant, package: Package, account_id: object, scope: object) -
 
 def new_token() -> str:
     return secrets.token_urlsafe(48)
+
+
+EXPIRY_MARGIN = 121  # SFMC reports a token's life about two minutes short: 1079 s of 20 min (v2), 3479 s of 1 h (v1)
+
+
+def reported_expiry(lifetime: int) -> int:
+    """``expires_in``/``expiresIn`` for a token that lives ``lifetime`` seconds (probe-notes, postman-v1)."""
+    return max(1, lifetime - EXPIRY_MARGIN) if lifetime > EXPIRY_MARGIN else max(1, lifetime - 1)

@@ -95,5 +95,6 @@ def response(contact: dict) -> dict:
         "hasErrors": False,
         "resultMessages": [],
         "requestServiceMessageID": str(uuid.uuid4()),
+        "responseDateTime": contact["modifiedDate"],  # when SFMC answered (inferred: the write's time)
         "serviceMessageID": str(uuid.uuid4()),
     }

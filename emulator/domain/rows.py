@@ -170,10 +170,11 @@ def plan_rows(
         else:
             current = stored.get(key)
         if current is not None and insert_only:
-            names = ", ".join(pk.name for pk in de.primary_keys)
+            # SFMC's wording (the Salesforce reference's async results example)
+            duplicate = ", ".join(str(current[pk.name]) for pk in de.primary_keys)
             outcome.problems.append(
-                f"Violation of PRIMARY KEY constraint. Cannot insert duplicate key ({names}) "
-                f"in data extension '{de.key}'."
+                f"Violation of PRIMARY KEY constraint 'PK_{de.id}'. Cannot insert duplicate key in object "
+                f"'{de.key}'. The duplicate key value is ({duplicate}).\r\nThe statement has been terminated."
             )
         elif current is None:
             missing = [c.name for c in required if outcome.data.get(c.name) is None]

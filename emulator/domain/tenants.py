@@ -52,6 +52,7 @@ class TenantSettings:
     rate_limit: float = 20.0  # REST calls per second; 0 turns throttling off
     burst: float = 20.0  # calls allowed at once before the rate applies
     token_lifetime: int = 1200  # seconds an access token lives (SFMC: 20 minutes)
+    legacy_token_lifetime: int = 3600  # seconds a legacy v1/requestToken token lives (SFMC: 1 hour)
     async_api_enabled: bool = True  # the seed's BAT-3: off means batched data is dropped
     strict_columns: bool = False  # unknown columns answer 400 instead of being ignored
     require_title_case: bool = True  # refuse Data Extension fields that are not Title Case (FMT-5)

@@ -28,6 +28,7 @@ class Auth:
         self.tenants = tenants
         self.faults = faults
         self._cache: dict[str, dict] = {}
+        self._refresh: dict[str, tuple[str, str]] = {}  # legacy refreshToken -> (tenant id, client id)
 
     def issue(self, body: dict, base_url: str) -> dict:
         """``POST /v2/token``; instance URLs point at ``base_url``, where the client reached us."""
@@ -47,7 +48,7 @@ class Auth:
         return {
             "access_token": token,
             "token_type": "Bearer",
-            "expires_in": lifetime - 1,
+            "expires_in": auth.reported_expiry(lifetime),
             "scope": " ".join(scopes),
             "soap_instance_url": base,
             "rest_instance_url": base,
@@ -63,14 +64,27 @@ class Auth:
             package = auth.check_client(tenant, str(client_id), str(secret))
         except OAuthError:
             raise SfmcError(401, errors.NOT_AUTHORIZED, "Unauthorized") from None
-        token, lifetime = self._store(tenant, tenant.default_mid, package.scopes, "v1")
-        out: dict = {"accessToken": token, "expiresIn": lifetime}
+        refresh = body.get("refreshToken")
+        if refresh is not None and self._refresh.get(str(refresh)) != (tenant.id, str(client_id)):
+            raise SfmcError(401, errors.NOT_AUTHORIZED, "Unauthorized")
+        lifetime = int(tenant.settings.legacy_token_lifetime)
+        token, lifetime = self._store(tenant, tenant.default_mid, package.scopes, "v1", lifetime)
+        out: dict = {"accessToken": token, "expiresIn": auth.reported_expiry(lifetime)}
+        if str(body.get("accessType", "")).lower() == "offline":  # FuelSDK's offline access (fuelsdk)
+            if refresh is not None:
+                self._refresh.pop(str(refresh), None)
+            if len(self._refresh) >= TOKEN_CACHE_SIZE:
+                self._refresh.clear()
+            out["refreshToken"] = auth.new_token()
+            self._refresh[out["refreshToken"]] = (tenant.id, str(client_id))
         if legacy:  # the SOAP API accepts it in <oAuth><oAuthToken>
             out["legacyToken"], _ = self._store(tenant, tenant.default_mid, package.scopes, "legacy")
         return out
 
-    def _store(self, tenant: Tenant, mid: int, scopes: Iterable[str], kind: str) -> tuple[str, int]:
-        lifetime = int(tenant.settings.token_lifetime)
+    def _store(
+        self, tenant: Tenant, mid: int, scopes: Iterable[str], kind: str, lifetime: int | None = None
+    ) -> tuple[str, int]:
+        lifetime = int(tenant.settings.token_lifetime) if lifetime is None else lifetime
         token = auth.new_token()
         record = {
             "tenant_id": tenant.id,
@@ -92,6 +106,7 @@ class Auth:
     def forget(self) -> None:
         """Drop the in-memory copies (after a reset or a tenant's deletion changed the store)."""
         self._cache.clear()
+        self._refresh.clear()
 
     def authenticate(self, authorization: str | None) -> AuthContext:
         """The caller behind an ``Authorization: Bearer`` header, or the 401 SFMC gives."""

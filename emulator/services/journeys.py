@@ -153,7 +153,7 @@ class Journeys:
                 entry = self._enter(tenant_id, str(contact), event_key, data or {}, "async api event")
                 out["eventInstanceId"] = entry["eventInstanceId"]
             except errors.SfmcError as err:
-                out["errorcode"] = err.errorcode
+                out["errorcode"] = str(err.errorcode)  # a string in SFMC's async-event answers
                 out["message"] = "; ".join([err.message, *(a["message"] for a in err.additional)])
             results.append(out)
         failed = sum(1 for r in results if "errorcode" in r)

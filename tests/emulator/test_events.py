@@ -105,8 +105,8 @@ def test_async_events_answer_per_member(journey, client):
     assert [m["contactKey"] for m in body["members"]] == ["a", "b:c", "d", "e"]
     assert [("eventInstanceId" in m, m.get("errorcode")) for m in body["members"]] == [
         (True, None),
-        (False, 10003),
-        (False, 10006),
+        (False, "10003"),
+        (False, "10006"),
         (True, None),
     ]
     assert "not a valid number" in body["members"][2]["message"]

@@ -7,6 +7,7 @@ Every test here is named in the catalogue and every catalogue row names a test h
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
@@ -210,3 +211,137 @@ def test_an_event_whose_data_names_a_field_its_de_lacks_is_refused(server):
     assert "Shoe Size" in refused.text
     accepted = account.call("POST", "/interaction/v1/events", json={**event, "Data": {"Age": 30}})
     assert accepted.status_code == 201 and GUID.match(accepted.json()["eventInstanceId"])
+
+
+# -- ASYNC: the async Data Extension API ---------------------------------------------------------
+
+
+def _finished(account: Account, request_id: str) -> dict:
+    for _ in range(400):
+        body = account.call("GET", f"/data/v1/async/{request_id}/status").json()
+        if body.get("status", {}).get("requestStatus") in ("Complete", "Error"):
+            return body
+        time.sleep(0.02)
+    raise AssertionError(f"async request {request_id} never finished")
+
+
+def test_async_status_dates_have_no_utc_offset(account):
+    submitted = account.call(
+        "PUT", "/data/v1/async/dataextensions/key:identify/rows", json={"items": [{"Contact Key": "a"}]}
+    )
+    body = _finished(account, submitted.json()["requestId"])
+    status = body["status"]
+    for name in ("callDateTime", "pickupDateTime", "completionDateTime"):
+        assert NO_OFFSET.match(status[name]), (name, status[name])
+    assert GUID.match(body["requestId"]) and body["requestId"] != status["requestId"]
+
+
+def test_async_results_are_paged_by_50_with_sfmc_items(account):
+    items = [{"Contact Key": f"c{i:03d}", "Age": i} for i in range(120)]
+    items[3] = {"Age": 5}  # no primary key
+    items[7] = {"Contact Key": "bad", "Email": "not-an-email"}
+    request_id = account.call("PUT", "/data/v1/async/dataextensions/key:identify/rows", json={"items": items}).json()[
+        "requestId"
+    ]
+    _finished(account, request_id)
+    first = account.call("GET", f"/data/v1/async/{request_id}/results").json()
+    assert (first["page"], first["pageSize"], first["count"], len(first["items"])) == (1, 50, 120, 50)
+    assert first["items"][0] == {"message": "Upserted DataExtensionObject", "status": "OK"}
+    missing = first["items"][3]
+    assert missing["status"] == "Error" and missing["errorCode"] == 2
+    assert missing["message"] == "Cannot locate the existing record. Required keys are missing."
+    assert missing["errors"] == [
+        {"errorMessage": "Column [contact key] does not allow null value.", "name": "contact key", "errorCode": 70001}
+    ]
+    bad = first["items"][7]
+    assert bad["status"] == "Error" and {"errorMessage", "name", "errorCode"} == set(bad["errors"][0])
+    last = account.call("GET", f"/data/v1/async/{request_id}/results?$page=3").json()
+    assert (last["page"], len(last["items"])) == (3, 20)
+
+
+def test_async_insert_of_a_duplicate_key_fails_that_row_in_sqls_words(account):
+    account.upsert([{"Contact Key": "taken", "Age": 1}])
+    request_id = account.call(
+        "POST",
+        "/data/v1/async/dataextensions/key:identify/rows",
+        json={"items": [{"Contact Key": "taken"}, {"Contact Key": "new"}]},
+    ).json()["requestId"]
+    _finished(account, request_id)
+    duplicate, inserted = account.call("GET", f"/data/v1/async/{request_id}/results").json()["items"]
+    assert duplicate["status"] == "Error" and duplicate["errorCode"] == "UnexpectedError"
+    assert duplicate["message"].startswith("Violation of PRIMARY KEY constraint 'PK_")
+    assert "The duplicate key value is (taken)." in duplicate["message"]
+    assert inserted["status"] == "OK"
+
+
+def test_async_write_to_an_unknown_de_is_refused_with_a_request_id(account):
+    response = account.call("PUT", "/data/v1/async/dataextensions/key:nope/rows", json={"items": [{"A": 1}]})
+    body = response.json()
+    assert response.status_code == 400 and GUID.match(body["requestId"])
+    [message] = body["resultMessages"]
+    assert (message["resultType"], message["resultClass"], message["resultCode"]) == (
+        "Validation",
+        "Error",
+        "CustomObjectNotFound",
+    )
+    assert message["message"] == (
+        "Failed to resolve the Custom Object from the provided ObjectReferenceIdentifier [Id: , Key: nope]."
+    )
+
+
+def test_hub_dataeventsasync_answers_202_with_an_empty_body(server, account):
+    rows = [{"keys": {"Contact Key": "h1"}, "values": {"Age": 7}}]
+    response = account.call("POST", "/hub/v1/dataeventsasync/key:identify/rowset", json=rows)
+    assert response.status_code == 202 and response.content == b""
+    for _ in range(400):
+        if server.rows(account.id, "identify"):
+            break
+        time.sleep(0.02)
+    assert [(r["Contact Key"], r["Age"]) for r in server.rows(account.id, "identify")] == [("h1", "7")]
+
+
+# -- AUTH: tokens and limits -----------------------------------------------------------------------
+
+
+def test_v2_token_reports_1079_seconds(account):
+    body = account.new_token()
+    assert body["expires_in"] == 1079 and body["token_type"] == "Bearer"
+
+
+def test_legacy_token_reports_3479_seconds_and_offline_access_refreshes(account):
+    credentials = {"clientId": account.package["client_id"], "clientSecret": account.package["client_secret"]}
+    plain = requests.post(f"{account.url}/v1/requestToken", json=credentials, timeout=30).json()
+    assert plain["expiresIn"] == 3479 and "refreshToken" not in plain
+    offline = requests.post(f"{account.url}/v1/requestToken", json={**credentials, "accessType": "offline"}, timeout=30)
+    refresh = offline.json()["refreshToken"]
+    assert refresh and refresh != offline.json()["accessToken"]
+    renewed = requests.post(
+        f"{account.url}/v1/requestToken",
+        json={**credentials, "refreshToken": refresh, "accessType": "offline"},
+        timeout=30,
+    )
+    assert renewed.status_code == 200 and renewed.json()["refreshToken"] != refresh
+    reused = requests.post(f"{account.url}/v1/requestToken", json={**credentials, "refreshToken": refresh}, timeout=30)
+    assert reused.status_code == 401
+
+
+def test_429_content_type_carries_the_charset(server):
+    account = Account(server, settings={"rate_limit": 1, "burst": 1})
+    answers = [account.call("GET", "/data/v1/customobjects/key:identify") for _ in range(3)]
+    limited = [r for r in answers if r.status_code == 429]
+    assert limited and limited[0].headers["Content-Type"] == "application/json; charset=utf-8"
+    assert limited[0].json()["errorcode"] == 50100 and "Retry-After" in limited[0].headers
+
+
+def test_async_event_member_errorcode_is_a_string(server):
+    account = Account(server, event_definitions=[{"key": "signup", "name": "Signup", "data_extension": "identify"}])
+    body = {"eventDefinitionKey": "signup", "members": [{"contactKey": "ok", "data": {}}, {"contactKey": "a:b"}]}
+    answer = account.call("POST", "/interaction/v1/async/events", json=body).json()
+    good, bad = answer["members"]
+    assert "errorcode" not in good and GUID.match(good["eventInstanceId"])
+    assert isinstance(bad["errorcode"], str) and bad["errorcode"] == "10003"
+
+
+def test_contact_answers_carry_response_date_time(account):
+    answer = account.call("POST", "/contacts/v1/contacts", json={"contactKey": "c1", "attributeSets": []}).json()
+    assert answer["operationStatus"] == "OK" and isinstance(answer["responseDateTime"], str)
