@@ -37,7 +37,11 @@ def test_a_client_chosen_de_id_of_another_tenant_gets_a_fresh_id(tmp_path):
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["id"] != b_de["id"]
     # A writes through its own DE; B's DE and rows are untouched
-    write = a.call("POST", "/hub/v1/dataevents/key:stolen/rowset", json=[{"keys": {"Contact Key": "b1"}}])
+    write = a.call(
+        "POST",
+        "/hub/v1/dataevents/key:stolen/rowset",
+        json=[{"keys": {"Contact Key": "b1"}, "values": {"Contact Key": "b1"}}],
+    )
     assert write.status_code == 200
     assert a.call("GET", f"/data/v1/customobjects/{b_de['id']}").status_code == 404
     assert _b_rows(b) == [{"Contact Key": "b1", "First Name": "Bea"}]
