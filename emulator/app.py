@@ -10,9 +10,10 @@ import logging
 
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors
-from .api import admin, async_rows, auth, contacts, control, data_extensions, journeys, paths, rows, soap, ui
+from .api import admin, async_rows, auth, contacts, control, data_extensions, hosts, journeys, paths, rows, soap, ui
 from .api.common import MAX_PAYLOAD
 from .api.routes import RouteTable
 from .clock import Clock
@@ -52,10 +53,14 @@ def create_app(
         app.register_blueprint(api.blueprint)
     app.extensions["sfmc_routes"] = route_table = RouteTable(apis)
     app.wsgi_app = paths.CaseInsensitivePaths(control.DropConnection(app.wsgi_app), app.url_map)
+    app.config["SFMC_PUBLIC_URL"] = config.public_url
+    if config.trust_forwarded:  # a TLS terminator in front says which scheme and host the client used
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=1)
     emulator.async_rows.start()  # the async worker; emulator.async_rows.stop() ends it
 
     @app.before_request
     def request_chain():
+        hosts.route_by_host(emulator)  # SFMC host names: the subdomain's tenant, only that host's routes
         family = (request.endpoint or "").partition(".")[0]
         request.max_content_length = ADMIN_MAX_PAYLOAD if family == "admin" else MAX_PAYLOAD
         if family in PUBLIC:

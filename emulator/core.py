@@ -36,6 +36,8 @@ class Config:
     default_settings: TenantSettings = field(default_factory=TenantSettings)
     admin_token: str | None = None  # when set, /_emulator calls need it (Bearer or X-Emulator-Admin-Token)
     journal_size: int = 1000  # request-journal entries kept per tenant before the oldest is evicted
+    public_url: str | None = None  # instance URLs for clients reaching it by address (a TLS terminator's URL)
+    trust_forwarded: bool = False  # honour X-Forwarded-Proto/-Host (only behind a proxy you run)
 
 
 class Emulator:

@@ -28,6 +28,14 @@ class EmulatorCollector:
         for (tenant, route, method, status), count in sorted(emulator.stats.routes(), key=lambda kv: str(kv[0])):
             requests.add_metric([tenant or "", route, method, str(status or 0)], count)
         yield requests
+        by_host = CounterMetricFamily(
+            f"{PREFIX}_requests_by_host",
+            "SFMC requests by the host name they came in on (host empty: reached by address)",
+            labels=["tenant", "host"],
+        )
+        for (tenant, host), count in sorted(emulator.stats.hosts(), key=lambda kv: str(kv[0])):
+            by_host.add_metric([tenant or "", host], count)
+        yield by_host
 
         totals = emulator.stats.totals()
         families = {

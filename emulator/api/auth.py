@@ -12,6 +12,7 @@ from flask import request
 
 from ..errors import OAuthError
 from .common import emulator, json_body, ok
+from .hosts import token_instance_urls
 from .routes import Api
 
 api = Api("auth", __name__, tag="auth")
@@ -36,7 +37,9 @@ def _token_body() -> dict:
     "/v2/token", "OAuth2 client-credentials token", body="TokenRequest", response="TokenResponse", envelope="oauth"
 )
 def token():
-    return ok(emulator().auth.issue(_token_body(), request.host_url))
+    answer = emulator().auth.issue(_token_body(), request.host_url)
+    answer.update(token_instance_urls())  # SFMC's host names when reached by name
+    return ok(answer)
 
 
 @api.post("/v1/requestToken", "Legacy v1 token", body="LegacyTokenRequest")

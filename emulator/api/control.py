@@ -245,6 +245,7 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
             "tenant": tenant,
             "mid": ctx.mid if ctx is not None else None,
             "method": request.method,
+            "host": request.host,
             "path": request.path,
             "query": request.query_string.decode("latin-1"),
             "route": route,
@@ -263,3 +264,5 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
         }
     )
     emulator.stats.record_request(tenant, route, request.method, status, fault=g.get("fault") is not None)
+    sfmc_host = g.get("sfmc_host")
+    emulator.stats.record_host(tenant, sfmc_host.name if sfmc_host is not None else "")

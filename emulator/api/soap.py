@@ -16,6 +16,7 @@ from flask import Response, g, request
 from .. import errors
 from ..domain.soap import SoapProblem, parse_request
 from .common import auth, emulator, ok
+from .hosts import token_instance_urls
 from .routes import Api
 
 api = Api("soap", __name__, tag="soap")  # the SOAP endpoint itself: its chain step is soap_step
@@ -99,4 +100,4 @@ def wsdl():
 @platform_api.get("/platform/v1/endpoints/soap", 'The SOAP endpoint\'s address, as FuelSDK asks for it: {"url": ...}')
 def soap_endpoint():
     """FuelSDK asks here for its SOAP address (``{"url": ...}``)."""
-    return ok({"url": request.host_url.rstrip("/") + SERVICE_PATH})
+    return ok({"url": token_instance_urls()["soap_instance_url"].rstrip("/") + SERVICE_PATH})

@@ -47,6 +47,7 @@ class Stats:
         self.clock = clock
         self._tenants: dict[str | None, TenantCounters] = defaultdict(TenantCounters)
         self._routes: dict[tuple, int] = defaultdict(int)  # (tenant, route, method, status) -> count
+        self._hosts: dict[tuple, int] = defaultdict(int)  # (tenant, SFMC host name or "") -> count
         self._lock = threading.Lock()
 
     # -- the request chain ----------------------------------------------------------------------
@@ -83,6 +84,15 @@ class Stats:
             else:
                 bucket[0] += 1
             self._routes[(tenant, route, method, status)] += 1
+
+    def record_host(self, tenant: str | None, host: str) -> None:
+        """The SFMC host name a call came in on ("" when reached by address)."""
+        with self._lock:
+            self._hosts[(tenant, host)] += 1
+
+    def hosts(self) -> list[tuple[tuple, int]]:
+        with self._lock:
+            return list(self._hosts.items())
 
     # -- row writes -------------------------------------------------------------------------------
 
@@ -152,7 +162,10 @@ class Stats:
             if everything:
                 self._tenants.clear()
                 self._routes.clear()
+                self._hosts.clear()
                 return
             self._tenants.pop(tenant, None)
             for key in [k for k in self._routes if k[0] == tenant]:
                 del self._routes[key]
+            for key in [k for k in self._hosts if k[0] == tenant]:
+                del self._hosts[key]

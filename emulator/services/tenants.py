@@ -43,6 +43,10 @@ class Tenants:
         tenant_id = self._clients.get(str(client_id)) if client_id else None
         return self._tenants.get(tenant_id) if tenant_id else None
 
+    def of_subdomain(self, subdomain: str) -> Tenant | None:
+        """The tenant whose SFMC subdomain this is (host routing), or None."""
+        return next((t for t in list(self._tenants.values()) if t.subdomain == subdomain), None)
+
     def build(self, raw: dict) -> tuple[Tenant | None, list[DataExtension], list[dict], list[str]]:
         """A tenant with its Data Extensions and event definitions, and every problem found building them."""
         des: list[DataExtension] = []

@@ -174,12 +174,12 @@ async function loadJournal() {
     rows.push(el("tr", {
       class: "clickable", dataset: { id: e.id, status: e.status ?? "dropped" },
       onclick: () => { state.expanded.has(e.id) ? state.expanded.delete(e.id) : state.expanded.add(e.id); loadJournal(); },
-    }, el("td", {}, e.id), el("td", {}, time), el("td", {}, e.method),
+    }, el("td", {}, e.id), el("td", {}, time), el("td", { class: "host" }, e.host || ""), el("td", {}, e.method),
     el("td", { class: "path", title: e.path + (e.query ? "?" + e.query : "") }, e.path + (e.query ? "?" + e.query : "")),
     el("td", { class: statusClass(e.status) }, e.status ?? "dropped"), el("td", {}, e.latency_ms.toFixed(1)),
     el("td", {}, notes)));
     if (state.expanded.has(e.id)) {
-      rows.push(el("tr", {}, el("td", { colspan: 7 }, el("div", { class: "bodies" },
+      rows.push(el("tr", {}, el("td", { colspan: 8 }, el("div", { class: "bodies" },
         el("div", {}, el("b", {}, "request"), el("pre", { dataset: { testid: "request-body" } }, pretty(e.request_body))),
         el("div", {}, el("b", {}, "response"), el("pre", { dataset: { testid: "response-body" } }, pretty(e.response_body)))))));
     }

@@ -1,0 +1,86 @@
+"""Host routing, the first step of the request chain, and the instance URLs a token answer carries.
+
+A request whose ``Host`` is one of SFMC's names (``emulator/domain/hosts.py``) is routed by it: the
+subdomain selects the tenant, the auth host answers only token calls, the REST host only REST routes, the
+SOAP host only SOAP routes, and the control plane (``/_emulator``, the inspector) is reachable by address
+only. A request by IP address or ``localhost`` is not touched: one port serves everything, as before.
+
+An unknown subdomain has no host in SFMC at all (its DNS name does not resolve). A client that reaches the
+emulator by such a name gets a 404 naming the subdomain, in the envelope of the host it asked (OAuth for the
+auth host, SFMC's REST envelope otherwise), so a typo in a configured subdomain is plain to see.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from .. import errors
+from ..core import Emulator
+from ..domain.auth import INVALID_CLIENT
+from ..domain.hosts import SfmcHost, classify, instance_urls
+from . import control
+
+
+def reached_host() -> SfmcHost | None:
+    """The SFMC host this request came in on (None when reached by address); set by ``route_by_host``."""
+    if "sfmc_host" not in g:
+        g.sfmc_host = classify(request.host)
+    return g.sfmc_host
+
+
+def route_by_host(emulator: Emulator) -> None:
+    """Refuse what the named host does not serve; pin the tenant the subdomain names."""
+    host = reached_host()
+    if host is None:
+        return
+    endpoint = request.endpoint or ""
+    family = endpoint.partition(".")[0]
+    if not endpoint:
+        control.start_journal(emulator)
+        return  # the router's own 404 answers, journaled like any unmatched SFMC call
+    if not host.serves(family, endpoint):
+        control.start_journal(emulator)
+        raise _refusal(host, f"{request.method} {request.path} is not served on {host.name}.")
+    if host.subdomain is None:
+        return
+    tenant = emulator.tenants.of_subdomain(host.subdomain)
+    if tenant is None:
+        control.start_journal(emulator)
+        raise _refusal(
+            host,
+            f"No account has the subdomain '{host.subdomain}' ({host.name} does not exist in SFMC). "
+            "Use the subdomain of the tenant you loaded (sfmc-emulator hosts lists them).",
+        )
+    g.token_tenant = tenant.id  # the journal's tenant for a call refused before it authenticates
+    if host.kind == "auth":
+        caller = control.tenant_of_token_call(emulator)
+        if caller is not None and caller != tenant.id:
+            control.start_journal(emulator)
+            g.token_tenant = caller
+            raise errors.OAuthError(401, "invalid_client", INVALID_CLIENT)
+    elif host.kind == "rest":
+        # a token of another account is refused on this account's host, as a token SFMC never issued
+        try:
+            ctx = emulator.auth.authenticate(request.headers.get("Authorization"))
+        except errors.EmulatorError:
+            control.start_journal(emulator)
+            raise
+        if ctx.tenant_id != tenant.id:
+            control.start_journal(emulator)
+            raise errors.not_authorized()
+
+
+def _refusal(host: SfmcHost, message: str) -> errors.EmulatorError:
+    if host.kind in ("auth", "legacy-auth"):
+        return errors.OAuthError(404, "invalid_request", message)
+    return errors.not_found(message)
+
+
+def token_instance_urls() -> dict[str, str]:
+    """``rest_instance_url``/``soap_instance_url``: SFMC's names when reached by name, else our own base."""
+    host = reached_host()
+    if host is not None and host.subdomain:
+        return instance_urls(host.subdomain)
+    public = current_app.config.get("SFMC_PUBLIC_URL")
+    base = (public or request.host_url).rstrip("/") + "/"
+    return {"soap_instance_url": base, "rest_instance_url": base}
