@@ -116,6 +116,7 @@ class ManagedEmulator:
         self.demo = demo
         self.proc: subprocess.Popen | None = None
         self.url = ""
+        self.banner: list[str] = []  # lines printed before the URL line (HTTPS listener, proxy)
 
     def start(self, timeout: float = 30.0) -> ManagedEmulator:
         cmd = [
@@ -146,6 +147,8 @@ class ManagedEmulator:
             if not line and self.proc.poll() is not None:
                 raise RuntimeError(f"the emulator exited with status {self.proc.returncode}")
             match = re.search(r"listening on (http://\S+?)/", line)
+            if not match:
+                self.banner.append(line.rstrip("\n"))
             if match:
                 self.url = match.group(1)
                 # keep draining its output so a chatty emulator never blocks on a full pipe

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import replace
 
@@ -71,6 +72,29 @@ def main():
     type=click.IntRange(1, 1_000_000),
     help="Request-journal entries kept per tenant; older ones are evicted and counted.",
 )
+@click.option("--tls", "tls_default", is_flag=True, help="Serve HTTPS too: port 443 as root, else 8443.")
+@click.option(
+    "--tls-port",
+    type=click.IntRange(0, 65535),
+    help="Serve HTTPS on this port with the local CA's certificate (for names mapped in /etc/hosts or DNS).",
+)
+@click.option(
+    "--proxy-port",
+    type=click.IntRange(0, 65535),
+    help="Run a forward proxy here: CONNECT to SFMC's host names is served by the emulator (see `env`).",
+)
+@click.option(
+    "--ca-dir", type=click.Path(file_okay=False), help="The local CA's directory. Default: next to the database."
+)
+@click.option(
+    "--public-url",
+    help="Base URL for instance URLs when clients reach the emulator by address (a TLS terminator in front).",
+)
+@click.option(
+    "--trust-forwarded",
+    is_flag=True,
+    help="Honour X-Forwarded-Proto/X-Forwarded-Host (only behind a proxy you run).",
+)
 def serve(
     host,
     port,
@@ -85,6 +109,12 @@ def serve(
     quiet,
     admin_token,
     journal_size,
+    tls_default,
+    tls_port,
+    proxy_port,
+    ca_dir,
+    public_url,
+    trust_forwarded,
 ):
     """Serve the emulator with waitress (a production WSGI server) until interrupted."""
     import socket
@@ -99,7 +129,13 @@ def serve(
         for k, v in (("rate_limit", rate_limit), ("burst", burst), ("token_lifetime", token_lifetime))
         if v is not None
     }
-    config = Config(database=database, admin_token=admin_token or None, journal_size=journal_size)
+    config = Config(
+        database=database,
+        admin_token=admin_token or None,
+        journal_size=journal_size,
+        public_url=public_url or None,
+        trust_forwarded=trust_forwarded,
+    )
     config = replace(config, default_settings=config.default_settings.updated(overrides))
     if scenario is None and not no_demo:
         scenario = str(demo_scenario_path())
@@ -116,6 +152,29 @@ def serve(
     )
     bound_port = server.effective_port if hasattr(server, "effective_port") else port
     url = f"http://{host if host not in ('0.0.0.0', '::') else socket.gethostname()}:{bound_port}"
+    if tls_default and tls_port is None:
+        tls_port = 443 if os.geteuid() == 0 else 8443
+    if tls_port is not None or proxy_port is not None:
+        from .tls import ensure_ca, start_front_door
+
+        ca = ensure_ca(_ca_dir(ca_dir, database))
+        door = start_front_door(
+            app,
+            ca,
+            host=host,
+            plain_port=bound_port,
+            tls_port=tls_port,
+            proxy_port=proxy_port,
+            threads=threads,
+            connection_limit=connection_limit,
+        )
+        if "tls" in door.bound:
+            click.echo(f"SFMC emulator HTTPS on https://{host}:{door.bound['tls']}/  (CA: {ca.cert_path})")
+        if "proxy" in door.bound:
+            click.echo(
+                f"SFMC emulator proxy on http://{host}:{door.bound['proxy']}/  (CA: {ca.cert_path}; "
+                f"sfmc-emulator env --proxy-port {door.bound['proxy']} prints the exports)"
+            )
     click.echo(f"SFMC emulator listening on {url}/  (database: {database})", err=False)
     if not quiet:
         _banner(emulator, url)
@@ -166,3 +225,74 @@ def reset(database, tenant_id, delete_tenants):
     else:
         emulator.reset(tenant_id)
         click.echo(f"reset {tenant_id or 'all tenants'} in {database}")
+
+
+def _ca_dir(ca_dir: str | None, database: str):
+    from .tls import default_ca_dir
+
+    return ca_dir or os.environ.get("SFMC_EMULATOR_CA_DIR") or default_ca_dir(database)
+
+
+ca_dir_option = click.option(
+    "--ca-dir",
+    type=click.Path(file_okay=False),
+    help="The local CA's directory (default: $SFMC_EMULATOR_CA_DIR, else next to the database).",
+)
+
+
+@main.command()
+@ca_dir_option
+@click.option(
+    "--database", "--db", default=DEFAULT_DB, show_default=True, help="Database whose directory holds the CA."
+)
+@click.option("--pem", is_flag=True, help="Print the CA certificate itself instead of its path.")
+def ca(ca_dir, database, pem):
+    """Print the local CA's certificate path (made on first use): trust it in clients."""
+    from .tls import ensure_ca
+
+    authority = ensure_ca(_ca_dir(ca_dir, database))
+    click.echo(authority.pem().rstrip() if pem else str(authority.cert_path))
+
+
+@main.command()
+@click.option("--database", "--db", default=DEFAULT_DB, show_default=True, help="Database holding the tenants.")
+@click.option("--scenario", type=click.Path(exists=True, dir_okay=False), help="Take the tenants from a scenario.")
+@click.option("--address", default="127.0.0.1", show_default=True, help="Address the names should resolve to.")
+def hosts(database, scenario, address):
+    """Print /etc/hosts lines mapping each loaded tenant's SFMC host names (and the legacy hosts) here."""
+    from .core import Emulator
+    from .domain.hosts import LEGACY_HOSTS, tenant_host_names
+    from .scenario import apply_scenario, load_scenario_file
+    from .store import open_store
+
+    if scenario:
+        emulator = Emulator(open_store(":memory:"))
+        apply_scenario(emulator, load_scenario_file(scenario), replace=False)
+    else:
+        emulator = Emulator(open_store(database))
+        if not emulator.tenants.all():
+            emulator = Emulator(open_store(":memory:"))
+            apply_scenario(emulator, load_scenario_file(str(demo_scenario_path())), replace=False)
+    click.echo("# SFMC emulator host names (sfmc-emulator serve --tls-port 443); append to /etc/hosts")
+    for tenant in emulator.tenants.all():
+        click.echo(f"{address} {' '.join(tenant_host_names(tenant.subdomain))}  # tenant {tenant.id}")
+    click.echo(f"{address} {' '.join(LEGACY_HOSTS)}")
+
+
+@main.command()
+@ca_dir_option
+@click.option(
+    "--database", "--db", default=DEFAULT_DB, show_default=True, help="Database whose directory holds the CA."
+)
+@click.option("--proxy-port", default=8086, show_default=True, type=click.IntRange(1, 65535), help="The proxy's port.")
+@click.option("--proxy-host", default="127.0.0.1", show_default=True, help="The proxy's address.")
+@click.option("--no-proxy", is_flag=True, help="Only the CA variables (for names mapped in /etc/hosts).")
+@click.option("--shell", type=click.Choice(["sh", "fish", "powershell"]), default="sh", show_default=True)
+def env(ca_dir, database, proxy_port, proxy_host, no_proxy, shell):
+    """Print shell exports pointing Python, Node and curl clients at the emulator (eval "$(sfmc-emulator env)")."""
+    from .tls import ensure_ca, env_lines
+
+    authority = ensure_ca(_ca_dir(ca_dir, database))
+    proxy_url = None if no_proxy else f"http://{proxy_host}:{proxy_port}"
+    for line in env_lines(authority, proxy_url, shell):
+        click.echo(line)
