@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The emulator's own tests again with every emulator on PostgreSQL (the storage contract runs on both always)
 PG_TESTS ?= tests/emulator
 
-.PHONY: serve test lint format bench clean browser postgresql segment-actions
+.PHONY: serve test lint format bench clean browser postgresql segment-actions node-clients
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)  ## set up and run the emulator on 127.0.0.1:8085 with ./sfmc-emulator.sqlite3
 	$(BIN)/sfmc-emulator serve $(ARGS)
 
-test: $(STAMP) browser postgresql segment-actions  ## set up and run the whole test suite in parallel, then lint
+test: $(STAMP) browser postgresql node-clients segment-actions  ## set up and run the whole test suite in parallel, then lint
 	$(BIN)/python -m pytest -n auto $(ARGS)
 	SFMC_TEST_STORE=postgresql $(BIN)/python -m pytest -n auto $(PG_TESTS)
 	$(BIN)/ruff check .
@@ -44,6 +44,18 @@ SEGMENT_ACTIONS := conformance/segment_actions
 segment-actions: $(SEGMENT_ACTIONS)/node_modules/.package-lock.json
 $(SEGMENT_ACTIONS)/node_modules/.package-lock.json: $(SEGMENT_ACTIONS)/package-lock.json $(SEGMENT_ACTIONS)/package.json
 	cd $(SEGMENT_ACTIONS) && npm ci --no-audit --no-fund --loglevel=error
+
+# Real SFMC clients from npm (tests/clients): Node from Debian if missing, then the locked versions.
+NODE_CLIENTS := tests/clients/node
+node-clients: $(NODE_CLIENTS)/node_modules/.installed
+
+$(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; \
+	fi
+	cd $(NODE_CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 lint: $(STAMP)
