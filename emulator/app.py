@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors
 from .api import admin, async_rows, auth, contacts, control, data_extensions, hosts, journeys, paths, rows, soap, ui
-from .api.common import MAX_PAYLOAD
+from .api.common import MAX_PAYLOAD, render_json
 from .api.routes import RouteTable
 from .clock import Clock
 from .core import Config, Emulator
@@ -98,36 +98,29 @@ def create_app(
         control.finish_journal(emulator, response, (request.endpoint or "").partition(".")[0])
         return response
 
+    # How an error leaves, by protocol: the first renderer whose test matches the request answers it;
+    # anything else is JSON (SFMC's REST envelope, OAuth's body or the async resultMessages, by error class).
+    error_renderers = [(soap.is_soap_request, soap.fault_response)]
+
     @app.errorhandler(errors.EmulatorError)
     def emulator_error(err: errors.EmulatorError):
-        if soap.is_soap_request():
-            return soap.fault_response(err)
-        response = jsonify(err.body())
-        response.status_code = err.status
-        response.headers.update(err.headers())
-        return response
+        for applies, render in error_renderers:
+            if applies():
+                return render(err)
+        return render_json(err)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_err):
         limit = request.max_content_length or MAX_PAYLOAD
-        return emulator_error(
-            errors.SfmcError(
-                413,
-                errors.GENERIC,
-                f"The request body exceeds the {limit // (1024 * 1024)} MB limit. Send fewer rows per call "
-                "(SFMC recommends 50) or use the async API.",
-            )
-        )
+        return emulator_error(errors.payload_too_large(limit))
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
-        return emulator_error(errors.SfmcError(err.code or 500, err.code or 0, err.name))
+        return emulator_error(errors.http_error(err.code, err.name))
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return emulator_error(
-            errors.SfmcError(500, 0, "An unexpected error occurred in the emulator; check its log for the cause.")
-        )
+        return emulator_error(errors.unexpected())
 
     return app

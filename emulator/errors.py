@@ -1,11 +1,14 @@
-"""SFMC's error envelopes and the exceptions that map to them.
+"""Every error the emulator answers: SFMC's envelopes, their exceptions, and one named constructor per error.
 
-Every route raises one of these and one error handler renders it, so a client sees the same
-shapes real SFMC sends (see ``sfmc-api-notes.md``):
+Views and services raise a named constructor (``invalid``, ``not_found``, ``rows_not_saved``,
+``oauth_invalid_client``, ``async_request_not_found``, ...); nothing else builds an error body
+(``tests/project/test_errors_in_one_place.py``). The app's error handler renders each one in its
+protocol, so a client sees the shapes real SFMC sends (see ``sfmc-api-notes.md``):
 
 * REST calls: ``{"message", "errorcode", "documentation", "additionalErrors"}``
 * OAuth calls: ``{"error", "error_description", "error_uri"}``
 * async Data Extension calls: ``{"resultMessages": [{"resultType", "resultClass", "resultCode", "message"}]}``
+* SOAP calls (``/Service.asmx``): a SOAP Fault (``SoapFault``, ``render_soap_fault``)
 """
 
 from __future__ import annotations
@@ -117,15 +120,77 @@ class AsyncApiError(EmulatorError):
         }
 
 
-# Constructors for the errors every route family shares.
+# Every error the emulator answers, by name. Views and services raise these; none builds a body.
+# Each class above renders its own protocol's body (``body()``): SFMC's REST envelope, the OAuth
+# body of the token routes, the async ``resultMessages`` envelope; SOAP faults are below.
+
+# -- REST (SfmcError) ------------------------------------------------------------------------------
 
 
 def bad_request(message: str, errorcode: int = GENERIC, additional: list[dict] | None = None) -> SfmcError:
+    """A 400 with a given errorcode: the base of the named 400s below."""
     return SfmcError(400, errorcode, message, additional or [])
+
+
+def invalid(problems: list[str], errorcode: int = INCORRECT_FORMAT, *, prefix: str = "") -> SfmcError:
+    """Problems found checking an input, as one 400: the first is the message, each is an additionalErrors entry."""
+    return bad_request(prefix + problems[0], errorcode, [detail(p, errorcode) for p in problems])
+
+
+def invalid_or_missing(problems: list[str]) -> SfmcError:
+    """``invalid`` with errorcode 10002 when the first problem is a missing required field, else 10003."""
+    return invalid(problems, MISSING_FIELD if "required" in problems[0] else INCORRECT_FORMAT)
+
+
+def invalid_body(problems: list[str]) -> SfmcError:
+    """A JSON body that fails its route's schema."""
+    return invalid(problems, prefix="The request body is not valid: ")
+
+
+def incorrect_format(message: str) -> SfmcError:
+    return bad_request(message, INCORRECT_FORMAT)
+
+
+def missing_field(message: str) -> SfmcError:
+    return bad_request(message, MISSING_FIELD)
+
+
+def invalid_parameter(message: str) -> SfmcError:
+    return bad_request(message, INVALID_PARAMETER)
+
+
+def unparseable_body() -> SfmcError:
+    return bad_request("Unable to parse the request body: it is not valid JSON.", UNPARSEABLE)
+
+
+def wrong_body_type(what: str, wanted: str) -> SfmcError:
+    return incorrect_format(f"{what} must be {wanted}.")
+
+
+def unsupported_media_type(mimetype: str | None) -> SfmcError:
+    return SfmcError(415, 0, f"Unsupported Media Type: send the body as application/json (got '{mimetype or 'none'}').")
+
+
+def payload_too_large(limit_bytes: int) -> SfmcError:
+    return SfmcError(
+        413,
+        GENERIC,
+        f"The request body exceeds the {limit_bytes // (1024 * 1024)} MB limit. Send fewer rows per call "
+        "(SFMC recommends 50) or use the async API.",
+    )
+
+
+def rows_not_saved(message: str, problems: list[str]) -> SfmcError:
+    """A write whose rows failed validation (errorcode 10006), one additionalErrors entry per problem."""
+    return bad_request(message, ROWS_NOT_SAVED, [detail(p) for p in problems])
 
 
 def not_found(message: str = "Object not found.") -> SfmcError:
     return SfmcError(404, NOT_FOUND, message)
+
+
+def already_exists(message: str) -> SfmcError:
+    return SfmcError(409, ALREADY_EXISTS, message)
 
 
 def not_authorized(expired: bool = False) -> SfmcError:
@@ -135,6 +200,20 @@ def not_authorized(expired: bool = False) -> SfmcError:
             'Bearer realm="example.com", error="invalid_token", error_description="The access token expired"'
         )
     return SfmcError(401, NOT_AUTHORIZED, "Not Authorized", extra_headers=headers)
+
+
+def legacy_unauthorized() -> SfmcError:
+    """``/v1/requestToken`` refusing a client: the REST envelope, not OAuth's."""
+    return SfmcError(401, NOT_AUTHORIZED, "Unauthorized")
+
+
+def admin_token_required() -> SfmcError:
+    return SfmcError(
+        401,
+        NOT_AUTHORIZED,
+        "Not Authorized: this emulator's control plane needs its admin token in "
+        "'Authorization: Bearer <token>' or 'X-Emulator-Admin-Token'.",
+    )
 
 
 def insufficient_privileges(scope: str) -> SfmcError:
@@ -157,9 +236,78 @@ def rate_limited(retry_after: int) -> SfmcError:
     )
 
 
+def injected(status: int, errorcode: int, message: str, retry_after: int | None = None) -> SfmcError:
+    """The answer a fault rule asked for (``/_emulator/faults``)."""
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    return SfmcError(status, errorcode, message, extra_headers=headers)
+
+
+def http_error(status: int | None, name: str) -> SfmcError:
+    """What Werkzeug refused before any view ran (unknown path, wrong method)."""
+    return SfmcError(status or 500, status or 0, name)
+
+
+def unexpected() -> SfmcError:
+    return SfmcError(500, 0, "An unexpected error occurred in the emulator; check its log for the cause.")
+
+
 def rowset_token_not_found(token: str) -> SfmcError:
     """A requestToken that expired, was never issued, or belongs to another tenant (inferred shape)."""
     return SfmcError(404, NOT_FOUND, f"The request token '{token}' was not found or has expired.")
+
+
+# -- OAuth (the token routes) ----------------------------------------------------------------------
+
+
+def oauth_invalid_request(description: str) -> OAuthError:
+    return OAuthError(400, "invalid_request", description)
+
+
+def oauth_invalid_client(description: str) -> OAuthError:
+    return OAuthError(401, "invalid_client", description)
+
+
+def oauth_unknown_host(description: str) -> OAuthError:
+    """A token call to an auth host of a subdomain no account has."""
+    return OAuthError(404, "invalid_request", description)
+
+
+def oauth_unsupported_grant_type() -> OAuthError:
+    return OAuthError(400, "unsupported_grant_type", "Use grant_type=client_credentials for server-to-server packages.")
+
+
+def oauth_unauthorized_client(description: str) -> OAuthError:
+    return OAuthError(401, "unauthorized_client", description)
+
+
+def oauth_invalid_scope(description: str) -> OAuthError:
+    return OAuthError(400, "invalid_scope", description)
+
+
+# -- the async Data Extension API (resultMessages) -------------------------------------------------
+
+
+def async_invalid_request(message: str) -> AsyncApiError:
+    return AsyncApiError(400, "InvalidRequest", message)
+
+
+def async_max_items_exceeded(count: int, limit: int) -> AsyncApiError:
+    return AsyncApiError(
+        400, "MaxItemsExceeded", f"The request has {count} items; at most {limit:,} are allowed per request."
+    )
+
+
+def async_request_not_found(request_id: str) -> AsyncApiError:
+    return AsyncApiError(
+        404, "AsyncRequestStatusNotFound", f"No asynchronous request with the ID '{request_id}' was found."
+    )
+
+
+def as_async(err: SfmcError) -> AsyncApiError:
+    """A shared REST error met on an async route, in that family's resultMessages envelope."""
+    code = "InvalidRequest" if err.status < 500 else "InternalError"
+    details = "; ".join(a["message"] for a in err.additional if a["message"] != err.message)
+    return AsyncApiError(err.status, code, err.message + (f" ({details})" if details else ""))
 
 
 # The SOAP API (``/Service.asmx``) answers every error as a SOAP Fault, never JSON.

@@ -52,12 +52,6 @@ def _tenant_view(tenant, request_base: str) -> dict:
     return out
 
 
-def _invalid(problems: list[str]) -> errors.SfmcError:
-    return errors.bad_request(
-        problems[0], errors.INCORRECT_FORMAT, [errors.detail(p, errors.INCORRECT_FORMAT) for p in problems]
-    )
-
-
 @api.get("/health", "Liveness; never needs the admin token")
 def health():
     return ok({"status": "ok", "tenants": len(emulator().tenants.all())})
@@ -74,7 +68,7 @@ def create_tenant():
     try:
         tenant = emulator().create_tenant(body, replace=request.args.get("replace") == "true")
     except TenantError as err:
-        raise _invalid(err.problems) from None
+        raise errors.invalid(err.problems) from None
     return ok(_tenant_view(tenant, request.host_url), 201)
 
 
@@ -109,7 +103,7 @@ def update_settings(tenant_id: str):
     try:
         tenant = emulator().tenants.update_settings(tenant_id, json_body(dict))
     except TenantError as err:
-        raise _invalid(err.problems) from None
+        raise errors.invalid(err.problems) from None
     return ok(tenant.to_dict()["settings"])
 
 
@@ -119,7 +113,7 @@ def load_scenario():
     try:
         ids = apply_scenario(emulator(), parse_scenario(text, "request body"))
     except ScenarioError as err:
-        raise _invalid(err.problems) from None
+        raise errors.invalid(err.problems) from None
     return ok({"tenants": ids}, 201)
 
 
@@ -198,7 +192,7 @@ def _pattern(raw: dict):
     try:
         return parse_pattern(raw)
     except PatternError as err:
-        raise errors.bad_request(f"Invalid journal pattern: {err}", errors.INVALID_PARAMETER) from None
+        raise errors.invalid_parameter(f"Invalid journal pattern: {err}") from None
 
 
 @api.get("/journal", "Query the request journal, newest first", params=JOURNAL_QUERY)
@@ -251,7 +245,7 @@ def add_faults():
         for rule_id in added:
             faults.remove(rule_id)
         prefix = f"[{len(added)}] " if isinstance(body, list) else ""
-        raise _invalid([prefix + p for p in err.problems]) from None
+        raise errors.invalid([prefix + p for p in err.problems]) from None
     rules = [faults.get(rule_id) for rule_id in added]
     return ok(rules if isinstance(body, list) else rules[0], 201)
 
@@ -305,7 +299,7 @@ def move_clock():
         try:
             seconds = float(body["advance"])
         except (TypeError, ValueError):
-            raise errors.bad_request("'advance' must be a number of seconds.", errors.INCORRECT_FORMAT) from None
+            raise errors.incorrect_format("'advance' must be a number of seconds.") from None
         clock.advance(seconds)
     return ok(clock.state())
 

@@ -17,9 +17,8 @@ from flask import Response
 
 from .. import errors
 from ..domain import async_rows as jobs
-from ..errors import AsyncApiError
 from ..openapi import PAGE
-from .common import GUID_CHARS, auth, data_extension, emulator, int_arg, json_body, ok
+from .common import auth, data_extension, emulator, find_data_extension, int_arg, json_body, ok, reference
 from .routes import Api
 from .rows import parse_primary_keys
 
@@ -36,25 +35,16 @@ def async_envelope(view):
         try:
             return view(*args, **kwargs)
         except errors.SfmcError as err:
-            code = "InvalidRequest" if err.status < 500 else "InternalError"
-            details = "; ".join(a["message"] for a in err.additional if a["message"] != err.message)
-            raise AsyncApiError(err.status, code, err.message + (f" ({details})" if details else "")) from None
+            raise errors.as_async(err) from None
 
     return wrapped
 
 
-def _resolve(ref: str):
-    kind, sep, value = ref.partition(":")
-    if not sep:
-        kind, value = "id", ref
-    kind = kind.lower()
-    de = None
-    if kind == "key":
-        de = emulator().find_data_extension(auth().tenant_id, key=value)
-    elif kind == "id" and len(value) == 36 and set(value) <= GUID_CHARS:
-        de = emulator().find_data_extension(auth().tenant_id, de_id=value)
+def _resolve(raw: str):
+    ref = reference(raw)
+    de = find_data_extension(auth().tenant_id, ref)
     if de is None:
-        raise errors.custom_object_not_found(**({"key": value} if kind == "key" else {"de_id": value}))
+        raise errors.custom_object_not_found(**({"key": ref.value} if ref.kind == "key" else {"de_id": ref.value}))
     return de
 
 
@@ -70,13 +60,9 @@ def _rows(ref: str, insert_only: bool):
     de = _resolve(ref)
     items = body.get("items")
     if not isinstance(items, list) or not items:
-        raise AsyncApiError(400, "InvalidRequest", "'items' must be a non-empty array of rows.")
+        raise errors.async_invalid_request("'items' must be a non-empty array of rows.")
     if len(items) > jobs.MAX_ITEMS:
-        raise AsyncApiError(
-            400,
-            "MaxItemsExceeded",
-            f"The request has {len(items)} items; at most {jobs.MAX_ITEMS:,} are allowed per request.",
-        )
+        raise errors.async_max_items_exceeded(len(items), jobs.MAX_ITEMS)
     return _submit(
         de, items, insert_only=insert_only, shape=jobs.FLAT, source="async insert" if insert_only else "async upsert"
     )
@@ -114,9 +100,7 @@ def upsert_rows(ref: str):
 def _job(request_id: str) -> dict:
     job = emulator().async_rows.get(auth().tenant_id, request_id)
     if job is None:
-        raise AsyncApiError(
-            404, "AsyncRequestStatusNotFound", f"No asynchronous request with the ID '{request_id}' was found."
-        )
+        raise errors.async_request_not_found(request_id)
     return job
 
 
@@ -154,11 +138,9 @@ def hub_rowset(ref: str):
     de = data_extension(ref)
     body = json_body(list, what="A rowset")
     if not body:
-        raise errors.bad_request("The rowset is empty: send at least one row.", errors.MISSING_FIELD)
+        raise errors.missing_field("The rowset is empty: send at least one row.")
     if len(body) > jobs.MAX_ITEMS:
-        raise errors.bad_request(
-            f"The rowset has {len(body)} rows; at most {jobs.MAX_ITEMS:,} are allowed.", errors.INCORRECT_FORMAT
-        )
+        raise errors.incorrect_format(f"The rowset has {len(body)} rows; at most {jobs.MAX_ITEMS:,} are allowed.")
     return _submit(de, body, insert_only=False, shape=jobs.KEYED, source="hub async rowset")
 
 
@@ -174,5 +156,5 @@ def hub_row(ref: str, primary_keys: str):
     keys = parse_primary_keys(primary_keys)
     values = json_body(dict).get("values") or {}
     if not isinstance(values, dict):
-        raise errors.bad_request("'values' must be an object.", errors.INCORRECT_FORMAT)
+        raise errors.incorrect_format("'values' must be an object.")
     return _submit(de, [{"keys": keys, "values": values}], insert_only=False, shape=jobs.KEYED, source="hub async row")

@@ -10,7 +10,7 @@ import json
 
 from flask import request
 
-from ..errors import OAuthError
+from .. import errors
 from .common import emulator, json_body, ok
 from .hosts import token_instance_urls
 from .routes import Api
@@ -25,10 +25,10 @@ def _token_body() -> dict:
     try:
         body = json.loads(request.get_data(cache=True) or b"null")
     except (ValueError, RecursionError):
-        raise OAuthError(400, "invalid_request", "The body must be JSON or form-encoded.") from None
+        raise errors.oauth_invalid_request("The body must be JSON or form-encoded.") from None
     if not isinstance(body, dict):
-        raise OAuthError(
-            400, "invalid_request", "Send grant_type, client_id and client_secret as a JSON object or form fields."
+        raise errors.oauth_invalid_request(
+            "Send grant_type, client_id and client_secret as a JSON object or form fields."
         )
     return body
 

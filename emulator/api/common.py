@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from flask import current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 
 from .. import errors
 from ..core import Emulator
@@ -41,18 +43,14 @@ def parsed_json() -> tuple[bool, object]:
 def json_body(expect: type | tuple[type, ...] = (dict, list), *, what: str = "The request body"):
     """The parsed JSON body, or the SFMC error a client gets for a bad one."""
     if request.mimetype != "application/json":
-        raise errors.SfmcError(
-            415,
-            0,
-            f"Unsupported Media Type: send the body as application/json (got '{request.mimetype or 'none'}').",
-        )
+        raise errors.unsupported_media_type(request.mimetype)
     parsed, body = parsed_json()
     if not parsed:
-        raise errors.bad_request("Unable to parse the request body: it is not valid JSON.", errors.UNPARSEABLE)
+        raise errors.unparseable_body()
     if not isinstance(body, expect):
         kinds = expect if isinstance(expect, tuple) else (expect,)
         wanted = " or ".join("a JSON array" if k is list else "a JSON object" for k in kinds)
-        raise errors.bad_request(f"{what} must be {wanted}.", errors.INCORRECT_FORMAT)
+        raise errors.wrong_body_type(what, wanted)
     return body
 
 
@@ -74,10 +72,16 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        raise errors.bad_request(
-            f"Parameter {name} is invalid: expected a whole number {low}..{high}.", errors.INVALID_PARAMETER
-        )
+        raise errors.invalid_parameter(f"Parameter {name} is invalid: expected a whole number {low}..{high}.")
     return value
+
+
+def render_json(err: errors.EmulatorError) -> Response:
+    """An error in its JSON protocol: the error class renders its body, this puts it on the wire."""
+    response = jsonify(err.body())
+    response.status_code = err.status
+    response.headers.update(err.headers())
+    return response
 
 
 def ok(body, status: int = 200):
@@ -92,24 +96,59 @@ def auth():
 GUID_CHARS = set("0123456789abcdefABCDEF-")
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A path reference to an object: ``key:K``, ``id:ID`` or a bare id (``kind`` lower case)."""
+
+    kind: str  # "key", "id", or whatever other prefix the client wrote
+    value: str
+    raw: str
+
+    @property
+    def is_guid(self) -> bool:
+        return self.kind == "id" and len(self.value) == 36 and set(self.value) <= GUID_CHARS
+
+
+def reference(ref: str, *, by: str | None = None) -> Reference:
+    """The one reading of ``key:``/``id:`` path references; ``by`` fixes the kind (``/key/<key>/`` routes)."""
+    if by is not None:
+        return Reference(by, ref, ref)
+    kind, sep, value = ref.partition(":")
+    if not sep or not value:
+        return Reference("id", ref, ref)
+    return Reference(kind.lower(), value, ref)
+
+
+def find_data_extension(tenant_id: str, ref: Reference):
+    """The tenant's DE a reference names, or None (also for an id that is no GUID)."""
+    if ref.kind == "key":
+        return emulator().find_data_extension(tenant_id, key=ref.value)
+    return emulator().find_data_extension(tenant_id, de_id=ref.value) if ref.is_guid else None
+
+
 def data_extension(ref: str, *, by: str | None = None):
     """A DE of the caller's tenant from a path reference: ``key:K``, ``id:GUID`` or a bare GUID.
 
     Another tenant's DE gets exactly the answer of one that does not exist.
     """
-    tenant_id = auth().tenant_id
-    kind, _, value = ref.partition(":") if by is None else (by, ":", ref)
-    if by is None and not value:
-        kind, value = "id", ref
-    kind = kind.lower()
-    if kind == "key":
-        de = emulator().find_data_extension(tenant_id, key=value)
-        if de is None:
-            raise errors.not_found(f"Data extension with the external key '{value}' was not found.")
+    found = reference(ref, by=by)
+    de = find_data_extension(auth().tenant_id, found)
+    if de is not None:
         return de
-    if kind != "id" or len(value) != 36 or not set(value) <= GUID_CHARS:
-        raise errors.bad_request(f"Parameter {value or ref} is invalid.", errors.INVALID_PARAMETER)
-    de = emulator().find_data_extension(tenant_id, de_id=value)
-    if de is None:
-        raise errors.not_found(f"Data extension with the ID '{value}' was not found.")
-    return de
+    if found.kind == "key":
+        raise errors.not_found(f"Data extension with the external key '{found.value}' was not found.")
+    if not found.is_guid:
+        raise errors.invalid_parameter(f"Parameter {found.value or ref} is invalid.")
+    raise errors.not_found(f"Data extension with the ID '{found.value}' was not found.")
+
+
+def paged(items: list, view: Callable = lambda item: item, *, page_size: int, max_page_size: int) -> dict:
+    """One page of ``items`` by ``$page`` and ``$pageSize``, in SFMC's list shape (count, page, pageSize, items)."""
+    page = int_arg("$page", 1, 1, 10**9)
+    size = int_arg("$pageSize", page_size, 1, max_page_size)
+    return {
+        "count": len(items),
+        "page": page,
+        "pageSize": size,
+        "items": [view(i) for i in items[(page - 1) * size : page * size]],
+    }

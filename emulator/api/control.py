@@ -17,7 +17,7 @@ from waitress.channel import ClientDisconnected
 from .. import errors
 from ..core import Emulator
 from ..domain.journal import cap
-from .common import parsed_json, routes
+from .common import parsed_json, reference, routes
 
 DROP = "emulator.drop_connection"  # WSGI environ flag set when a fault drops the connection
 PUBLIC_ADMIN = {"admin.health", "admin.openapi_document"}  # reachable without the admin token
@@ -38,12 +38,7 @@ def check_admin_token(emulator: Emulator) -> None:
     if not given and authorization.lower().startswith("bearer "):
         given = authorization[7:].strip()
     if not secrets.compare_digest(given.encode(), expected.encode()):
-        raise errors.SfmcError(
-            401,
-            errors.NOT_AUTHORIZED,
-            "Not Authorized: this emulator's control plane needs its admin token in "
-            "'Authorization: Bearer <token>' or 'X-Emulator-Admin-Token'.",
-        )
+        raise errors.admin_token_required()
 
 
 # -- faults --------------------------------------------------------------------------------------
@@ -64,20 +59,19 @@ def apply_fault(emulator: Emulator, tenant_id: str | None, *, token_call: bool =
     status, errorcode, message, retry_after = rule.answer()
     if "{de_id}" in message:
         message = message.replace("{de_id}", _de_id(emulator, tenant_id))
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-    raise errors.SfmcError(status, errorcode, message, extra_headers=headers)
+    raise errors.injected(status, errorcode, message, retry_after)
 
 
 def _de_id(emulator: Emulator, tenant_id: str | None) -> str:
     """The id of the Data Extension the path names, as SFMC's 10006 message carries it."""
-    ref = (request.view_args or {}).get("ref") or (request.view_args or {}).get("key") or ""
-    kind, _, value = ref.partition(":")
+    raw = (request.view_args or {}).get("ref") or (request.view_args or {}).get("key") or ""
+    ref = reference(raw)
     de = None
-    if tenant_id and value:
-        de = emulator.find_data_extension(tenant_id, **({"key": value} if kind.lower() == "key" else {"de_id": value}))
-    elif tenant_id and ref:
-        de = emulator.find_data_extension(tenant_id, de_id=ref)
-    return de.id if de else (value or ref or "00000000-0000-0000-0000-000000000000")
+    if tenant_id and raw:
+        de = emulator.find_data_extension(
+            tenant_id, **({"key": ref.value} if ref.kind == "key" else {"de_id": ref.value})
+        )
+    return de.id if de else (ref.value or "00000000-0000-0000-0000-000000000000")
 
 
 class DropConnection:
@@ -128,14 +122,10 @@ def validate_body(family: str) -> None:
     if not problems:
         return
     if envelope == "oauth":
-        raise errors.OAuthError(400, "invalid_request", "The request body is not valid: " + "; ".join(problems))
+        raise errors.oauth_invalid_request("The request body is not valid: " + "; ".join(problems))
     if envelope == "async":
-        raise errors.AsyncApiError(400, "InvalidRequest", "The request body is not valid: " + "; ".join(problems))
-    raise errors.bad_request(
-        "The request body is not valid: " + problems[0],
-        errors.INCORRECT_FORMAT,
-        [errors.detail(p, errors.INCORRECT_FORMAT) for p in problems],
-    )
+        raise errors.async_invalid_request("The request body is not valid: " + "; ".join(problems))
+    raise errors.invalid_body(problems)
 
 
 # -- the journal ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request
 
 from ..openapi import PAGE, query
-from .common import auth, data_extension, emulator, int_arg, json_body, ok
+from .common import auth, data_extension, emulator, json_body, ok, paged
 from .routes import Api
 
 R, W = "data_extensions_read", "data_extensions_write"
@@ -26,16 +26,13 @@ def create_custom_object():
 )
 def list_custom_objects():
     search = (request.args.get("$search") or "").lower()
-    page = int_arg("$page", 1, 1, 10**9)
-    page_size = int_arg("$pageSize", 50, 1, 2500)
     found = [
         de
         for de in emulator().data_extensions.list(auth().tenant_id)
         if search in de.name.lower() or search in de.key.lower()
     ]
-    items = found[(page - 1) * page_size : page * page_size]
-    summary = [{k: v for k, v in de.to_dict().items() if k != "fields"} for de in items]
-    return ok({"count": len(found), "page": page, "pageSize": page_size, "items": summary})
+    summary = lambda de: {k: v for k, v in de.to_dict().items() if k != "fields"}  # noqa: E731
+    return ok(paged(found, summary, page_size=50, max_page_size=2500))
 
 
 @api.get("/data/v1/customobjects/<ref>", "Get a Data Extension", scope=R)

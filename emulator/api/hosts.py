@@ -57,7 +57,7 @@ def route_by_host(emulator: Emulator) -> None:
         if caller is not None and caller != tenant.id:
             control.start_journal(emulator)
             g.token_tenant = caller
-            raise errors.OAuthError(401, "invalid_client", INVALID_CLIENT)
+            raise errors.oauth_invalid_client(INVALID_CLIENT)
     elif host.kind == "rest":
         # a token of another account is refused on this account's host, as a token SFMC never issued
         try:
@@ -72,7 +72,7 @@ def route_by_host(emulator: Emulator) -> None:
 
 def _refusal(host: SfmcHost, message: str) -> errors.EmulatorError:
     if host.kind in ("auth", "legacy-auth"):
-        return errors.OAuthError(404, "invalid_request", message)
+        return errors.oauth_unknown_host(message)
     return errors.not_found(message)
 
 

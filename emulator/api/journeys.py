@@ -13,7 +13,7 @@ from flask import request
 from .. import errors
 from ..domain.journeys import definition_view
 from ..openapi import PAGE, query
-from .common import auth, emulator, int_arg, json_body, ok
+from .common import auth, emulator, json_body, ok, paged, reference
 from .routes import Api
 
 JOURNEYS = "journeys_read"
@@ -44,15 +44,15 @@ def fire_events():
     return ok(emulator().journeys.fire_many(auth().tenant_id, json_body(dict)), 202)
 
 
-def _definition(ref: str) -> dict:
-    kind, sep, value = ref.partition(":")
+def _definition(raw: str) -> dict:
+    ref = reference(raw)
     journeys = emulator().journeys
-    if sep and kind.lower() == "key":
-        found = journeys.find(auth().tenant_id, key=value)
+    if ref.kind == "key":
+        found = journeys.find(auth().tenant_id, key=ref.value)
     else:
-        found = journeys.find(auth().tenant_id, definition_id=value if sep and kind.lower() == "id" else ref)
+        found = journeys.find(auth().tenant_id, definition_id=ref.value if ref.kind == "id" else ref.raw)
     if found is None:
-        raise errors.not_found(f"Event definition '{ref}' was not found.")
+        raise errors.not_found(f"Event definition '{raw}' was not found.")
     return found
 
 
@@ -67,11 +67,8 @@ def _definition(ref: str) -> dict:
 )
 def list_definitions():
     name = (request.args.get("name") or "").lower()
-    page = int_arg("$page", 1, 1, 10**9)
-    page_size = int_arg("$pageSize", 50, 1, 50)
     found = [d for d in emulator().journeys.definitions(auth().tenant_id) if name in d["name"].lower()]
-    items = [definition_view(d) for d in found[(page - 1) * page_size : page * page_size]]
-    return ok({"count": len(found), "page": page, "pageSize": page_size, "items": items})
+    return ok(paged(found, definition_view, page_size=50, max_page_size=50))
 
 
 @api.post(

@@ -20,21 +20,16 @@ api = Api("rows", __name__, tag="data-extensions")
 
 
 def rows_failed(de, plan: RowPlan) -> errors.SfmcError:
-    first = plan.failed[0]
-    return errors.bad_request(
-        f"Unable to save rows for data extension ID {de.id}",
-        errors.ROWS_NOT_SAVED,
-        [errors.detail(p) for p in first.problems],
-    )
+    return errors.rows_not_saved(f"Unable to save rows for data extension ID {de.id}", plan.failed[0].problems)
 
 
 def rowset_inputs(body: list) -> list[RowInput]:
     if not body:
-        raise errors.bad_request("The rowset is empty: send at least one row.", errors.MISSING_FIELD)
+        raise errors.missing_field("The rowset is empty: send at least one row.")
     rows = []
     for i, item in enumerate(body):
         if not isinstance(item, dict):
-            raise errors.bad_request(f"Row {i} must be an object with 'keys' and 'values'.", errors.INCORRECT_FORMAT)
+            raise errors.incorrect_format(f"Row {i} must be an object with 'keys' and 'values'.")
         rows.append(RowInput(item.get("keys") or {}, item.get("values") or {}, needs_value=True))
     return rows
 
@@ -61,9 +56,8 @@ def parse_primary_keys(text: str) -> dict[str, str]:
     for pair in re.split(r"[,&]", text):
         name, sep, value = pair.partition(":")
         if not sep or not name.strip():
-            raise errors.bad_request(
-                f"Parameter {text} is invalid: write primary keys as Column:value, separated by commas.",
-                errors.INVALID_PARAMETER,
+            raise errors.invalid_parameter(
+                f"Parameter {text} is invalid: write primary keys as Column:value, separated by commas."
             )
         keys[name.strip()] = value
     return keys
@@ -82,7 +76,7 @@ def put_row(ref: str, primary_keys: str):
     body = json_body(dict)
     values = body.get("values", {})
     if not isinstance(values, dict):
-        raise errors.bad_request("'values' must be an object.", errors.INCORRECT_FORMAT)
+        raise errors.incorrect_format("'values' must be an object.")
     plan = emulator().rows.write(auth().tenant_id, de, [RowInput(keys, values, needs_value=True)], source="hub row")
     if plan.failed:
         raise rows_failed(de, plan)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from ..errors import OAuthError
+from .. import errors
 from .tenants import Package, Tenant
 
 INVALID_CLIENT = (
@@ -32,7 +32,7 @@ class AuthContext:
 def check_client(tenant: Tenant | None, client_id: str, client_secret: str) -> Package:
     package = next((p for p in tenant.packages if p.client_id == client_id), None) if tenant else None
     if package is None or not secrets.compare_digest(package.client_secret, str(client_secret)):
-        raise OAuthError(401, "invalid_client", INVALID_CLIENT)
+        raise errors.oauth_invalid_client(INVALID_CLIENT)
     return package
 
 
@@ -43,24 +43,20 @@ def grant(tenant: Tenant, package: Package, account_id: object, scope: object) -
         try:
             mid = int(str(account_id).strip())
         except ValueError:
-            raise OAuthError(400, "invalid_request", f"account_id '{account_id}' is not a MID.") from None
+            raise errors.oauth_invalid_request(f"account_id '{account_id}' is not a MID.") from None
         if not tenant.has_mid(mid):
-            raise OAuthError(
-                401,
-                "unauthorized_client",
+            raise errors.oauth_unauthorized_client(
                 f"The client is not authorized for account_id {mid}: it is not a business unit "
                 "of this account, or the package is not installed there.",
             )
     if scope is None:
         return mid, package.scopes
     if not isinstance(scope, str):
-        raise OAuthError(400, "invalid_request", "scope must be a space-separated string.")
+        raise errors.oauth_invalid_request("scope must be a space-separated string.")
     requested = tuple(dict.fromkeys(scope.split()))
     extra = [s for s in requested if s not in package.scopes]
     if extra:
-        raise OAuthError(
-            400,
-            "invalid_scope",
+        raise errors.oauth_invalid_scope(
             f"The package was not granted: {' '.join(extra)}. Add the permissions to the "
             "installed package or narrow the requested scope.",
         )

@@ -14,7 +14,7 @@ from ..domain import auth
 from ..domain.auth import AuthContext
 from ..domain.faults import FaultSet
 from ..domain.tenants import Tenant
-from ..errors import OAuthError, SfmcError
+from ..errors import OAuthError
 from ..store import Store
 from .tenants import Tenants
 
@@ -33,12 +33,10 @@ class Auth:
     def issue(self, body: dict, base_url: str) -> dict:
         """``POST /v2/token``; instance URLs point at ``base_url``, where the client reached us."""
         if body.get("grant_type") != "client_credentials":
-            raise OAuthError(
-                400, "unsupported_grant_type", "Use grant_type=client_credentials for server-to-server packages."
-            )
+            raise errors.oauth_unsupported_grant_type()
         client_id, secret = body.get("client_id"), body.get("client_secret")
         if not client_id or not secret:
-            raise OAuthError(401, "invalid_client", auth.INVALID_CLIENT)
+            raise errors.oauth_invalid_client(auth.INVALID_CLIENT)
         tenant = self.tenants.of_client(client_id)
         package = auth.check_client(tenant, str(client_id), str(secret))
         assert tenant is not None  # check_client refuses an unknown client
@@ -59,14 +57,14 @@ class Auth:
         client_id, secret = body.get("clientId"), body.get("clientSecret")
         tenant = self.tenants.of_client(client_id)
         if tenant is None or not secret:
-            raise SfmcError(401, errors.NOT_AUTHORIZED, "Unauthorized")
+            raise errors.legacy_unauthorized()
         try:
             package = auth.check_client(tenant, str(client_id), str(secret))
         except OAuthError:
-            raise SfmcError(401, errors.NOT_AUTHORIZED, "Unauthorized") from None
+            raise errors.legacy_unauthorized() from None
         refresh = body.get("refreshToken")
         if refresh is not None and self._refresh.get(str(refresh)) != (tenant.id, str(client_id)):
-            raise SfmcError(401, errors.NOT_AUTHORIZED, "Unauthorized")
+            raise errors.legacy_unauthorized()
         lifetime = int(tenant.settings.legacy_token_lifetime)
         token, lifetime = self._store(tenant, tenant.default_mid, package.scopes, "v1", lifetime)
         out: dict = {"accessToken": token, "expiresIn": auth.reported_expiry(lifetime)}

@@ -13,10 +13,6 @@ from ..domain import contacts as contact_rules
 from ..store import Store
 
 
-def _invalid(problems: list[str], errorcode: int = errors.INCORRECT_FORMAT) -> errors.SfmcError:
-    return errors.bad_request(problems[0], errorcode, [errors.detail(p, errorcode) for p in problems])
-
-
 class Contacts:
     def __init__(self, store: Store, clock: Clock):
         self.store = store
@@ -27,7 +23,7 @@ class Contacts:
         """Create or update (``update``: only update) a contact; the stored contact, or SfmcError."""
         key, contact_id, attributes, problems = contact_rules.parse_contact(body, update=update)
         if problems:
-            raise _invalid(problems, errors.MISSING_FIELD if "required" in problems[0] else errors.INCORRECT_FORMAT)
+            raise errors.invalid_or_missing(problems)
         store = self.store
         with self._lock:
             existing = (
@@ -37,20 +33,14 @@ class Contacts:
             )
             if existing is None and update:
                 what = f"key '{key}'" if key is not None else f"ID {contact_id}"
-                raise errors.SfmcError(
-                    404,
-                    errors.NOT_FOUND,
-                    f"No contact with the {what} exists; create it with POST /contacts/v1/contacts.",
-                )
+                raise errors.not_found(f"No contact with the {what} exists; create it with POST /contacts/v1/contacts.")
             if (
                 existing is not None
                 and key is not None
                 and contact_id is not None
                 and existing["contactId"] != contact_id
             ):
-                raise errors.bad_request(
-                    f"contactID {contact_id} does not belong to the contact key '{key}'.", errors.INVALID_PARAMETER
-                )
+                raise errors.invalid_parameter(f"contactID {contact_id} does not belong to the contact key '{key}'.")
             number = existing["contactId"] if existing else store.last_contact_id(tenant_id) + 1
             contact = contact_rules.merged(
                 existing, existing["contactKey"] if existing else key, number, attributes, self.clock.now()

@@ -11,17 +11,8 @@ import threading
 from .. import errors
 from ..clock import Clock
 from ..domain.data_extensions import DataExtension, DefinitionError, build_data_extension
-from ..errors import SfmcError
 from ..store import Store
 from .tenants import Tenants
-
-
-def _invalid(message: str, problems: list[str]) -> SfmcError:
-    return errors.bad_request(
-        message + problems[0],
-        errors.INCORRECT_FORMAT,
-        [errors.detail(p, errors.INCORRECT_FORMAT) for p in problems],
-    )
 
 
 class DataExtensions:
@@ -61,10 +52,10 @@ class DataExtensions:
         try:
             de = build_data_extension(raw, require_title_case=require_title_case, now=self.clock.now(), client_id=False)
         except DefinitionError as err:
-            raise _invalid("Unable to create the data extension: ", err.problems) from None
+            raise errors.invalid(err.problems, prefix="Unable to create the data extension: ") from None
         with self.lock:
             if self.find(tenant_id, key=de.key):
-                raise SfmcError(409, errors.ALREADY_EXISTS, f"A data extension with the key '{de.key}' already exists.")
+                raise errors.already_exists(f"A data extension with the key '{de.key}' already exists.")
             self.store.put_data_extension(tenant_id, de)
             self._des.setdefault(tenant_id, []).append(de)
         return de
@@ -78,7 +69,7 @@ class DataExtensions:
     def add_fields(self, tenant_id: str, de: DataExtension, raw_fields: object) -> DataExtension:
         """Add nullable columns to an existing DE (how Personas syncs grow their DE, PER-2)."""
         if not isinstance(raw_fields, list) or not raw_fields:
-            raise errors.bad_request("'fields' must be a non-empty list.", errors.INCORRECT_FORMAT)
+            raise errors.incorrect_format("'fields' must be a non-empty list.")
         definition = {
             "name": de.name,
             "key": de.key,
@@ -90,12 +81,11 @@ class DataExtensions:
         try:
             grown = build_data_extension(definition, require_title_case=require_title_case, now=de.created_at)
         except DefinitionError as err:
-            raise _invalid("Unable to add the fields: ", err.problems) from None
+            raise errors.invalid(err.problems, prefix="Unable to add the fields: ") from None
         added = grown.fields[len(de.fields) :]
         if any(f.is_primary_key or not f.is_nullable for f in added):
-            raise errors.bad_request(
-                "Fields added to an existing data extension must be nullable and not part of the primary key.",
-                errors.INCORRECT_FORMAT,
+            raise errors.incorrect_format(
+                "Fields added to an existing data extension must be nullable and not part of the primary key."
             )
         grown = de.with_fields(list(de.fields) + list(added))
         with self.lock:

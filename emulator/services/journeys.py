@@ -19,10 +19,6 @@ from ..store import Store
 from .rows import WriteRows
 
 
-def _invalid(problems: list[str], errorcode: int = errors.INCORRECT_FORMAT) -> errors.SfmcError:
-    return errors.bad_request(problems[0], errorcode, [errors.detail(p, errorcode) for p in problems])
-
-
 class Journeys:
     def __init__(
         self,
@@ -57,14 +53,10 @@ class Journeys:
         try:
             definition = rules.build_definition(body, self._find_de(tenant_id), now=self.clock.now(), client_id=False)
         except EventDefinitionError as err:
-            raise _invalid(err.problems) from None
+            raise errors.invalid(err.problems) from None
         with self._lock:
             if self.find(tenant_id, key=definition["key"]):
-                raise errors.SfmcError(
-                    409,
-                    errors.ALREADY_EXISTS,
-                    f"An event definition with the key '{definition['key']}' already exists.",
-                )
+                raise errors.already_exists(f"An event definition with the key '{definition['key']}' already exists.")
             self.store.put_event_definition(tenant_id, definition)
         return definition
 
@@ -72,15 +64,11 @@ class Journeys:
         try:
             definition = rules.build_definition(body, self._find_de(tenant_id), now=self.clock.now(), current=current)
         except EventDefinitionError as err:
-            raise _invalid(err.problems) from None
+            raise errors.invalid(err.problems) from None
         with self._lock:
             other = self.find(tenant_id, key=definition["key"])
             if other is not None and other["id"] != current["id"]:
-                raise errors.SfmcError(
-                    409,
-                    errors.ALREADY_EXISTS,
-                    f"An event definition with the key '{definition['key']}' already exists.",
-                )
+                raise errors.already_exists(f"An event definition with the key '{definition['key']}' already exists.")
             self.store.put_event_definition(tenant_id, definition)
         return definition
 
@@ -93,29 +81,23 @@ class Journeys:
         """``POST /interaction/v1/events``: write the entry data, record the journey entry; SfmcError if refused."""
         contact_key, event_key, data, problems = rules.parse_event(body)
         if problems:
-            raise _invalid(problems, errors.MISSING_FIELD if "required" in problems[0] else errors.INCORRECT_FORMAT)
+            raise errors.invalid_or_missing(problems)
         return self._enter(tenant_id, contact_key, event_key, data, source)
 
     def _enter(self, tenant_id: str, contact_key: str, event_key: str, data: dict, source: str) -> dict:
         definition = self.find(tenant_id, key=event_key)
         if definition is None:
-            raise errors.bad_request(
-                f"Event definition with the key '{event_key}' was not found.", errors.INVALID_PARAMETER
-            )
+            raise errors.invalid_parameter(f"Event definition with the key '{event_key}' was not found.")
         de = self.find_data_extension(tenant_id, de_id=definition["dataExtensionId"])
         if de is None:
-            raise errors.bad_request(
-                f"The data extension of event definition '{event_key}' no longer exists.", errors.INVALID_PARAMETER
-            )
+            raise errors.invalid_parameter(f"The data extension of event definition '{event_key}' no longer exists.")
         # Data naming a field the event's DE lacks is refused, never ignored (docs/fidelity.md, EVT-4)
         plan = self.write_rows(
             tenant_id, de, [rules.event_row(de, contact_key, data)], source=source, strict_columns=True
         )
         if plan.failed:
-            raise errors.bad_request(
-                f"Unable to save the event data to data extension ID {de.id}",
-                errors.ROWS_NOT_SAVED,
-                [errors.detail(p) for p in plan.failed[0].problems],
+            raise errors.rows_not_saved(
+                f"Unable to save the event data to data extension ID {de.id}", plan.failed[0].problems
             )
         entry = rules.journey_entry(definition, contact_key, data, now=self.clock.now(), source=source)
         self.store.add_journey_entry(tenant_id, entry)
@@ -133,11 +115,9 @@ class Journeys:
         elif len(members) > rules.MAX_ASYNC_MEMBERS:
             problems.append(f"members has {len(members)} entries; at most {rules.MAX_ASYNC_MEMBERS} are allowed.")
         if problems:
-            raise _invalid(problems, errors.MISSING_FIELD if "required" in problems[0] else errors.INCORRECT_FORMAT)
+            raise errors.invalid_or_missing(problems)
         if self.find(tenant_id, key=event_key) is None:
-            raise errors.bad_request(
-                f"Event definition with the key '{event_key}' was not found.", errors.INVALID_PARAMETER
-            )
+            raise errors.invalid_parameter(f"Event definition with the key '{event_key}' was not found.")
         results = []
         for member in members:
             member = rules.any_case(member) if isinstance(member, dict) else {}
@@ -149,7 +129,7 @@ class Journeys:
                 if problem is None and data is not None and not isinstance(data, dict):
                     problem = "data must be an object of the event's attributes."
                 if problem is not None:
-                    raise errors.bad_request(problem, errors.INCORRECT_FORMAT)
+                    raise errors.incorrect_format(problem)
                 entry = self._enter(tenant_id, str(contact), event_key, data or {}, "async api event")
                 out["eventInstanceId"] = entry["eventInstanceId"]
             except errors.SfmcError as err:

@@ -125,12 +125,10 @@ class Rows:
             try:
                 where = parse_filter(filter_text)
             except FilterError as err:
-                raise errors.bad_request(f"Invalid $filter: {err}", errors.INCORRECT_FORMAT) from None
+                raise errors.incorrect_format(f"Invalid $filter: {err}") from None
             for name in columns_in(where):
                 if de.column(name) is None:
-                    raise errors.bad_request(
-                        f"Invalid $filter: the column '{name}' does not exist.", errors.INCORRECT_FORMAT
-                    )
+                    raise errors.incorrect_format(f"Invalid $filter: the column '{name}' does not exist.")
             where = _canonical(where, de)
         return self.store.query_rows(tenant_id, de.id, where, (page - 1) * page_size, page_size)
 
