@@ -52,6 +52,10 @@ class Adapter:
     def run(self, settings: dict, events: list[dict], env: dict, settle: Settle, timeout: float) -> dict:
         raise AdapterError(f"{type(self).__name__} cannot run a connector")
 
+    def emulator_options(self) -> list[str]:
+        """``sfmc-emulator serve`` options this connector needs when the harness starts the emulator."""
+        return []
+
 
 class PythonAdapter(Adapter):
     def __init__(self, spec: str):

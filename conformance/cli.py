@@ -19,14 +19,18 @@ from .runner import FAILED, PASSED, load_profile, run_case
 from .service import EmulatorClient, ManagedEmulator
 
 
-def _emulator(url: str | None):
-    return nullcontext(url) if url else _Started()
+def _emulator(url: str | None, *options: str):
+    return nullcontext(url) if url else _Started(*options)
 
 
 class _Started:
+    def __init__(self, *options: str):
+        self.options = options
+
     def __enter__(self) -> str:
-        click.echo("starting an emulator (sfmc-emulator serve --port 0 --db :memory: --no-demo) ...", err=True)
-        self.server = ManagedEmulator().start()
+        extra = "".join(f" {option}" for option in self.options)
+        click.echo(f"starting an emulator (sfmc-emulator serve --port 0 --db :memory: --no-demo{extra}) ...", err=True)
+        self.server = ManagedEmulator(*self.options).start()
         return self.server.url
 
     def __exit__(self, *exc) -> None:
@@ -94,7 +98,7 @@ def run(
         raise click.ClickException(str(err)) from None
     jobs = 1 if adapter.serial else jobs
     results = []
-    with _emulator(emulator_url) as url:
+    with _emulator(emulator_url, *([] if emulator_url else adapter.emulator_options())) as url:
         client = EmulatorClient(url, admin_token)
         client.health()
         click.echo(

@@ -245,6 +245,12 @@ class SegmentActionsAdapter(CommandAdapter):
         self.name = f"segment-actions:{action}" + (f":{profile}" if profile != "passthrough" else "")
         self.proxy_env = proxy_environment()  # the harness's own HTTPS_PROXY / NODE_EXTRA_CA_CERTS
 
+    def emulator_options(self) -> list[str]:
+        """A forward proxy with a throw-away CA, which this adapter's runs then go through."""
+        self._ca_dir = tempfile.TemporaryDirectory(prefix="sfmc-segment-ca-")
+        options, self.proxy_env = proxy_serve_args(self._ca_dir.name)
+        return options
+
     def run(self, settings, events, env, settle, timeout):
         try:
             ensure_installed()
