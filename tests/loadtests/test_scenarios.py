@@ -153,6 +153,27 @@ def test_bench_sync_prints_figures_and_the_ratio(tmp_path):
         assert pair["ratio_emulator_over_bare"] > 0
 
 
+def test_bench_segment_compares_the_batch_paths_in_one_run(tmp_path):
+    """Segment's published destination (through the emulator's proxy) against the bundled connector."""
+    out = tmp_path / "segment.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtests.bench_segment", "--events", "40", "--wait", "3", "--json-out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = {f["mode"]: f for f in json.loads(out.read_text())}
+    assert list(figures) == ["bundled async", "segment asyncDataExtension", "segment dataExtension batched"]
+    assert figures["bundled async"]["rows_in_emulator"] == 40
+    assert figures["segment asyncDataExtension"]["rows_in_emulator"] == 40  # one async job of 40 items
+    batched = figures["segment dataExtension batched"]
+    assert batched["requests"] >= 4  # rowsets of Segment's default batch size, 10
+    assert batched["rows_in_emulator"] + sum(batched["sender_report"]["rejected"].values()) == 40
+    assert "x bundled" in done.stdout
+
+
 # -- the arithmetic the reports rest on -------------------------------------------------------------
 
 
