@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from defusedxml import ElementTree
+
 from connector.transform import Scalar
 
 AUDIENCE = "audience"
@@ -138,11 +140,22 @@ def requirements_problems(
     return problems
 
 
+# SFMC's REST create wants complete field objects, every flag given (docs/fidelity.md, DE-2)
+FIELD_FLAGS = {
+    "isTemplateField": False,
+    "isHidden": False,
+    "isReadOnly": False,
+    "isInheritable": False,
+    "isOverridable": False,
+    "mustOverride": False,
+}
+
+
 def column_field(column_name: str, column_type: str) -> dict:
     """The SFMC field definition for a missing audience or computed-trait column: always nullable."""
     if column_type not in COMPATIBLE_COLUMN_TYPES:
         raise ValueError(f"column_type must be one of {', '.join(COMPATIBLE_COLUMN_TYPES)}, not {column_type!r}")
-    field: dict = {"name": column_name, "type": column_type, "isPrimaryKey": False, "isNullable": True}
+    field: dict = {"name": column_name, "type": column_type, "isPrimaryKey": False, "isNullable": True, **FIELD_FLAGS}
     if column_type == "Text":
         field["length"] = TEXT_COLUMN_LENGTH
     elif column_type == "Decimal":
@@ -158,8 +171,32 @@ def new_data_extension_fields(column_name: str, column_type: str) -> list[dict]:
         "length": CONTACT_KEY_LENGTH,
         "isPrimaryKey": True,
         "isNullable": False,
+        **FIELD_FLAGS,
     }
     fields = [contact_key_field, column_field(column_name, column_type)]
     for ordinal, field in enumerate(fields):
         field["ordinal"] = ordinal
     return fields
+
+
+PARTNER_API = "http://exacttarget.com/wsdl/partnerAPI"
+ROOT_FOLDER_RETRIEVE = (
+    f'<RetrieveRequestMsg xmlns="{PARTNER_API}"><RetrieveRequest><ObjectType>DataFolder</ObjectType>'
+    "<Properties>ID</Properties><Properties>ContentType</Properties><Properties>ParentFolder.ID</Properties>"
+    '<Filter xsi:type="SimpleFilterPart"><Property>ContentType</Property><SimpleOperator>equals</SimpleOperator>'
+    "<Value>dataextension</Value></Filter></RetrieveRequest></RetrieveRequestMsg>"
+)
+
+
+def root_folder_id(soap_answer: bytes) -> int | None:
+    """The ID of the top "Data Extensions" folder (parent 0) in a SOAP DataFolder Retrieve answer."""
+    try:
+        root = ElementTree.fromstring(soap_answer)
+    except (ElementTree.ParseError, ValueError):
+        return None
+    for result in root.iter(f"{{{PARTNER_API}}}Results"):
+        parent = result.findtext(f"{{{PARTNER_API}}}ParentFolder/{{{PARTNER_API}}}ID")
+        folder = result.findtext(f"{{{PARTNER_API}}}ID")
+        if parent == "0" and folder and folder.isdigit():
+            return int(folder)
+    return None

@@ -360,3 +360,17 @@ def custom_object_not_found(de_id: str = "", key: str = "") -> AsyncApiError:
         f"Failed to resolve the Custom Object from the provided ObjectReferenceIdentifier [Id: {de_id}, Key: {key}].",
         request_id=str(uuid.uuid4()),
     )
+
+
+def search_required() -> SfmcError:
+    """``GET /data/v1/customobjects`` without ``$search`` (probe-notes: 400; inferred wording and code)."""
+    return bad_request("Parameter $search is required.", INVALID_PARAMETER)
+
+
+def incomplete_definition(problems: list[str]) -> SfmcError:
+    """A REST Data Extension create without its folder or with partial field objects (probe-notes)."""
+    return bad_request(
+        "Unable to create the data extension: " + problems[0],
+        MISSING_FIELD,
+        [detail(p, MISSING_FIELD) for p in problems],
+    )

@@ -196,6 +196,7 @@ SCHEMAS: dict[str, dict] = {
             "async_pickup_delay": {"type": "number"},
             "legacy_token_lifetime": {"type": "integer"},
             "sfmc_read_formats": {"type": "boolean"},
+            "require_complete_definitions": {"type": "boolean"},
         },
     },
     "ClockChange": {"type": "object", "properties": {"advance": STR_OR_NUM, "freeze": {"type": "boolean"}}},

@@ -16,6 +16,13 @@ import time
 import requests
 
 
+def field(name: str, kind: str, ordinal: int, **given) -> dict:
+    """A complete field object, as SFMC's REST create wants it (every flag spelled out)."""
+    flags = ("isTemplateField", "isHidden", "isReadOnly", "isInheritable", "isOverridable", "mustOverride")
+    base = {"name": name, "type": kind, "ordinal": ordinal, "isPrimaryKey": False, "isNullable": True}
+    return {**base, **dict.fromkeys(flags, False), **given}
+
+
 class MarketingCloud:
     def __init__(self, auth_url: str, client_id: str, client_secret: str, account_id: str | None = None):
         self.auth_url = auth_url.rstrip("/")
@@ -55,6 +62,13 @@ class MarketingCloud:
             return response
         return response
 
+    def data_extension_folder(self) -> int:
+        """A folder id for a new DE (SFMC's REST create requires one): where the existing DEs are."""
+        items = self.request("GET", "/data/v1/customobjects", params={"$search": ""}).json().get("items", [])
+        return next(
+            (i["categoryId"] for i in items if i.get("categoryId")), int(os.environ.get("SFMC_CATEGORY_ID", "0"))
+        )
+
     def create_data_extension(self, definition: dict) -> dict:
         response = self.request("POST", "/data/v1/customobjects", json=definition)
         if response.status_code == 409:  # already there from an earlier run
@@ -93,11 +107,12 @@ def main() -> int:
         {
             "name": "Example Subscribers",
             "key": "example-subscribers",
+            "categoryId": mc.data_extension_folder(),
             "isSendable": False,
             "fields": [
-                {"name": "Subscriber Key", "type": "Text", "length": 100, "isPrimaryKey": True, "isNullable": False},
-                {"name": "Email Address", "type": "EmailAddress", "isNullable": True},
-                {"name": "Points", "type": "Number", "isNullable": True},
+                field("Subscriber Key", "Text", 0, length=100, isPrimaryKey=True, isNullable=False),
+                field("Email Address", "EmailAddress", 1),
+                field("Points", "Number", 2),
             ],
         }
     )

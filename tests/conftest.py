@@ -20,6 +20,7 @@ from conformance.service import ManagedEmulator
 from emulator import Config
 from emulator.app import create_app
 from emulator.clock import Clock
+from emulator.domain.tenants import TenantSettings
 
 IDENTIFY_FIELDS = [
     {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
@@ -74,9 +75,14 @@ def clock() -> Clock:
     return Clock()
 
 
+# Tests of other rules post short Data Extension definitions; SFMC's demand for complete ones
+# (categoryId, every field flag) is checked in tests/emulator/test_fidelity.py on default settings.
+LENIENT_DEFINITIONS = TenantSettings(require_complete_definitions=False)
+
+
 @pytest.fixture
 def app(clock, database):
-    app = create_app(Config(database=database), clock=clock)
+    app = create_app(Config(database=database, default_settings=LENIENT_DEFINITIONS), clock=clock)
     yield app
     app.extensions["sfmc"].async_rows.stop()
     app.extensions["sfmc"].store.close()

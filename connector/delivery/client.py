@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
 
 import requests
 from tenacity import (
@@ -129,6 +130,7 @@ class SfmcClient:
         self._token: str | None = None
         self._expires_at = 0.0
         self._rest_base = settings.rest_base_url
+        self._soap_base: str | None = None
 
     # -- tokens -------------------------------------------------------------------------------
 
@@ -168,6 +170,7 @@ class SfmcClient:
         else:
             self._token, lifetime = data["access_token"], float(data.get("expires_in", 1079))
             self._rest_base = s.rest_base_url or data.get("rest_instance_url", "").rstrip("/")
+            self._soap_base = data.get("soap_instance_url", "").rstrip("/") or None
         self._expires_at = time.monotonic() + max(lifetime - TOKEN_MARGIN, lifetime / 2)
 
     def token(self, *, renew: bool = False) -> str:
@@ -221,6 +224,29 @@ class SfmcClient:
                     response,
                 )
             return response
+
+    def soap(self, action: str, body: str) -> requests.Response | None:
+        """One SOAP call to ``Service.asmx`` with the current token (no retries: callers use it for
+        look-ups they can do without); None without a SOAP host (legacy auth) or on a network error."""
+        token = self.token()
+        if not self._soap_base:
+            return None
+        envelope = (
+            '<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><s:Header>'
+            f'<fueloauth xmlns="http://exacttarget.com">{escape(token)}</fueloauth></s:Header>'
+            f"<s:Body>{body}</s:Body></s:Envelope>"
+        )
+        self.limiter.acquire()
+        try:
+            return self.session.post(
+                f"{self._soap_base}/Service.asmx",
+                data=envelope.encode(),
+                headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action},
+                timeout=self.timeout,
+            )
+        except requests.RequestException:
+            return None
 
     def call(self, method: str, path: str, body=None) -> requests.Response:
         """The final answer for a call: 2xx, or a 4xx that retrying cannot change.

@@ -386,6 +386,17 @@ class Destination:
                 f"API event '{op.event_definition_key}': {_error_text(response)}",
             )
 
+    def _data_extension_folder(self) -> int | None:
+        """The folder (categoryId) SFMC's REST create needs, PER-1's "default location": the folder the
+        account's Data Extensions are in, else the root "Data Extensions" folder read over SOAP."""
+        response = self.client.call("GET", "/data/v1/customobjects?$search=")
+        items = response.json().get("items", []) if response.ok else []
+        folders = [i.get("categoryId") for i in items if isinstance(i.get("categoryId"), int) and i["categoryId"] > 0]
+        if folders:
+            return max(set(folders), key=folders.count)
+        found = self.client.soap("Retrieve", personas.ROOT_FOLDER_RETRIEVE)
+        return personas.root_folder_id(found.content) if found is not None and found.ok else None
+
     def _ensure_personas(self, op: EnsurePersonasDataExtension) -> None:
         """PER-1/PER-2: create the Personas DE, or check an existing one and add the missing column."""
         if (op.de_key, op.column_name.lower()) in self._personas_ready:
@@ -399,6 +410,7 @@ class Destination:
                 {
                     "name": personas.DEFAULT_PERSONAS_DE_NAME,
                     "key": op.de_key,
+                    "categoryId": self._data_extension_folder(),
                     "isSendable": False,
                     "fields": personas.new_data_extension_fields(op.column_name, op.column_type),
                 },

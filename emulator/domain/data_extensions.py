@@ -17,6 +17,9 @@ from .titlecase import title_case_problem
 FORBIDDEN_NAME_CHARS = set('"[]\\') | {chr(c) for c in range(32)}
 
 
+ROOT_FOLDER_ID = 1000  # the "Data Extensions" folder a DE created without one sits in (as the SOAP API reports)
+
+
 class DefinitionError(Problems):
     """A Data Extension definition SFMC would refuse."""
 
@@ -59,7 +62,7 @@ class DataExtension:
             "name": self.name,
             "description": self.description,
             "isSendable": self.is_sendable,
-            "categoryId": self.category_id,
+            "categoryId": self.category_id or ROOT_FOLDER_ID,
             "fieldCount": len(self.fields),
             "fields": [f.to_dict() for f in self.fields],
         }
@@ -211,3 +214,46 @@ def build_data_extension(
         category_id=category_id,
         created_at=now,
     )
+
+
+# What SFMC's REST create (``POST /data/v1/customobjects``) insists on beyond a valid definition: a
+# folder and complete field objects, every flag spelled out (probe-notes; segmentio/action-destinations
+# sends exactly these). Scenario files and the admin API stay lenient.
+REST_FIELD_PROPERTIES = (
+    "name",
+    "type",
+    "isNullable",
+    "isPrimaryKey",
+    "ordinal",
+    "isTemplateField",
+    "isHidden",
+    "isReadOnly",
+    "isInheritable",
+    "isOverridable",
+    "mustOverride",
+)
+
+
+def rest_create_problems(raw: object) -> list[str]:
+    """Why SFMC's REST create would refuse ``raw`` before looking at its fields' values."""
+    if not isinstance(raw, dict):
+        return []
+    problems = []
+    category = raw.get("categoryId")
+    if isinstance(category, bool) or not isinstance(category, int | str) or not str(category).strip().isdigit():
+        problems.append("categoryId is required: the ID of the folder the data extension goes in")
+    elif int(category) <= 0:
+        problems.append(f"categoryId {category} is not a folder: use the ID of an existing data extension folder")
+    for i, given in enumerate(raw.get("fields") or []):
+        if isinstance(given, dict):
+            missing = [p for p in REST_FIELD_PROPERTIES if p not in given]
+            if missing:
+                problems.append(f"fields[{i}] ({given.get('name', '?')}) lacks {', '.join(missing)}")
+    return problems
+
+
+def summary(de: DataExtension, row_count: int) -> dict:
+    """One item of ``GET /data/v1/customobjects``: the definition without its fields, with ``rowCount``."""
+    out = {k: v for k, v in de.to_dict().items() if k != "fields"}
+    out["rowCount"] = row_count
+    return out

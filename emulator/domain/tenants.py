@@ -57,6 +57,7 @@ class TenantSettings:
     strict_columns: bool = False  # unknown columns answer 400 instead of being ignored
     require_title_case: bool = True  # refuse Data Extension fields that are not Title Case (FMT-5)
     async_pickup_delay: float = 0.2  # seconds before an async job is picked up
+    require_complete_definitions: bool = True  # REST DE create needs categoryId and complete field objects
     sfmc_read_formats: bool = True  # rows read back as SFMC renders them (dates M/d/yyyy h:mm:ss AM); off: as written
 
     def updated(self, changes: dict) -> TenantSettings:

@@ -6,6 +6,7 @@ import pytest
 
 from connector.personas import (
     COMPATIBLE_COLUMN_TYPES,
+    FIELD_FLAGS,
     column_field,
     column_type_for,
     new_data_extension_fields,
@@ -148,6 +149,7 @@ def test_added_columns_are_nullable_and_sized() -> None:
         "isPrimaryKey": False,
         "isNullable": True,
         "length": 4000,
+        **FIELD_FLAGS,
     }
     decimal = column_field("Lifetime Value", "Decimal")
     assert (decimal["length"], decimal["scale"]) == (29, 8)

@@ -35,9 +35,9 @@ def test_traffic_gives_per_second_accepted_and_throttled_counts(client, clock, t
     clock.freeze()
     tenant = tenant_factory(settings={"rate_limit": 2, "burst": 2})
     for _ in range(3):
-        tenant.call("GET", "/data/v1/customobjects")
+        tenant.call("GET", "/data/v1/customobjects?$search=")
     clock.advance(1)
-    tenant.call("GET", "/data/v1/customobjects")
+    tenant.call("GET", "/data/v1/customobjects?$search=")
     traffic = client.get(f"/_emulator/tenants/{tenant.id}/traffic?seconds=5").get_json()
     assert traffic["rate_limit"] == 2 and len(traffic["points"]) == 5
     assert [(p["accepted"], p["throttled"]) for p in traffic["points"][-2:]] == [(3, 1), (1, 0)]  # + token call

@@ -59,10 +59,10 @@ def test_custom_error_and_matching_by_method_and_path(client, tenant):
         method="GET",
         path_regex=r"^/data/v1/customobjects$",
     )
-    assert tenant.call("GET", "/data/v1/customobjects").get_json() == {
+    assert tenant.call("GET", "/data/v1/customobjects?$search=").get_json() == {
         "message": "Bad gateway",
         "errorcode": 12345,
-        "documentation": tenant.call("GET", "/data/v1/customobjects").get_json()["documentation"],
+        "documentation": tenant.call("GET", "/data/v1/customobjects?$search=").get_json()["documentation"],
     }
     assert tenant.call("GET", "/data/v1/customobjects/key:identify").status_code == 200
     assert tenant.rowset("identify", ROW).status_code == 200
@@ -120,22 +120,22 @@ def test_latency_delays_the_answer(client, tenant):
 def test_revoked_tokens_stop_working_and_a_new_token_recovers(client, tenant):
     old = tenant.get_token()
     add_fault(client, kind="revoke_tokens", tenant=tenant.id)
-    refused = tenant.call("GET", "/data/v1/customobjects")
+    refused = tenant.call("GET", "/data/v1/customobjects?$search=")
     assert refused.status_code == 401 and refused.get_json()["errorcode"] == 0
     assert "WWW-Authenticate" not in refused.headers
     assert tenant.get_token() != old
-    assert tenant.call("GET", "/data/v1/customobjects").status_code == 200
+    assert tenant.call("GET", "/data/v1/customobjects?$search=").status_code == 200
 
 
 def test_expired_tokens_answer_with_www_authenticate(client, clock, tenant):
     clock.freeze()
     tenant.get_token()
     add_fault(client, kind="expire_tokens", tenant=tenant.id)
-    refused = tenant.call("GET", "/data/v1/customobjects")
+    refused = tenant.call("GET", "/data/v1/customobjects?$search=")
     assert refused.status_code == 401 and "expired" in refused.headers["WWW-Authenticate"]
     clock.advance(1)
     tenant.get_token()
-    assert tenant.call("GET", "/data/v1/customobjects").status_code == 200
+    assert tenant.call("GET", "/data/v1/customobjects?$search=").status_code == 200
 
 
 def test_async_hook_for_the_worker(app, client, tenant):

@@ -345,3 +345,51 @@ def test_async_event_member_errorcode_is_a_string(server):
 def test_contact_answers_carry_response_date_time(account):
     answer = account.call("POST", "/contacts/v1/contacts", json={"contactKey": "c1", "attributeSets": []}).json()
     assert answer["operationStatus"] == "OK" and isinstance(answer["responseDateTime"], str)
+
+
+# -- DE: Data Extension definitions ----------------------------------------------------------------
+
+FLAGS = ("isTemplateField", "isHidden", "isReadOnly", "isInheritable", "isOverridable", "mustOverride")
+
+
+def _complete(name: str, kind: str, ordinal: int, **given) -> dict:
+    base = {"name": name, "type": kind, "ordinal": ordinal, "isPrimaryKey": False, "isNullable": True}
+    return {**base, **dict.fromkeys(FLAGS, False), **given}
+
+
+def test_listing_data_extensions_needs_search_and_pages_by_25(server):
+    many = [{"key": f"de-{i:02d}", "name": f"List {i:02d}", "fields": [{"name": "Contact Key"}]} for i in range(30)]
+    account = Account(server, data_extensions=many)
+    refused = account.call("GET", "/data/v1/customobjects")
+    assert refused.status_code == 400 and refused.json()["errorcode"] == 10001
+    first = account.call("GET", "/data/v1/customobjects?$search=List").json()
+    assert (first["count"], first["page"], first["pageSize"], len(first["items"])) == (30, 1, 25, 25)
+    assert first["links"]["next"].startswith("/v1/customobjects?$search=List")
+    assert {"id", "key", "name", "categoryId", "rowCount"} <= set(first["items"][0])
+    assert first["items"][0]["rowCount"] == 0
+    second = account.call("GET", "/data/v1/customobjects?$search=list&$page=2").json()
+    assert len(second["items"]) == 5 and "next" not in second["links"]
+
+
+def test_creating_a_data_extension_needs_a_folder_and_complete_fields(account):
+    folder = account.call("GET", "/data/v1/customobjects?$search=identify").json()["items"][0]["categoryId"]
+    assert isinstance(folder, int) and folder > 0
+    partial = {
+        "name": "Partial",
+        "key": "partial",
+        "fields": [{"name": "Contact Key", "type": "Text", "isPrimaryKey": True}],
+    }
+    refused = account.call("POST", "/data/v1/customobjects", json=partial)
+    assert refused.status_code == 400 and refused.json()["errorcode"] == 10002
+    assert "categoryId" in refused.text and "isHidden" in refused.text
+    complete = {
+        "name": "Complete",
+        "key": "complete",
+        "categoryId": folder,
+        "isSendable": False,
+        "fields": [_complete("Contact Key", "Text", 0, isPrimaryKey=True, isNullable=False, length=254)],
+    }
+    created = account.call("POST", "/data/v1/customobjects", json=complete)
+    assert created.status_code == 201 and created.json()["categoryId"] == folder
+    account.settings(require_complete_definitions=False)
+    assert account.call("POST", "/data/v1/customobjects", json=partial).status_code == 201

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from emulator import Config
 from emulator.app import create_app
-from tests.conftest import make_tenant
+from tests.conftest import LENIENT_DEFINITIONS, make_tenant
 
 NEW_DE = {
     "key": "stolen",
@@ -28,7 +28,7 @@ def _b_rows(b) -> list[dict]:
 
 def test_a_client_chosen_de_id_of_another_tenant_gets_a_fresh_id(tmp_path):
     path = str(tmp_path / "state.sqlite3")
-    client = create_app(Config(database=path)).test_client()
+    client = create_app(Config(database=path, default_settings=LENIENT_DEFINITIONS)).test_client()
     a, b = make_tenant(client), make_tenant(client)
     b_de = b.call("GET", "/data/v1/customobjects/key:identify").get_json()
     assert b.rowset("identify", [{"keys": {"Contact Key": "b1"}, "values": {"First Name": "Bea"}}]).status_code == 200
@@ -46,7 +46,7 @@ def test_a_client_chosen_de_id_of_another_tenant_gets_a_fresh_id(tmp_path):
     assert a.call("GET", f"/data/v1/customobjects/{b_de['id']}").status_code == 404
     assert _b_rows(b) == [{"Contact Key": "b1", "First Name": "Bea"}]
 
-    restarted = create_app(Config(database=path)).test_client()
+    restarted = create_app(Config(database=path, default_settings=LENIENT_DEFINITIONS)).test_client()
     b.client = restarted
     b.token = ""
     assert b.call("GET", f"/data/v1/customobjects/{b_de['id']}").get_json()["key"] == "identify"
@@ -62,7 +62,7 @@ EVENT_DE = {
 
 def test_a_client_chosen_event_definition_id_of_another_tenant_gets_a_fresh_id(tmp_path):
     path = str(tmp_path / "state.sqlite3")
-    client = create_app(Config(database=path)).test_client()
+    client = create_app(Config(database=path, default_settings=LENIENT_DEFINITIONS)).test_client()
     definition = {"key": "APIEvent-b", "name": "B's journey", "data_extension": "registered"}
     a = make_tenant(client, data_extensions=[EVENT_DE])
     b = make_tenant(client, data_extensions=[EVENT_DE], event_definitions=[definition])
@@ -75,7 +75,7 @@ def test_a_client_chosen_event_definition_id_of_another_tenant_gets_a_fresh_id(t
     )
     assert created.status_code in (201, 200), created.get_json()
     assert created.get_json()["id"] != b_def["id"]
-    for c in (client, create_app(Config(database=path)).test_client()):
+    for c in (client, create_app(Config(database=path, default_settings=LENIENT_DEFINITIONS)).test_client()):
         b.client, b.token = c, ""
         [still] = b.call("GET", "/interaction/v1/eventDefinitions").get_json()["items"]
         assert (still["id"], still["eventDefinitionKey"]) == (b_def["id"], "APIEvent-b")
@@ -99,7 +99,7 @@ class TwoTenants(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        self.client = create_app(Config(database=":memory:")).test_client()
+        self.client = create_app(Config(database=":memory:", default_settings=LENIENT_DEFINITIONS)).test_client()
         self.tenants = {who: make_tenant(self.client, data_extensions=[]) for who in ("a", "b")}
         self.des: dict[str, dict[str, str]] = {"a": {}, "b": {}}  # key -> id
         self.rows: dict[str, dict[str, dict[str, str]]] = {"a": {}, "b": {}}  # key -> contact -> name
@@ -191,7 +191,7 @@ class TwoTenants(RuleBasedStateMachine):
     @invariant()
     def each_tenant_sees_exactly_its_own(self):
         for who in ("a", "b"):
-            listed = self.call(who, "GET", "/data/v1/customobjects?$pageSize=100").get_json()["items"]
+            listed = self.call(who, "GET", "/data/v1/customobjects?$search=&$pageSize=100").get_json()["items"]
             assert {d["key"]: d["id"] for d in listed} == self.des[who]
             for key in self.des[who]:
                 read = self.call(who, "GET", f"/data/v1/customobjectdata/key/{key}/rowset").get_json()

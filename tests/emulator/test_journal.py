@@ -40,9 +40,9 @@ def test_a_rowset_is_recorded_with_bodies_ignored_keys_and_broken_rules(client, 
 
 def test_refused_calls_are_recorded_unknown_tenant_as_null(client, tenant_factory):
     limited = tenant_factory(settings={"rate_limit": 1, "burst": 1})
-    client.get("/data/v1/customobjects", headers={"Authorization": "Bearer nope"})
-    assert limited.call("GET", "/data/v1/customobjects").status_code == 200
-    assert limited.call("GET", "/data/v1/customobjects").status_code == 429
+    client.get("/data/v1/customobjects?$search=", headers={"Authorization": "Bearer nope"})
+    assert limited.call("GET", "/data/v1/customobjects?$search=").status_code == 200
+    assert limited.call("GET", "/data/v1/customobjects?$search=").status_code == 429
     unauthenticated = journal(client, tenant="null")
     assert [(e["status"], e["tenant"], e["mid"]) for e in unauthenticated] == [(401, None, None)]
     assert count(client, tenant=None, status=401) == 1
@@ -91,7 +91,7 @@ def test_bad_patterns_are_400_in_the_sfmc_envelope(client):
 
 
 def test_admin_calls_are_not_journaled_and_delete_clears(client, tenant):
-    tenant.call("GET", "/data/v1/customobjects")
+    tenant.call("GET", "/data/v1/customobjects?$search=")
     client.get(f"/_emulator/tenants/{tenant.id}")
     client.get("/_emulator/no-such-admin-path")
     assert count(client, path="/_emulator*") == 0
@@ -110,9 +110,9 @@ def test_each_tenant_keeps_a_bounded_ring_and_counts_evictions():
     app = create_app(Config(database=":memory:", journal_size=3), clock=Clock())
     client = app.test_client()
     busy, quiet = make_tenant(client), make_tenant(client)
-    quiet.call("GET", "/data/v1/customobjects")
+    quiet.call("GET", "/data/v1/customobjects?$search=")
     for _ in range(5):
-        busy.call("GET", "/data/v1/customobjects")
+        busy.call("GET", "/data/v1/customobjects?$search=")
     kept = journal(client, tenant=busy.id)
     assert len(kept) == 3 and all(e["method"] == "GET" for e in kept)
     assert len(journal(client, tenant=quiet.id)) == 2  # a noisy tenant cannot evict another's entries
@@ -130,6 +130,6 @@ def test_bodies_are_capped_at_16_kb(client, tenant):
 
 
 def test_reset_clears_the_tenants_journal(client, tenant):
-    tenant.call("GET", "/data/v1/customobjects")
+    tenant.call("GET", "/data/v1/customobjects?$search=")
     assert client.post(f"/_emulator/tenants/{tenant.id}/reset").status_code == 200
     assert count(client, tenant=tenant.id) == 0
