@@ -1,4 +1,5 @@
-"""The Node SOAP clients, unmodified, through the proxy mode: sfmc-fuelsdk-node DataExtensionRow and sfmc-sdk."""
+"""Node SOAP clients, unmodified: sfmc-fuelsdk-node DataExtensionRow and sfmc-sdk through the proxy mode,
+and node-soap building its client from the emulator's WSDL alone."""
 
 from __future__ import annotations
 
@@ -33,3 +34,19 @@ def test_sfmc_sdk_soap_retrieve_and_create(client_tenant):
     assert {p["Name"]: p["Value"] for p in props} == {"Contact Key": "soap-1", "Email": "s1b@example.com"}
     assert out["unknown"]["message"] and out["unknown"]["message"] != "accepted"
     assert client_tenant.rows("identify") == [{"Contact Key": "soap-1", "Email": "s1b@example.com"}]
+
+
+def test_node_soap_builds_its_client_from_the_wsdl(client_tenant):
+    """node-soap knows nothing of SFMC: everything it sends comes from the emulator's WSDL."""
+    out = run_node("soap-wsdl.js", client_tenant)
+    assert out["operations"] == ["Create", "Delete", "Retrieve", "Update"]
+    created = out["created"]
+    assert created["OverallStatus"] == "OK"
+    assert created["Results"][0]["StatusMessage"] == "Created DataExtensionObject"
+    [found] = out["retrieved"]["Results"]
+    assert found["attributes"]["xsi:type"] == "DataExtensionObject"
+    assert {p["Name"]: p["Value"] for p in found["Properties"]["Property"]} == {
+        "Contact Key": "wsdl-1",
+        "Email": "w1@example.com",
+    }
+    assert client_tenant.rows("identify") == [{"Contact Key": "wsdl-1", "Email": "w1@example.com"}]
