@@ -82,6 +82,7 @@ def create_app(
         else:
             ctx = emulator.auth.authenticate(request.headers.get("Authorization"))
         g.auth = ctx
+        hosts.check_caller(ctx)  # on a tenant's own host name, only that tenant's tokens
         dropped = control.apply_fault(emulator, ctx.tenant_id)  # before the throttle: injected answers cost no token
         if dropped is not None:
             return dropped

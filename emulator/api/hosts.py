@@ -16,7 +16,7 @@ from flask import current_app, g, request
 
 from .. import errors
 from ..core import Emulator
-from ..domain.auth import INVALID_CLIENT
+from ..domain.auth import INVALID_CLIENT, AuthContext
 from ..domain.hosts import SfmcHost, classify, instance_urls
 from . import control
 
@@ -51,23 +51,21 @@ def route_by_host(emulator: Emulator) -> None:
             f"No account has the subdomain '{host.subdomain}' ({host.name} does not exist in SFMC). "
             "Use the subdomain of the tenant you loaded (sfmc-emulator hosts lists them).",
         )
-    g.token_tenant = tenant.id  # the journal's tenant for a call refused before it authenticates
+    g.host_tenant = g.token_tenant = tenant.id  # token_tenant: the journal's tenant for a call refused early
     if host.kind == "auth":
         caller = control.tenant_of_token_call(emulator)
         if caller is not None and caller != tenant.id:
             control.start_journal(emulator)
             g.token_tenant = caller
             raise errors.oauth_invalid_client(INVALID_CLIENT)
-    elif host.kind == "rest":
-        # a token of another account is refused on this account's host, as a token SFMC never issued
-        try:
-            ctx = emulator.auth.authenticate(request.headers.get("Authorization"))
-        except errors.EmulatorError:
-            control.start_journal(emulator)
-            raise
-        if ctx.tenant_id != tenant.id:
-            control.start_journal(emulator)
-            raise errors.not_authorized()
+
+
+def check_caller(ctx: AuthContext) -> None:
+    """After authentication (REST and SOAP alike): a token of another account is refused on this account's
+    host name, as a token SFMC never issued there ("only your tenant can use your endpoints")."""
+    pinned = g.get("host_tenant")
+    if pinned is not None and ctx.tenant_id != pinned:
+        raise errors.not_authorized()
 
 
 def _refusal(host: SfmcHost, message: str) -> errors.EmulatorError:

@@ -8,6 +8,7 @@ from emulator.app import create_app
 from emulator.core import Config
 from emulator.domain.hosts import classify, split_port
 from tests.conftest import make_tenant
+from tests.emulator.soap_helpers import envelope, retrieve, retrieved
 
 ROW = [{"keys": {"Contact Key": "c1"}, "values": {"Email": "a@example.com"}}]
 
@@ -186,3 +187,22 @@ def test_split_port_refuses_nonsense():
     for bad in ("host:99999", "host:0", "[::1]x"):
         with pytest.raises(ValueError):
             split_port(bad)
+
+
+def test_soap_host_serves_soap_and_the_wsdl_for_its_own_tenant_only(client):
+    first, second = make_tenant(client), make_tenant(client)
+    sub = subdomain_of(first)
+    body = retrieve("DataExtensionObject[identify]", ["Email"])
+    headers = {"Content-Type": "text/xml; charset=utf-8", "Host": f"{sub}.soap.marketingcloudapis.com"}
+    own = client.post("/Service.asmx", data=envelope(body, first.get_token()), headers=headers)
+    assert own.status_code == 200, own.data[:400]
+    assert retrieved(own.data)[0] == "OK"
+    other = client.post("/Service.asmx", data=envelope(body, second.get_token()), headers=headers)
+    assert other.status_code == 401
+    assert b"faultstring" in other.data  # refused in SOAP's own envelope
+    wsdl = client.get("/etframework.wsdl", base_url=f"https://{sub}.soap.marketingcloudapis.com")
+    assert f'location="https://{sub}.soap.marketingcloudapis.com/Service.asmx"'.encode() in wsdl.data
+    endpoint = client.get(
+        "/platform/v1/endpoints/soap", headers={**first.headers(), "Host": f"{sub}.rest.marketingcloudapis.com"}
+    )
+    assert endpoint.get_json() == {"url": f"https://{sub}.soap.marketingcloudapis.com/Service.asmx"}
