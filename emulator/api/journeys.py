@@ -8,10 +8,10 @@ definition takes the same scope, so one package can manage what it created.
 
 from __future__ import annotations
 
-from flask import request
+from flask import Response, request
 
 from .. import errors
-from ..domain.journeys import definition_view
+from ..domain.journeys import definition_view, schema_data_extension, schema_view
 from ..openapi import PAGE, query
 from .common import auth, emulator, json_body, ok, paged, reference
 from .routes import Api
@@ -68,7 +68,9 @@ def _definition(raw: str) -> dict:
 def list_definitions():
     name = (request.args.get("name") or "").lower()
     found = [d for d in emulator().journeys.definitions(auth().tenant_id) if name in d["name"].lower()]
-    return ok(paged(found, definition_view, page_size=50, max_page_size=50))
+    page = paged(found, definition_view, page_size=50, max_page_size=50)
+    items = page.pop("items")
+    return ok({**page, "links": {}, "items": items})  # the recorded list carries an empty links object
 
 
 @api.post(
@@ -79,7 +81,14 @@ def list_definitions():
     scope=JOURNEYS,
 )
 def create_definition():
-    return ok(definition_view(emulator().journeys.create(auth().tenant_id, json_body(dict))), 201)
+    """With only a ``schema``, SFMC creates the event's DE first and echoes its schema (devtools-events)."""
+    body = json_body(dict)
+    de_body = schema_data_extension(body, emulator().clock.now())
+    if de_body is None:
+        return ok(definition_view(emulator().journeys.create(auth().tenant_id, body)), 201)
+    de = emulator().data_extensions.create(auth().tenant_id, de_body)
+    definition = emulator().journeys.create(auth().tenant_id, {**body, "dataExtensionId": de.id})
+    return ok(definition_view(definition, schema_view(de)), 201)
 
 
 @api.get("/interaction/v1/eventDefinitions/<ref>", "Get an event definition by id or key:{key}", scope=JOURNEYS)
@@ -101,4 +110,4 @@ def update_definition(ref: str):
 @api.delete("/interaction/v1/eventDefinitions/<ref>", "Delete an event definition by id or key:{key}", scope=JOURNEYS)
 def delete_definition(ref: str):
     emulator().journeys.delete(auth().tenant_id, _definition(ref))
-    return ok({"deleted": True})
+    return Response(status=200)  # SFMC answers a delete with an empty body (devtools-events)

@@ -91,23 +91,87 @@ def build_definition(raw: object, find_de, *, now: float, current: dict | None =
     }
 
 
-def definition_view(definition: dict) -> dict:
-    """An event definition as ``/interaction/v1/eventDefinitions`` answers it."""
-    return {
+NO_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def _no_offset(text: str) -> str:
+    """``2024-11-07T04:58:46.51``: SFMC's event-definition dates carry no UTC offset (devtools-events)."""
+    return text.split("+")[0].removesuffix("Z").rstrip("0").rstrip(".")
+
+
+def definition_view(definition: dict, schema: dict | None = None) -> dict:
+    """An event definition as ``/interaction/v1/eventDefinitions`` answers it: the recorded fields only."""
+    out = {
         "id": definition["id"],
         "type": definition["type"],
         "name": definition["name"],
         "description": definition["description"],
+        "createdDate": _no_offset(definition["createdDate"]),
+        "modifiedDate": _no_offset(definition["modifiedDate"]),
         "mode": definition["mode"],
         "eventDefinitionKey": definition["key"],
         "dataExtensionId": definition["dataExtensionId"],
         "dataExtensionName": definition["dataExtensionName"],
-        "status": "Active",
-        "category": "Event",
-        "isVisibleInPicker": False,
-        "createdDate": definition["createdDate"],
-        "modifiedDate": definition["modifiedDate"],
     }
+    if schema is not None:
+        out["schema"] = schema
+    out.update(
+        {
+            "arguments": {
+                "serializedObjectType": 11,
+                "eventDefinitionKey": definition["key"],
+                "eventDefinitionId": definition["id"],
+                "dataExtensionId": definition["dataExtensionId"],
+            },
+            "metaData": {},
+            "interactionCount": 0,
+            "isVisibleInPicker": True,
+            "category": "Event",
+            "publishedInteractionCount": 0,
+            "automationId": NO_ID,
+        }
+    )
+    return out
+
+
+def schema_data_extension(body: dict, now: float) -> dict | None:
+    """The DE a ``POST /interaction/v1/eventDefinitions`` with only a ``schema`` creates, named
+    ``{name} - {timestamp}`` as SFMC names it (devtools-events); None when the body names a DE."""
+    schema = body.get("schema")
+    if not isinstance(schema, dict) or body.get("dataExtensionId") or body.get("dataExtensionKey"):
+        return None
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H%M%S%f")[:-3]
+    name = schema.get("name") or f"{body.get('name') or body.get('eventDefinitionKey') or 'Event'} - {stamp}"
+    fields = []
+    for given in schema.get("fields") or []:
+        if not isinstance(given, dict):
+            fields.append(given)  # the DE builder explains what is wrong with it
+            continue
+        length = given.get("maxLength", given.get("length"))
+        field = {
+            "name": given.get("name"),
+            "type": given.get("dataType", given.get("type", "Text")),
+            "isPrimaryKey": bool(given.get("isPrimaryKey", False)),
+            "isNullable": bool(given.get("isNullable", not given.get("isPrimaryKey", False))),
+        }
+        if length not in (None, ""):
+            field["length"] = length
+        fields.append(field)
+    return {"name": name, "fields": fields}
+
+
+def schema_view(de) -> dict:
+    """The ``schema`` of an event definition whose DE the API created, as SFMC echoes it."""
+    fields = []
+    for column in de.fields:
+        out = {"name": column.name, "dataType": column.type}
+        if column.length is not None and column.type != "Decimal":
+            out["maxLength"] = str(column.length)
+        out.update(
+            {"isNullable": column.is_nullable, "isPrimaryKey": column.is_primary_key, "isDevicePreference": False}
+        )
+        fields.append(out)
+    return {"id": de.id, "name": de.name, "fields": fields}
 
 
 def contact_key_problem(value: object, name: str = "ContactKey") -> str | None:

@@ -393,3 +393,109 @@ def test_creating_a_data_extension_needs_a_folder_and_complete_fields(account):
     assert created.status_code == 201 and created.json()["categoryId"] == folder
     account.settings(require_complete_definitions=False)
     assert account.call("POST", "/data/v1/customobjects", json=partial).status_code == 201
+
+
+# -- EVT: Journey Builder event definitions --------------------------------------------------------
+
+
+def test_an_event_definition_with_only_a_schema_creates_its_data_extension(account):
+    body = {
+        "name": "Signup Event",
+        "eventDefinitionKey": "signup-event",
+        "type": "APIEvent",
+        "schema": {
+            "fields": [
+                {
+                    "name": "Contact Key",
+                    "dataType": "Text",
+                    "maxLength": "254",
+                    "isPrimaryKey": True,
+                    "isNullable": False,
+                },
+                {"name": "Plan", "dataType": "Text", "maxLength": "50", "isNullable": True, "isPrimaryKey": False},
+            ]
+        },
+    }
+    created = account.call("POST", "/interaction/v1/eventDefinitions", json=body)
+    assert created.status_code == 201, created.text
+    answer = created.json()
+    assert re.fullmatch(r"Signup Event - \d{4}-\d{2}-\d{2}T\d{9}", answer["dataExtensionName"])
+    assert answer["schema"]["id"] == answer["dataExtensionId"]
+    assert answer["schema"]["fields"][0] == {
+        "name": "Contact Key",
+        "dataType": "Text",
+        "maxLength": "254",
+        "isNullable": False,
+        "isPrimaryKey": True,
+        "isDevicePreference": False,
+    }
+    de = account.call("GET", f"/data/v1/customobjects/{answer['dataExtensionId']}").json()
+    assert [f["name"] for f in de["fields"]] == ["Contact Key", "Plan"]
+    fired = account.call(
+        "POST",
+        "/interaction/v1/events",
+        json={"ContactKey": "c1", "EventDefinitionKey": "signup-event", "Data": {"Plan": "pro"}},
+    )
+    assert fired.status_code == 201
+
+
+def test_event_definition_answers_carry_only_sfmcs_fields(account):
+    created = account.call(
+        "POST",
+        "/interaction/v1/eventDefinitions",
+        json={
+            "name": "E",
+            "eventDefinitionKey": "e1",
+            "schema": {"fields": [{"name": "Contact Key", "dataType": "Text", "isPrimaryKey": True}]},
+        },
+    ).json()
+    recorded = {
+        "id",
+        "type",
+        "name",
+        "description",
+        "createdDate",
+        "createdBy",
+        "modifiedDate",
+        "modifiedBy",
+        "mode",
+        "eventDefinitionKey",
+        "dataExtensionId",
+        "dataExtensionName",
+        "sourceApplicationExtensionId",
+        "filterDefinitionId",
+        "filterDefinitionTemplate",
+        "iconUrl",
+        "arguments",
+        "configurationArguments",
+        "metaData",
+        "schedule",
+        "interactionCount",
+        "isVisibleInPicker",
+        "isPlatformObject",
+        "category",
+        "publishedInteractionCount",
+        "automationId",
+        "disableDEDataLogging",
+        "schema",
+    }  # every field of devtools-events' recorded answers
+    assert set(created) <= recorded and "status" not in created
+    assert NO_OFFSET.match(created["createdDate"]) and NO_OFFSET.match(created["modifiedDate"])
+    listed = account.call("GET", "/interaction/v1/eventDefinitions").json()
+    assert listed["links"] == {} and (listed["count"], listed["page"], listed["pageSize"]) == (1, 1, 50)
+    assert set(listed["items"][0]) <= recorded
+
+
+def test_deleting_an_event_definition_answers_an_empty_body(account):
+    account.call(
+        "POST",
+        "/interaction/v1/eventDefinitions",
+        json={
+            "name": "E",
+            "eventDefinitionKey": "gone",
+            "schema": {"fields": [{"name": "Contact Key", "dataType": "Text", "isPrimaryKey": True}]},
+        },
+    )
+    deleted = account.call("DELETE", "/interaction/v1/eventDefinitions/key:gone")
+    assert deleted.status_code == 200 and deleted.content == b""
+    assert account.call("GET", "/interaction/v1/eventDefinitions/key:gone").status_code == 404
