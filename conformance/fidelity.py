@@ -56,6 +56,13 @@ def _token(base: str, values: dict, scope: str | None = None) -> str:
     return response.json()["access_token"]
 
 
+def _at(body: object, path: str) -> object:
+    """``links.next`` in a JSON body (names are plain keys, dots step into objects)."""
+    for name in path.split("."):
+        body = body.get(name) if isinstance(body, dict) else None
+    return body
+
+
 def _problems(response: requests.Response, expect: dict) -> list[str]:
     problems = []
     if "status" in expect and response.status_code != expect["status"]:
@@ -71,15 +78,18 @@ def _problems(response: requests.Response, expect: dict) -> list[str]:
     if wants_object and not isinstance(body, dict):
         return [*problems, f"body is not a JSON object: {response.text[:200]}"]
     for key, kind in (expect.get("json_types") or {}).items():
-        value = body.get(key)
+        value = _at(body, key)
         if not isinstance(value, TYPES[kind]) or (kind == "integer" and isinstance(value, bool)):
             problems.append(f"'{key}' should be a {kind}, got {value!r}")
     for key, value in (expect.get("json_equals") or {}).items():
-        if body.get(key) != value:
-            problems.append(f"'{key}' should be {value!r}, got {body.get(key)!r}")
+        if _at(body, key) != value:
+            problems.append(f"'{key}' should be {value!r}, got {_at(body, key)!r}")
     for key, pattern in (expect.get("json_matches") or {}).items():
-        if not isinstance(body.get(key), str) or not re.search(pattern, body[key]):
-            problems.append(f"'{key}' should match {pattern!r}, got {body.get(key)!r}")
+        found = _at(body, key)
+        if not isinstance(found, str) or not re.search(pattern, found):
+            problems.append(f"'{key}' should match {pattern!r}, got {found!r}")
+    if expect.get("empty_body") and response.content:
+        problems.append(f"the body should be empty, got {response.text[:200]!r}")
     if "additional_errors" in expect:
         details = body.get("additionalErrors")
         if not isinstance(details, list) or not details:
