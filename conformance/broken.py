@@ -16,10 +16,12 @@ import re
 import tempfile
 from collections.abc import Callable
 
+from dateutil import parser as date_parser
+
 from connector import plan as planning
 from connector.plan import FireApiEvent, Plan, UpsertContact, UpsertRow
 from connector.settings import BatchingSettings
-from connector.transform import CONTEXT_ATTRIBUTES
+from connector.transform import CONTEXT_ATTRIBUTES, iso_date_string
 
 from .bundled import build, deliver
 
@@ -285,6 +287,80 @@ def token_never_renewed(settings, events, env):
         return deliver(destination, events)
 
 
+# -- connector hardening: stalls, deadlocks, text as dates, empty values, borrowed identity -------------
+
+
+def hangs_on_stalled_job(settings, events, env):
+    """Waits for a stalled async job as long as it takes (no job deadline) (breaks SFMC-ASYNC-STALL)."""
+    batching = {**(settings.get("batching") or {}), "job_deadline": 3600}
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
+        return deliver(build({**settings, "batching": batching}, tmp), events)
+
+
+def loses_deadlocked_rows(settings, events, env):
+    """Rejects deadlocked rows as final instead of sending them again (breaks SFMC-DEADLOCK-RETRY)."""
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
+        return deliver(build({**settings, "transient_retries": 0}, tmp), events)
+
+
+def _guessed_date(value):
+    """The old planner's guess: any date-shaped text as ISO, slash dates month first."""
+    if not isinstance(value, str):
+        return value
+    try:
+        iso = iso_date_string(value)
+    except ValueError:
+        try:
+            iso = date_parser.parse(value, dayfirst=False).date().isoformat()
+        except (ValueError, OverflowError):
+            return value
+    return value if iso is None else iso
+
+
+def rewrites_text_as_dates(settings, events, env):
+    """Rewrites every date-like string as an ISO date, whatever its column (breaks FMT-3)."""
+
+    def mutate(event, s, result):
+        return _rows(
+            result, lambda op: dataclasses.replace(op, values={k: _guessed_date(v) for k, v in op.values.items()})
+        )
+
+    return _with_plan(mutate, settings, events)
+
+
+def sends_empty_values(settings, events, env):
+    """Sends identify rows that carry only the key, and rows naming no column (breaks SFMC-EMPTY-VALUES)."""
+
+    def mutate(event, s, result):
+        if event.get("type") != "identify" or not s.identify_de_key or not event.get("userId"):
+            return result
+        if any(isinstance(op, UpsertRow) for op in result.operations):
+            return result
+        row = UpsertRow(s.identify_de_key, {"Contact Key": str(event["userId"])}, {}, event.get("messageId"))
+        return dataclasses.replace(result, operations=(*result.operations, row), dropped=())
+
+    def broken_plan(event, s):
+        return mutate(event, s, planning.plan(event, s))
+
+    with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
+        destination = build(settings, tmp, planner=broken_plan)
+        destination._bound_rows = lambda rows, this_pass: rows  # no look at the DE's columns either
+        return deliver(destination, events)
+
+
+def borrows_properties_email(settings, events, env):
+    """Without a userId, keys a track by properties.email, someone else's maybe (breaks TR-2)."""
+
+    def mutate(event, s, result):
+        email = (event.get("properties") or {}).get("email")
+        own = ((event.get("context") or {}).get("traits") or {}).get("email")
+        if event.get("type") != "track" or event.get("userId") or own or not isinstance(email, str):
+            return result
+        return planning.plan({**event, "userId": email}, s)
+
+    return _with_plan(mutate, settings, events)
+
+
 BROKEN: dict[str, tuple[Callable, str]] = {
     "keys_not_title_cased": (keys_not_title_cased, "FMT-1"),
     "colons_kept": (colons_kept, "ID-3"),
@@ -303,5 +379,10 @@ BROKEN: dict[str, tuple[Callable, str]] = {
     "context_not_mapped": (context_not_mapped, "CTX-1"),
     "dates_not_iso": (dates_not_iso, "FMT-3"),
     "token_never_renewed": (token_never_renewed, "SFMC-TOKEN-EXPIRY"),
+    "hangs_on_stalled_job": (hangs_on_stalled_job, "SFMC-ASYNC-STALL"),
+    "loses_deadlocked_rows": (loses_deadlocked_rows, "SFMC-DEADLOCK-RETRY"),
+    "rewrites_text_as_dates": (rewrites_text_as_dates, "FMT-3"),
+    "sends_empty_values": (sends_empty_values, "SFMC-EMPTY-VALUES"),
+    "borrows_properties_email": (borrows_properties_email, "TR-2"),
 }
 """name → (connector function, the one rule it breaks)."""

@@ -173,6 +173,15 @@ def row_payloads(entry: dict) -> list[dict]:
     return out
 
 
+def _rows_without_values(entry: dict) -> int:
+    """Rows of a rowset (or one-row PUT) sent with ``values`` empty or missing."""
+    if not entry["path"].startswith("/hub/v1/dataevents"):
+        return 0
+    body = _body(entry)
+    items = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
+    return sum(1 for item in items if isinstance(item, dict) and not item.get("values"))
+
+
 def is_title_case(name: str) -> bool:
     """Each space-separated word starts with an upper-case letter or a digit (design notes); fixed names pass."""
     if name in FIXED_NAMES:
@@ -264,6 +273,18 @@ def check_traffic(spec: dict, journal: list[dict], fault_lookup) -> list[Failure
                     "traffic.no_nested_values",
                     f"nested objects/lists were sent as values: {sorted({k for _, k in nested})} (FMT-2)",
                     requests=sorted({e["id"] for e, _ in nested}),
+                )
+            )
+    if spec.get("no_empty_values"):
+        empty = [e for e in rest if _rows_without_values(e)]
+        if empty:
+            failures.append(
+                Failure(
+                    "traffic.no_empty_values",
+                    f"{sum(_rows_without_values(e) for e in empty)} row(s) were sent with empty values; SFMC refuses "
+                    "them ('At least one existing field is required in the values property') and, in a rowset, "
+                    "every row after them",
+                    requests=[e["id"] for e in empty],
                 )
             )
     if "ignored_keys_max" in spec:

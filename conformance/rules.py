@@ -98,6 +98,21 @@ SFMC_BEHAVIOURS: tuple[Rule, ...] = (
     Rule("SFMC-5XX", _SFMC, "500/503 answers and dropped connections are retried; nothing is lost."),
     Rule("SFMC-PARTIAL-ROWSET", _SFMC, "A rowset with a bad row saves the others; the bad one is reported."),
     Rule("SFMC-ASYNC-ROW-ERRORS", _SFMC, "Async jobs report per-row errors; good rows land, bad ones are reported."),
+    Rule(
+        "SFMC-ASYNC-STALL",
+        _SFMC,
+        "An async job that never finishes does not hold delivery up: it is abandoned after a deadline and reported.",
+    ),
+    Rule(
+        "SFMC-DEADLOCK-RETRY",
+        _SFMC,
+        "Async rows refused with SFMC's deadlock ('Rerun the transaction') are transient: sent again, they land.",
+    ),
+    Rule(
+        "SFMC-EMPTY-VALUES",
+        _SFMC,
+        "No row goes out with empty values: SFMC refuses it, and in a rowset every row after it.",
+    ),
     Rule("SFMC-FIDELITY", _SFMC, "The emulator's answers match SFMC's documented shapes (fidelity mode)."),
 )
 

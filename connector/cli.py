@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import time
 
 import click
 
@@ -119,15 +120,28 @@ def _print_summary(report: dict) -> None:
 @settings_option
 @outbox_option
 def status(settings_path, outbox):
-    """Count the outbox's events by status, with the reasons of rejected and dropped ones."""
+    """Count the outbox's events by status, with their reasons, and show the bound on every wait.
+
+    Pending events waiting after a transient failure show its reason (e.g. ``async_job_stalled``,
+    ``transient_row_error``); ``new`` ones have not been tried yet.
+    """
     from .delivery.outbox import Outbox
 
-    box = Outbox(_load(settings_path, outbox).outbox_path)
+    settings = _load(settings_path, outbox)
+    box = Outbox(settings.outbox_path)
     for state, count in box.counts().items():
         click.echo(f"{state:<10} {count}")
-        if state in ("rejected", "dropped"):
+        if count and state in ("pending", "rejected", "dropped"):
             for code, n in box.reasons(state).items():
                 click.echo(f"  {n:>6}  {code}")
+    due = box.next_due()
+    if due is not None and due > time.time():
+        click.echo(f"next attempt in {due - time.time():.1f}s")
+    click.echo(
+        f"waits      job_deadline {settings.batching.job_deadline:g}s, max_retry_after {settings.max_retry_after:g}s, "
+        f"max_backoff {settings.max_backoff:g}s, transient_retries {settings.transient_retries} "
+        f"(retry_delay {settings.retry_delay:g}s, doubling)"
+    )
 
 
 @main.command()

@@ -57,6 +57,7 @@ class DropReason(StrEnum):
     PERSONAS_VALUE_MISSING = "personas_value_missing"  # the audience/trait value is not in the event
     PERSONAS_VALUE_UNSUPPORTED = "personas_value_unsupported"  # nested, or unusable as a column
     MALFORMED_EVENT = "malformed_event"  # not a JSON object
+    NO_VALUES = "no_values"  # the row would carry only key columns: SFMC refuses an empty ``values``
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,7 +231,22 @@ class _Planner:
         if self.settings.identify_de_key is not None:
             row = self.event_row("traits", key)
             del row[CONTACT_KEY]
-            self.operations.append(UpsertRow(self.settings.identify_de_key, {CONTACT_KEY: key}, row, self.message_id))
+            if row:
+                self.operations.append(
+                    UpsertRow(self.settings.identify_de_key, {CONTACT_KEY: key}, row, self.message_id)
+                )
+            elif self.operations:
+                self.warnings.append(
+                    f"no identify row for {key!r}: the identify has no traits to write (no_values); "
+                    "only the contact is created"
+                )
+            else:
+                self.drop(
+                    DropReason.NO_VALUES,
+                    f"identify for {key!r} has no traits to write, and SFMC refuses a row with empty values "
+                    "('At least one existing field is required in the values property')",
+                )
+                return
         if not self.operations:
             self.drop(
                 DropReason.IDENTIFY_NOT_CONFIGURED,
@@ -254,6 +270,13 @@ class _Planner:
             )
             return
         key = contact_key(self.event)
+        if key is None:
+            self.drop(
+                DropReason.NO_IDENTIFIER,
+                f"{name!r} has neither a userId nor context.traits.email, so it belongs to no contact "
+                "(TR-2, ID-2); properties.email is never used, it may name someone else",
+            )
+            return
         row = self.event_row("properties", key)
         if conversion is not None:
             self.conversion_row(conversion, row)
@@ -274,6 +297,9 @@ class _Planner:
                 self.warnings.append(
                     f"properties column {UUID_COLUMN!r} left out: with uuid_primary_key it holds the messageId (TR-5)"
                 )
+            if not values:
+                self.drop_no_values(conversion)
+                return
             self.operations.append(
                 UpsertRow(conversion.de_key, {UUID_COLUMN: self.message_id}, values, self.message_id)
             )
@@ -297,7 +323,18 @@ class _Planner:
             return
         key_columns = {column.casefold() for column in keys}
         values = {column: value for column, value in row.items() if column.casefold() not in key_columns}
+        if not values:
+            self.drop_no_values(conversion)
+            return
         self.operations.append(UpsertRow(conversion.de_key, keys, values, self.message_id))
+
+    def drop_no_values(self, conversion: ConversionEvent) -> None:
+        self.drop(
+            DropReason.NO_VALUES,
+            f"{conversion.event!r} gives only primary key columns of data extension {conversion.de_key!r}, and "
+            "SFMC refuses a row with empty values ('At least one existing field is required in the values "
+            "property')",
+        )
 
     @staticmethod
     def missing_key_hint(column: str, sent_columns: Mapping[str, str]) -> str:

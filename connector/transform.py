@@ -2,8 +2,10 @@
 
 - ``title_case``: property and trait keys become Title Case column names (FMT-1, FMT-5).
 - ``contact_key``: the SFMC Contact Key of an event (ID-2, ID-3).
-- ``flatten_payload``: traits/properties → one flat row; nested values left out (FMT-2), dates as
-  ISO-8601 (FMT-3).
+- ``flatten_payload``: traits/properties → one flat row; nested values left out (FMT-2); text is
+  never rewritten here.
+- ``bind_to_columns``: the row's values for the column types the Data Extension declares: a string
+  becomes ISO-8601 only for a ``Date`` column, and an ambiguous day/month is refused (FMT-3).
 - ``context_attributes``: the fixed context → attribute mapping (CTX-1).
 
 Functions that may lose or rewrite data take an optional ``warnings`` list and append one
@@ -27,7 +29,6 @@ Scalar = str | int | float | bool | None
 # ---------------------------------------------------------------------------------------------
 
 _WORD_SEPARATORS = re.compile(r"[_\-\s]+")
-_HAS_DIGIT = re.compile(r"\d")
 
 
 def _words(key: str) -> Iterator[str]:
@@ -67,26 +68,22 @@ def _contact_key_text(value: object) -> str | None:
     return text if text.strip() else None
 
 
-def _email_candidates(event: Mapping) -> Iterator[object]:
-    """Where an event carries the user's email, most specific first.
+def _email_candidates(event: Mapping[str, object]) -> Iterator[object]:
+    """Where an event carries the user's own email, most specific first.
 
-    identify/group: ``traits.email``, then ``context.traits.email``. Track-like calls have no
-    top-level traits: the user's own ``context.traits.email`` comes first and ``properties.email``
-    last, because a property may name someone else (an invitee, a recipient). This is the order
-    Segment's event facade uses.
+    identify/group: the ``email`` trait (ID-2), then ``context.traits.email``. Other calls only
+    ``context.traits.email``: ``properties.email`` is never used, because a property may name
+    someone else (an invitee, a recipient), and a track would then write rows or start a journey
+    for that person (TR-2 keys track rows by the userId).
     """
     context = _as_mapping(event.get("context"))
-    context_email = _as_mapping(context.get("traits")).get("email")
     if event.get("type") in ("identify", "group"):
         yield _as_mapping(event.get("traits")).get("email")
-        yield context_email
-    else:
-        yield context_email
-        yield _as_mapping(event.get("properties")).get("email")
+    yield _as_mapping(context.get("traits")).get("email")
 
 
-def contact_key(event: Mapping) -> str | None:
-    """The Contact Key: ``userId`` if usable, else the user's email, else None (ID-2).
+def contact_key(event: Mapping[str, object]) -> str | None:
+    """The Contact Key: ``userId`` if usable, else the user's own email, else None (ID-2).
 
     Colons are removed from either (ID-3); a value that is blank after that does not count. Only
     text and integer ids are used: a float or boolean ``userId`` has no single text form.
@@ -157,6 +154,26 @@ def _zone(text: str) -> timezone:
     return timezone(-offset if match["sign"] == "-" else offset)
 
 
+class AmbiguousDate(ValueError):
+    """A numeric date whose day and month could be swapped (``05/06/2020``): never guessed."""
+
+
+_NUMERIC_DAY_MONTH = re.compile(r"(?P<first>\d{1,2})[/-](?P<second>\d{1,2})[/-]\d{4}")
+
+
+def _check_day_month(date_text: str, original: str) -> bool:
+    """True when a numeric date reads day first; raises AmbiguousDate when either order fits."""
+    match = _NUMERIC_DAY_MONTH.fullmatch(date_text)
+    if match is None:
+        return False
+    first, second = int(match["first"]), int(match["second"])
+    if first > 12 >= second:
+        return True
+    if first <= 12 and second <= 12 and first != second:
+        raise AmbiguousDate(f"{original!r} could be day/month or month/day; send ISO-8601 (YYYY-MM-DD) instead (FMT-3)")
+    return False
+
+
 def iso_date_string(text: str) -> str | None:
     """The ISO-8601 form of a recognizably non-ISO date string, else None (FMT-3).
 
@@ -165,8 +182,9 @@ def iso_date_string(text: str) -> str | None:
     which covers RFC 2822 (``Sat, 30 May 2020 13:30:00 GMT``) and JavaScript's
     ``Date.toString()``. Anything else - ISO strings, ``"12"``, ``"May"`` - gives None, so it is
     sent unchanged. A date only stays a date (``2020-05-30``); with a time and no zone the result
-    has no offset either, since guessing one would shift the instant. Slash dates are read month
-    first unless the first number is over 12.
+    has no offset either, since guessing one would shift the instant. A numeric date is read day
+    first when the first number is over 12, month first when the second is; when both could be a
+    month (``05/06/2020``) it raises AmbiguousDate rather than guess.
 
     Raises ValueError for a date-shaped string naming an impossible date (``02/30/2020``).
     """
@@ -177,9 +195,10 @@ def iso_date_string(text: str) -> str | None:
     if match is None:
         return None
     time_text = match["time"]
+    day_first = _check_day_month(match["date"], text)
     try:
         parsed = date_parser.parse(
-            f"{match['date']} {time_text}" if time_text else match["date"], dayfirst=False, yearfirst=False
+            f"{match['date']} {time_text}" if time_text else match["date"], dayfirst=day_first, yearfirst=False
         )
     except (OverflowError, date_parser.ParserError) as error:
         raise ValueError(f"{text!r} looks like a date but is not a valid one ({error})") from error
@@ -210,15 +229,13 @@ def is_nested(value: object) -> bool:
 
 
 def normalize_scalar(value: object, warnings: list[str] | None = None, *, label: str = "value") -> Scalar:
-    """``value`` as SFMC should receive it: dates as ISO-8601 text (FMT-3), other scalars as is.
+    """``value`` as SFMC should receive it: text and numbers as they are, date objects as ISO-8601.
 
-    Raises UnsupportedValue for nested values (FMT-2), NaN/infinity (no JSON form) and types that
-    have no column equivalent. A date-shaped string naming an impossible date is kept unchanged
-    and reported in ``warnings``.
+    Text is never rewritten here, however date-like it looks: only the column it goes to can
+    say it is a date (``bind_to_columns``). Raises UnsupportedValue for nested values (FMT-2),
+    NaN/infinity (no JSON form) and types that have no column equivalent.
     """
-    if type(value) is str and not _HAS_DIGIT.search(value):
-        return value  # every date shape has digits: plain text goes as it is
-    if value is None or isinstance(value, bool | int):
+    if type(value) is str or value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -227,26 +244,20 @@ def normalize_scalar(value: object, warnings: list[str] | None = None, *, label:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, str):
-        try:
-            iso = iso_date_string(value)
-        except ValueError as error:
-            if warnings is not None:
-                warnings.append(f"{label}: {error}; sent unchanged, a Date column will refuse it (FMT-3)")
-            return value
-        return value if iso is None else iso
+        return value
     if is_nested(value):
         raise UnsupportedValue(f"{label}: nested values are not sent (FMT-2)")
     raise UnsupportedValue(f"{label}: a {type(value).__name__} has no SFMC column type")
 
 
-def flatten_payload(mapping: Mapping, warnings: list[str] | None = None) -> dict[str, Scalar]:
-    """Traits or properties as one flat row of Title-Cased columns (FMT-1, FMT-2, FMT-3).
+def flatten_payload(mapping: Mapping[str, object], warnings: list[str] | None = None) -> dict[str, Scalar]:
+    """Traits or properties as one flat row of Title-Cased columns (FMT-1, FMT-2).
 
     Nested objects and lists are left out without a warning: that is the documented behaviour
-    (FMT-2). Dates become ISO-8601. Two keys naming the same column - compared case-insensitively,
-    as SFMC matches column names - keep the later key's value and spelling; each such collision,
-    each key that is nothing but separators and each unsendable value is reported in
-    ``warnings``.
+    (FMT-2). Text is sent as it came (``bind_to_columns`` turns dates for Date columns). Two
+    keys naming the same column - compared case-insensitively, as SFMC matches column names -
+    keep the later key's value and spelling; each such collision, each key that is nothing but
+    separators and each unsendable value is reported in ``warnings``.
     """
     row: dict[str, Scalar] = {}
     source_of: dict[str, tuple[str, str]] = {}  # folded column -> (source key, column spelling)
@@ -332,7 +343,37 @@ def context_attributes(context: Mapping | None) -> dict[str, Scalar]:
     return attributes
 
 
-def _as_mapping(value: object) -> Mapping:
+# ---------------------------------------------------------------------------------------------
+# Binding a row to the Data Extension's column types (FMT-3)
+# ---------------------------------------------------------------------------------------------
+
+DATE_TYPE = "date"
+
+
+def bind_to_columns(values: Mapping[str, Scalar], column_types: Mapping[str, str]) -> dict[str, Scalar]:
+    """``values`` ready for a Data Extension whose columns have ``column_types`` (folded name → type).
+
+    A string going to a ``Date`` column becomes ISO-8601 when it is a recognisable date
+    (``iso_date_string``); every other value - and every string bound for a Text column, however
+    date-like - goes unchanged. Raises AmbiguousDate for a day/month that could be either way and
+    ValueError for an impossible date, naming the column.
+    """
+    bound: dict[str, Scalar] = {}
+    for column, value in values.items():
+        if isinstance(value, str) and column_types.get(column.casefold(), "").casefold() == DATE_TYPE:
+            try:
+                iso = iso_date_string(value)
+            except AmbiguousDate as error:
+                raise AmbiguousDate(f"column {column!r}: {error}") from None
+            except ValueError as error:
+                raise ValueError(f"column {column!r}: {error}") from None
+            bound[column] = value if iso is None else iso
+        else:
+            bound[column] = value
+    return bound
+
+
+def _as_mapping(value: object) -> Mapping[str, object]:
     return value if isinstance(value, Mapping) else {}
 
 

@@ -4,9 +4,11 @@
   expiry and refreshed once on a 401.
 * Every call waits for the client-side rate limiter (RL-1).
 * Retryable answers (429 honouring Retry-After, 5xx, network errors, and the 400 errorcode 10006
-  without ``additionalErrors`` that SFMC gives for transient save failures) are retried with
-  exponential backoff and jitter (tenacity). Any other 4xx is final and returned to the caller,
-  who records the reason.
+  without ``additionalErrors`` that SFMC gives for transient save failures; the table is
+  ``outcomes.call_is_retryable``) are retried with exponential backoff and jitter (tenacity).
+  Every wait is capped: a Retry-After by ``max_retry_after``, the backoff by ``max_backoff``
+  (``ClientStats.capped_waits`` counts the cut ones). Any other 4xx is final and returned to the
+  caller, who records the reason.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tenacity import (
 )
 
 from ..settings import Settings
+from .outcomes import call_is_retryable
 from .ratelimit import RateLimiter
 
 LEGACY_REST_BASE = "https://www.exacttargetapis.com"
@@ -59,6 +62,8 @@ class ClientStats:
     retries: int = 0
     throttled: int = 0  # 429 answers seen
     token_requests: int = 0
+    capped_waits: int = 0  # Retry-After hints longer than max_retry_after, cut to it
+    longest_wait: float = 0.0
     by_status: Counter = field(default_factory=Counter)
     throttled_at: list[float] = field(default_factory=list, repr=False)  # time.monotonic() of each 429
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -81,6 +86,8 @@ class ClientStats:
             "retries": self.retries,
             "throttled_429": self.throttled,
             "token_requests": self.token_requests,
+            "capped_waits": self.capped_waits,
+            "longest_wait": round(self.longest_wait, 3),
             "by_status": dict(self.by_status),
         }
 
@@ -99,15 +106,13 @@ def _retry_after(response: requests.Response) -> float | None:
 
 
 def is_retryable(response: requests.Response) -> bool:
-    if response.status_code == 429 or response.status_code >= 500:
-        return True
+    body: object = None
     if response.status_code == 400:
         try:
             body = response.json()
         except ValueError:
-            return False
-        return isinstance(body, dict) and body.get("errorcode") == 10006 and not body.get("additionalErrors")
-    return False
+            body = None
+    return call_is_retryable(response.status_code, body)
 
 
 class SfmcClient:
@@ -186,9 +191,15 @@ class SfmcClient:
         self.stats.retries += 1
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, RetryableError) and error.retry_after is not None:
-            self.limiter.penalise(error.retry_after)
-            return error.retry_after
-        return wait_random_exponential(multiplier=0.25, max=20)(state)
+            wait = error.retry_after
+            if wait > self.settings.max_retry_after:
+                wait = self.settings.max_retry_after
+                self.stats.capped_waits += 1
+            self.limiter.penalise(wait)
+        else:
+            wait = wait_random_exponential(multiplier=0.25, max=self.settings.max_backoff)(state)
+        self.stats.longest_wait = max(self.stats.longest_wait, wait)
+        return wait
 
     def _send(self, method: str, path: str, body) -> requests.Response:
         # compact JSON: the size the senders budget against SFMC's 5 MB limit is the size sent

@@ -7,36 +7,59 @@ results are mapped back to the events. An event ends ``delivered`` when all its 
 succeeded, ``rejected`` (with SFMC's reason) when one was refused for good, ``dropped`` when the
 seed says it is not sent (with the rule). When SFMC stays unreachable after retries the events
 stay ``pending`` and the next run resumes them: delivery is at least once, never lost.
+
+Every wait has a bound. An async job still unfinished after ``batching.job_deadline`` is
+abandoned and its events go back to pending (``async_job_stalled``); a row SFMC refused for a
+transient reason (``outcomes.row_error_kind``: a deadlock, a timeout) goes back too. Such events
+are sent again after ``retry_delay`` (doubling, at most ``max_backoff``) up to
+``transient_retries`` times, then rejected with the reason; other events keep flowing meanwhile.
+
+Before rows go out, the Data Extension's column types are read once (``GET
+/data/v1/customobjects/key:{key}/fields``, cached; dropped from the cache when SFMC refuses a
+value for its type): text becomes ISO-8601 only for a ``Date`` column (``transform.bind_to_columns``),
+and a row whose values name no column of the DE is not sent (``no_values``), since SFMC refuses
+it and, in a rowset, every row after it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .. import personas
 from ..plan import EnsurePersonasDataExtension, FireApiEvent, Plan, UpsertContact, UpsertRow, plan
 from ..settings import Settings
+from ..transform import AmbiguousDate, bind_to_columns
 from .client import DeliveryError, SfmcClient
 from .outbox import DELIVERED, DROPPED, PENDING, REJECTED, Outbox, OutboxEvent
+from .outcomes import TRANSIENT, is_type_problem, row_error_kind, row_result
 
 ASYNC_DONE = ("Complete", "Error")
+RESULTS_PAGE_SIZE = 50  # SFMC's default page of async results
+MAX_RESULT_PAGES = 1000  # a results answer that never ends cannot keep delivery waiting
+STALLED = "async_job_stalled"
+EXHAUSTED = "transient_retries_exhausted"
 
 Planner = Callable[[Mapping[str, Any], Settings], Plan]
 
 
 class Refused(Exception):
-    """SFMC refused an operation for good; ``code`` is a stable reason code for summaries."""
+    """SFMC refused an operation; ``code`` is a stable reason code for summaries.
 
-    def __init__(self, code: str, reason: str):
+    ``transient``: worth sending again later (a stalled job, a deadlocked row), not final.
+    """
+
+    def __init__(self, code: str, reason: str, *, transient: bool = False):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.transient = transient
 
 
 def _error_text(response) -> str:
@@ -50,6 +73,18 @@ def _error_text(response) -> str:
         main = body.get("message") or body.get("error_description") or ""
         return f"HTTP {response.status_code}: " + "; ".join(x for x in [main, *details, *results] if x)
     return f"HTTP {response.status_code}"
+
+
+def _next_link(body: dict) -> str | None:
+    """A ``links.next`` of a results page, as a path on the REST host."""
+    links = body.get("links")
+    link = links.get("next") if isinstance(links, dict) else None
+    if isinstance(link, dict):
+        link = link.get("href")
+    if not isinstance(link, str) or not link:
+        return None
+    parts = urlsplit(link)
+    return parts.path + (f"?{parts.query}" if parts.query else "") if parts.scheme else link
 
 
 def _is_row_error(response) -> bool:
@@ -68,9 +103,17 @@ class _Pass:
     size: int
     outcomes: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)
     failures: dict[int, Refused] = field(default_factory=dict)
+    retries: dict[int, Refused] = field(default_factory=dict)  # transient: sent again later
+    retried_before: dict[int, int] = field(default_factory=dict)
     plans: dict = field(default_factory=dict)
     jobs: list = field(default_factory=list)
     settled: bool = False
+
+    def refuse(self, seq: int, refused: Refused) -> None:
+        (self.retries if refused.transient else self.failures).setdefault(seq, refused)
+
+    def blocked(self, seq: int) -> bool:
+        return seq in self.failures or seq in self.retries
 
 
 @dataclass
@@ -80,6 +123,7 @@ class RunSummary:
     dropped: Counter = field(default_factory=Counter)
     pending: int = 0
     stopped_because: str | None = None
+    retried: Counter = field(default_factory=Counter)  # events sent again later, by reason
 
     def as_dict(self) -> dict:
         return {
@@ -87,6 +131,7 @@ class RunSummary:
             "rejected": dict(self.rejected),
             "dropped": dict(self.dropped),
             "pending": self.pending,
+            "retried": dict(self.retried),
             "stopped_because": self.stopped_because,
         }
 
@@ -108,6 +153,7 @@ class Destination:
         self.client = client or SfmcClient(settings, sleep=sleep)
         self._sleep = sleep
         self._personas_ready: set[tuple[str, str]] = set()
+        self._column_types: dict[str, dict[str, str] | None] = {}  # DE key -> folded column -> type
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -128,6 +174,18 @@ class Destination:
         submitted, so a backfill keeps both sides busy.
         """
         summary = RunSummary()
+        while self._sweep(summary, on_progress):
+            # events with a transient failure wait for their next attempt; each waits at most
+            # max_backoff and is sent at most transient_retries more times, so this ends
+            due = self.outbox.next_due()
+            if due is None:
+                break
+            self._sleep(max(0.0, min(due - time.time(), self.settings.max_backoff)))
+        summary.pending = self.outbox.counts()[PENDING]
+        return summary
+
+    def _sweep(self, summary: RunSummary, on_progress: Callable[[int], None] | None) -> bool:
+        """One pass over the pending events that are due; False when SFMC stayed unreachable."""
         last = 0
         open_passes: list[_Pass] = []  # started, not yet finished: at most two
         try:
@@ -147,8 +205,8 @@ class Destination:
             summary.stopped_because = str(err)
             for started in open_passes:
                 self._abandon(started, err, summary)
-        summary.pending = self.outbox.counts()[PENDING]
-        return summary
+            return False
+        return True
 
     def process(self, batch: list[OutboxEvent], summary: RunSummary | None = None) -> None:
         """Deliver one batch of outbox events completely (raises DeliveryError, events kept, on an outage)."""
@@ -164,6 +222,7 @@ class Destination:
         """Plan a batch and send what it calls for; async jobs are submitted, not awaited."""
         this_pass = _Pass(size=len(batch))
         for item in batch:
+            this_pass.retried_before[item.seq] = item.retries
             planned = self.planner(item.event, self.settings)
             if planned.is_dropped:
                 first = planned.dropped[0] if planned.dropped else None
@@ -178,19 +237,18 @@ class Destination:
         for seq, planned in this_pass.plans.items():
             for op in planned.operations:
                 ops[type(op)].append((seq, op))
-        failures = this_pass.failures
         try:
             for seq, op in ops[EnsurePersonasDataExtension]:
-                self._guard(seq, failures, self._ensure_personas, op)
-            rows = [(seq, op) for seq, op in ops[UpsertRow] if seq not in failures]
+                self._guard(seq, this_pass, self._ensure_personas, op)
+            rows = self._bound_rows([(seq, op) for seq, op in ops[UpsertRow] if not this_pass.blocked(seq)], this_pass)
             if self.settings.batching.enabled:
-                this_pass.jobs = self._submit_async(rows, failures)
+                this_pass.jobs = self._submit_async(rows, this_pass)
             else:
-                self._rows_sync(rows, failures)
-            self._contacts([(s, op) for s, op in ops[UpsertContact] if s not in failures], failures)
+                self._rows_sync(rows, this_pass)
+            self._contacts([(s, op) for s, op in ops[UpsertContact] if not this_pass.blocked(s)], this_pass)
             for seq, op in ops[FireApiEvent]:
-                if seq not in failures:
-                    self._guard(seq, failures, self._api_event, op)
+                if not this_pass.blocked(seq):
+                    self._guard(seq, this_pass, self._api_event, op)
         except DeliveryError as err:
             self._abandon(this_pass, err, summary)
             raise
@@ -198,11 +256,27 @@ class Destination:
 
     def _finish(self, this_pass: _Pass, summary: RunSummary, on_progress=None) -> None:
         """Await the pass's async jobs, then record every event's outcome."""
-        for de_key, request_id, chunk in this_pass.jobs:
-            self._await_job(de_key, request_id, chunk, this_pass.failures)
+        for job in this_pass.jobs:
+            self._await_job(*job, this_pass)
+        later: dict[int, tuple[str, str, float]] = {}
         for seq in this_pass.plans:
             failure = this_pass.failures.get(seq)
-            this_pass.outcomes[seq] = (REJECTED, failure.code, failure.reason) if failure else (DELIVERED, None, None)
+            transient = this_pass.retries.get(seq)
+            if failure is not None:
+                this_pass.outcomes[seq] = (REJECTED, failure.code, failure.reason)
+            elif transient is not None:
+                retried = this_pass.retried_before.get(seq, 0)
+                if retried >= self.settings.transient_retries:
+                    code = STALLED if transient.code == STALLED else EXHAUSTED
+                    reason = f"{transient.reason} (sent {retried + 1} times; transient_retries is {retried})"
+                    this_pass.outcomes[seq] = (REJECTED, code, reason)
+                else:
+                    delay = min(self.settings.max_backoff, self.settings.retry_delay * 2**retried)
+                    later[seq] = (transient.code, transient.reason, delay)
+                    summary.retried[transient.code] += 1
+            else:
+                this_pass.outcomes[seq] = (DELIVERED, None, None)
+        self.outbox.retry_later(later)
         self.outbox.settle(this_pass.outcomes)
         this_pass.settled = True
         self._count(this_pass.outcomes, summary)
@@ -231,38 +305,99 @@ class Destination:
                 summary.dropped[code] += 1
 
     @staticmethod
-    def _guard(seq: int, failures: dict, action, op) -> None:
+    def _guard(seq: int, this_pass: _Pass, action, op) -> None:
         try:
             action(op)
         except Refused as refused:
-            failures.setdefault(seq, refused)
+            this_pass.refuse(seq, refused)
+
+    # -- column types (FMT-3) and rows SFMC would refuse for shape ---------------------------
+
+    def column_types(self, de_key: str) -> dict[str, str] | None:
+        """Folded column name -> SFMC type of a DE, read once; None when SFMC does not say."""
+        if de_key not in self._column_types:
+            response = self.client.call("GET", f"/data/v1/customobjects/key:{quote(de_key, safe='')}/fields")
+            fields = response.json().get("fields") if response.ok else None
+            self._column_types[de_key] = (
+                {str(f.get("name", "")).casefold(): str(f.get("type", "")) for f in fields if isinstance(f, dict)}
+                if isinstance(fields, list)
+                else None
+            )
+        return self._column_types[de_key]
+
+    def _forget_types(self, de_key: str, message: str) -> None:
+        """SFMC refused a value for its type: read the DE's column types again next time."""
+        if is_type_problem(message):
+            self._column_types.pop(de_key, None)
+
+    def _bound_rows(self, rows: list[tuple[int, UpsertRow]], this_pass: _Pass) -> list[tuple[int, UpsertRow]]:
+        """Rows with values bound to their DE's column types; rows SFMC would refuse for shape left out."""
+        bound: list[tuple[int, UpsertRow]] = []
+        no_values: set[int] = set()
+        for seq, op in rows:
+            types = self.column_types(op.de_key)
+            if types is None:
+                bound.append((seq, op))
+                continue
+            if not any(column.casefold() in types for column in op.values):
+                no_values.add(seq)
+                continue
+            try:
+                values = bind_to_columns(op.values, types)
+            except AmbiguousDate as error:
+                this_pass.refuse(seq, Refused("ambiguous_date", f"data extension '{op.de_key}': {error}"))
+                continue
+            except ValueError as error:
+                this_pass.refuse(seq, Refused("invalid_date", f"data extension '{op.de_key}': {error}"))
+                continue
+            bound.append(
+                (seq, op if values == op.values else UpsertRow(op.de_key, op.keys, values, op.source_message_id))
+            )
+        for seq in no_values:
+            # the event's row names no column of the DE: nothing SFMC would take; other operations go on
+            remaining = [op for op in this_pass.plans[seq].operations if not isinstance(op, UpsertRow)] + [
+                op for s, op in bound if s == seq
+            ]
+            if not remaining:
+                del this_pass.plans[seq]
+                this_pass.outcomes[seq] = (
+                    DROPPED,
+                    "no_values",
+                    "no value names a column of the data extension, and SFMC refuses a row without one "
+                    "('At least one existing field is required in the values property')",
+                )
+        return bound
 
     # -- synchronous rowsets ------------------------------------------------------------------
 
-    def _rows_sync(self, rows: list[tuple[int, UpsertRow]], failures: dict) -> None:
+    def _rows_sync(self, rows: list[tuple[int, UpsertRow]], this_pass: _Pass) -> None:
         by_de: dict[str, list[tuple[int, UpsertRow]]] = defaultdict(list)
         for seq, op in rows:
             by_de[op.de_key].append((seq, op))
         size = self.settings.sync_group_size
         for de_key, items in by_de.items():
             for start in range(0, len(items), size):
-                self._rowset(de_key, items[start : start + size], failures)
+                self._rowset(de_key, items[start : start + size], this_pass)
 
-    def _rowset(self, de_key: str, items: list[tuple[int, UpsertRow]], failures: dict) -> None:
+    def _rowset(self, de_key: str, items: list[tuple[int, UpsertRow]], this_pass: _Pass) -> None:
         # SFMC refuses a row whose values name no existing field: a keys-only row repeats its keys there
         body = [{"keys": op.keys, "values": op.values or dict(op.keys)} for _, op in items]
         response = self.client.call("POST", f"/hub/v1/dataevents/key:{quote(de_key, safe='')}/rowset", body)
         if response.ok:
             return
-        refused = Refused(f"rows_refused_{response.status_code}", f"data extension '{de_key}': {_error_text(response)}")
+        text = _error_text(response)
         if len(items) > 1 and response.status_code == 400 and _is_row_error(response):
             # SFMC saved the rows before the bad one but does not say which it was: upserts are
             # idempotent, so send each row alone to find the bad ones and land the rest.
             for item in items:
-                self._rowset(de_key, [item], failures)
+                self._rowset(de_key, [item], this_pass)
             return
+        transient = response.status_code == 400 and row_error_kind(text) == TRANSIENT
+        code = "transient_row_error" if transient else f"rows_refused_{response.status_code}"
+        refused = Refused(code, f"data extension '{de_key}': {text}", transient=transient)
+        self._forget_types(de_key, text)
         for seq, _ in items:
-            failures.setdefault(seq, refused)
+            this_pass.refuse(seq, refused)
 
     # -- async jobs (batching) ----------------------------------------------------------------
 
@@ -281,8 +416,8 @@ class Destination:
         if chunk:
             yield chunk
 
-    def _submit_async(self, rows: list[tuple[int, UpsertRow]], failures: dict) -> list:
-        """Submit async jobs (BAT-1); returns (de key, request id, rows) for each job to await."""
+    def _submit_async(self, rows: list[tuple[int, UpsertRow]], this_pass: _Pass) -> list:
+        """Submit async jobs (BAT-1); returns (de key, request id, rows, submitted at) for each job to await."""
         by_de: dict[str, list[tuple[int, UpsertRow]]] = defaultdict(list)
         for seq, op in rows:
             by_de[op.de_key].append((seq, op))
@@ -302,27 +437,38 @@ class Destination:
                         f"data extension '{de_key}': {_error_text(response)}",
                     )
                     for seq, _ in chunk:
-                        failures.setdefault(seq, refused)
+                        this_pass.refuse(seq, refused)
                     continue
-                submitted.append((de_key, response.json()["requestId"], chunk))
+                submitted.append((de_key, response.json()["requestId"], chunk, time.monotonic()))
         return submitted
 
-    def _await_job(self, de_key: str, request_id: str, chunk: list, failures: dict) -> None:
-        status = {}
+    def _await_job(self, de_key: str, request_id: str, chunk: list, submitted_at: float, this_pass: _Pass) -> None:
+        """Wait for one async job, at most ``job_deadline``; map its per-row results to the events."""
+        deadline = submitted_at + self.settings.batching.job_deadline
+        status: dict = {}
         while status.get("requestStatus") not in ASYNC_DONE:
+            if time.monotonic() >= deadline:
+                stalled = Refused(
+                    STALLED,
+                    f"async request {request_id} into '{de_key}' still "
+                    f"{status.get('requestStatus') or 'not picked up'} after "
+                    f"{self.settings.batching.job_deadline:g}s (job_deadline); abandoned, its rows are sent again",
+                    transient=True,
+                )
+                for seq, _ in chunk:
+                    this_pass.refuse(seq, stalled)
+                return
             self._sleep(self.settings.batching.poll_interval)
             response = self.client.call("GET", f"/data/v1/async/{request_id}/status")
             if not response.ok:
                 raise DeliveryError(f"async request {request_id}: status unavailable: {_error_text(response)}")
             status = response.json().get("status") or {}
-        results, items = self._job_results(request_id)
-        if status["requestStatus"] == "Error" and not any(i.get("status") == "OK" for i in items):
+        if status["requestStatus"] == "Complete" and status.get("resultStatus") == "OK" and not status.get("hasErrors"):
+            return  # every row saved: the per-row results have nothing to add
+        items, messages, complete = self._job_results(request_id, len(chunk))
+        if status["requestStatus"] == "Error" and not any(row_result(i).ok for i in items):
             # the whole job failed, e.g. the async API is not enabled on the account (BAT-3)
-            why = (
-                "; ".join(m.get("message", "") for m in (results.json().get("resultMessages") or []))
-                if results.ok
-                else ""
-            )
+            why = "; ".join(str(m.get("message", "")) for m in messages if isinstance(m, dict))
             refused = Refused(
                 "async_job_failed",
                 f"async request {request_id} into '{de_key}' ended in Error"
@@ -330,49 +476,85 @@ class Destination:
                 "on the account?)",
             )
             for seq, _ in chunk:
-                failures.setdefault(seq, refused)
+                this_pass.refuse(seq, refused)
             return
         for (seq, _), item in zip(chunk, items, strict=False):
-            if item.get("status") != "OK":
-                failures.setdefault(
-                    seq,
-                    Refused(
-                        "row_refused",
-                        f"data extension '{de_key}': {item.get('message') or item.get('errors')}",
-                    ),
-                )
+            result = row_result(item)
+            if result.ok:
+                continue
+            transient = row_error_kind(result.message) == TRANSIENT
+            self._forget_types(de_key, result.message)
+            this_pass.refuse(
+                seq,
+                Refused(
+                    "transient_row_error" if transient else "row_refused",
+                    f"data extension '{de_key}': {result.message}",
+                    transient=transient,
+                ),
+            )
+        missing = Refused(
+            "row_result_missing",
+            f"async request {request_id} gave no result for the row"
+            + ("" if complete else " (its results could not be read)"),
+            transient=not complete,
+        )
         for seq, _ in chunk[len(items) :]:
-            failures.setdefault(seq, Refused("row_result_missing", f"async request {request_id} gave no result"))
+            this_pass.refuse(seq, missing)
 
-    def _job_results(self, request_id: str):
-        """Every result item of a job: SFMC pages them (50 a page by default), so read page after page."""
-        items: list = []
+    def _job_results(self, request_id: str, expected: int) -> tuple[list[dict], list, bool]:
+        """Every result item of a job, page by page: (items, resultMessages, whether all pages were read).
+
+        Reads both recorded shapes: one page holding every item, or SFMC's pages of ``$pageSize``
+        items with ``count`` the total; a ``links.next`` is followed when given.
+        """
+        items: list[dict] = []
+        messages: list = []
+        path: str | None = f"/data/v1/async/{request_id}/results?$page=1&$pageSize={RESULTS_PAGE_SIZE}"
         page = 1
-        while True:
-            results = self.client.call("GET", f"/data/v1/async/{request_id}/results?$page={page}&$pageSize=50")
-            if not results.ok:
-                return results, items
-            body = results.json()
-            batch = body.get("items") or []
-            items += batch
-            if not batch or len(items) >= int(body.get("count") or 0):
-                return results, items
+        while path is not None and page <= MAX_RESULT_PAGES:
+            response = self.client.call("GET", path)
+            if not response.ok:
+                return items, messages, False
+            body = response.json()
+            got = [i for i in body.get("items") or [] if isinstance(i, dict)]
+            items.extend(got)
+            messages.extend(body.get("resultMessages") or [])
+            count = body.get("count") if isinstance(body.get("count"), int) else expected
+            if not got or len(items) >= count:
+                break
             page += 1
+            path = _next_link(body) or f"/data/v1/async/{request_id}/results?$page={page}&$pageSize={RESULTS_PAGE_SIZE}"
+        return items, messages, len(items) >= expected
 
     # -- contacts, API events, Personas ------------------------------------------------------
 
-    def _contacts(self, items: list[tuple[int, UpsertContact]], failures: dict) -> None:
+    def _contacts(self, items: list[tuple[int, UpsertContact]], this_pass: _Pass) -> None:
+        """Create each contact once (ID-5): keys created before, with the same attributes, are skipped.
+
+        The created keys live in the outbox database, so a restarted connector skips them too;
+        a changed attribute set (another digest) is sent again.
+        """
         by_key: dict[str, list[int]] = defaultdict(list)
         for seq, op in items:
             by_key[op.contact_key].append(seq)
+        bodies = {key: {"contactKey": key, "attributeSets": []} for key in by_key}
+        digests = {
+            key: hashlib.sha256(json.dumps(body["attributeSets"], sort_keys=True).encode()).hexdigest()
+            for key, body in bodies.items()
+        }
+        known = self.outbox.known_contacts(digests)
+        created: dict[str, str] = {}
         for key, seqs in by_key.items():
-            response = self.client.call("POST", "/contacts/v1/contacts", {"contactKey": key, "attributeSets": []})
-            if not response.ok:
-                refused = Refused(
-                    f"contact_refused_{response.status_code}", f"contact '{key}': {_error_text(response)}"
-                )
-                for seq in seqs:
-                    failures.setdefault(seq, refused)
+            if key in known:
+                continue
+            response = self.client.call("POST", "/contacts/v1/contacts", bodies[key])
+            if response.ok:
+                created[key] = digests[key]
+                continue
+            refused = Refused(f"contact_refused_{response.status_code}", f"contact '{key}': {_error_text(response)}")
+            for seq in seqs:
+                this_pass.refuse(seq, refused)
+        self.outbox.remember_contacts(created)
 
     def _api_event(self, op: FireApiEvent) -> None:
         response = self.client.call(
@@ -401,6 +583,7 @@ class Destination:
         """PER-1/PER-2: create the Personas DE, or check an existing one and add the missing column."""
         if (op.de_key, op.column_name.lower()) in self._personas_ready:
             return
+        self._column_types.pop(op.de_key, None)  # the DE may be created or gain a column here
         key = quote(op.de_key, safe="")
         response = self.client.call("GET", f"/data/v1/customobjects/key:{key}/fields")
         if response.status_code == 404 and op.create_if_missing:

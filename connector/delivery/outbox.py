@@ -3,6 +3,11 @@
 SQLite in WAL mode. ``accept`` commits before it returns, so an event acknowledged to a caller
 survives the connector being killed; a restarted connector picks up every ``pending`` event.
 Events are keyed by Segment's ``messageId``, so a replayed event is not sent twice.
+
+An event with a transient failure (a stalled async job, a deadlocked row) stays ``pending`` with
+its reason code and a ``next_attempt_at`` before which it is not picked up (``retry_later``).
+The Contact Keys the connector created are kept too (``contacts``), so a contact is created
+once, not once per identify; a changed attribute set (another digest) is sent again.
 """
 
 from __future__ import annotations
@@ -28,9 +33,16 @@ CREATE TABLE IF NOT EXISTS events (
     reason TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     received_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    retries INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_status ON events (status, seq);
+CREATE TABLE IF NOT EXISTS contacts (
+    contact_key TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 """
 
 
@@ -39,6 +51,7 @@ class OutboxEvent:
     seq: int
     event: dict
     attempts: int
+    retries: int = 0  # times sent again after a transient failure (a stalled job, a deadlocked row)
 
 
 class Outbox:
@@ -49,6 +62,10 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+        for column, kind in (("next_attempt_at", "REAL"), ("retries", "INTEGER")):
+            if column not in columns:  # an outbox written before transient retries were scheduled
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {column} {kind} NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self._lock:
@@ -89,13 +106,16 @@ class Outbox:
             )
             self._db.execute("COMMIT")
 
-    def pending(self, limit: int, after_seq: int = 0) -> list[OutboxEvent]:
+    def pending(self, limit: int, after_seq: int = 0, *, now: float | None = None) -> list[OutboxEvent]:
+        """Pending events due by ``now`` (default: the current time), in arrival order."""
+        due = time.time() if now is None else now
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, body, attempts FROM events WHERE status = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
-                (after_seq, limit),
+                "SELECT seq, body, attempts, retries FROM events "
+                "WHERE status = 'pending' AND seq > ? AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
+                (after_seq, due, limit),
             ).fetchall()
-        return [OutboxEvent(seq, json.loads(body), attempts) for seq, body, attempts in rows]
+        return [OutboxEvent(seq, json.loads(body), attempts, retries) for seq, body, attempts, retries in rows]
 
     def settle(self, outcomes: dict[int, tuple[str, str | None, str | None]]) -> None:
         """Record final outcomes: seq -> (status, reason_code, reason)."""
@@ -112,9 +132,55 @@ class Outbox:
         """A delivery attempt that will be retried later: count it and keep the last reason."""
         with self._lock:
             self._db.executemany(
-                "UPDATE events SET attempts = attempts + 1, reason = ?, updated_at = ? WHERE seq = ?",
+                "UPDATE events SET attempts = attempts + 1, reason_code = 'sfmc_unreachable', reason = ?, "
+                "updated_at = ? WHERE seq = ?",
                 [(reason, time.time(), seq) for seq in seqs],
             )
+
+    def retry_later(self, items: dict[int, tuple[str, str, float]]) -> None:
+        """Keep events pending after a transient failure: seq -> (reason code, reason, seconds to wait)."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "UPDATE events SET attempts = attempts + 1, retries = retries + 1, reason_code = ?, reason = ?, "
+                "next_attempt_at = ?, updated_at = ? WHERE seq = ? AND status = 'pending'",
+                [(code, reason, now + delay, now, seq) for seq, (code, reason, delay) in items.items()],
+            )
+            self._db.execute("COMMIT")
+
+    def next_due(self) -> float | None:
+        """When the earliest pending event may be sent (a time.time() value), or None when none is pending."""
+        with self._lock:
+            (due,) = self._db.execute("SELECT min(next_attempt_at) FROM events WHERE status = 'pending'").fetchone()
+        return due
+
+    def known_contacts(self, digests: dict[str, str]) -> set[str]:
+        """The Contact Keys among ``digests`` (key -> attribute digest) already created with that digest."""
+        if not digests:
+            return set()
+        known: set[str] = set()
+        keys = list(digests)
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                part = keys[start : start + 500]
+                rows = self._db.execute(
+                    f"SELECT contact_key, digest FROM contacts WHERE contact_key IN ({','.join('?' * len(part))})",
+                    part,
+                ).fetchall()
+                known.update(key for key, digest in rows if digests.get(key) == digest)
+        return known
+
+    def remember_contacts(self, digests: dict[str, str]) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT INTO contacts (contact_key, digest, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(contact_key) DO UPDATE SET digest = excluded.digest",
+                [(key, digest, now) for key, digest in digests.items()],
+            )
+            self._db.execute("COMMIT")
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -122,10 +188,12 @@ class Outbox:
         return {status: 0 for status in STATUSES} | dict(rows)
 
     def reasons(self, status: str) -> dict[str, int]:
+        """Events of ``status`` by reason code; pending ones without a transient failure count as ``new``."""
+        fallback = "new" if status == PENDING else "?"
         with self._lock:
             rows = self._db.execute(
-                "SELECT coalesce(reason_code, '?'), count(*) FROM events WHERE status = ? GROUP BY 1 ORDER BY 2 DESC",
-                (status,),
+                "SELECT coalesce(reason_code, ?), count(*) FROM events WHERE status = ? GROUP BY 1 ORDER BY 2 DESC",
+                (fallback, status),
             ).fetchall()
         return dict(rows)
 
@@ -146,6 +214,7 @@ class Outbox:
         """Send rejected (or dropped) events again, e.g. after fixing a Data Extension."""
         with self._lock:
             return self._db.execute(
-                "UPDATE events SET status = 'pending', reason_code = NULL, reason = NULL WHERE status = ?",
+                "UPDATE events SET status = 'pending', reason_code = NULL, reason = NULL, attempts = 0, retries = 0, "
+                "next_attempt_at = 0 WHERE status = ?",
                 (status,),
             ).rowcount

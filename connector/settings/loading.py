@@ -26,9 +26,14 @@ snake_case field names of ``Settings``; environment variables override the file 
       max_bytes: 5242880
       flush_interval: 1.0
       poll_interval: 1.0
+      job_deadline: 300                           # an unfinished async request is abandoned after it
     sync_group_size: 50
     rate_limit: 20.0                              # RL-1: requests per second
     max_retries: 8
+    max_retry_after: 60                           # caps on every wait: a Retry-After ...
+    max_backoff: 20                               # ... and the backoff while SFMC fails
+    transient_retries: 5                          # stalled jobs, deadlocked rows: sent again up to 5 times
+    retry_delay: 1.0                              # first wait before that; doubles up to max_backoff
     auth_base_url: http://localhost:8080          # only to target an emulator
     rest_base_url: http://localhost:8080
     outbox_path: sfmc-outbox.sqlite3

@@ -267,6 +267,8 @@ class BatchingSettings:
     max_bytes: request body size, at most SFMC's 5 MB (5,242,880 bytes).
     flush_interval: seconds a partly filled batch may wait before it is sent.
     poll_interval: seconds between polls of an async request's status.
+    job_deadline: seconds an async request may stay Pending or Executing; after that it is
+        abandoned, its events go back to pending (``async_job_stalled``) and are sent again later.
     """
 
     enabled: bool = False
@@ -274,6 +276,7 @@ class BatchingSettings:
     max_bytes: int = MAX_PAYLOAD_BYTES
     flush_interval: float = 1.0
     poll_interval: float = 1.0
+    job_deadline: float = 300.0
 
     def __post_init__(self) -> None:
         issues: list[Issue] = []
@@ -299,6 +302,11 @@ class BatchingSettings:
             "poll_interval",
             _positive_number(issues, "poll_interval", self.poll_interval, "seconds between async status polls"),
         )
+        set_field(
+            self,
+            "job_deadline",
+            _positive_number(issues, "job_deadline", self.job_deadline, "seconds an async request may stay unfinished"),
+        )
         if issues:
             raise SettingsError(issues)
 
@@ -321,6 +329,13 @@ class Settings:
     sync_group_size: rows per synchronous rowset call, 1..50 (SFMC's best practice).
     rate_limit: requests per second kept to across the account (RL-1).
     max_retries: attempts after the first for a retryable failure (429, 5xx, network).
+    max_retry_after: the longest wait a Retry-After may impose (seconds); a longer one is cut to it.
+    max_backoff: the longest wait between two attempts of a call while SFMC is failing (seconds).
+    transient_retries: how often an event goes back to pending after a transient outcome (a stalled
+        async job, a deadlocked row, a save failure without details) before it is rejected with
+        the reason (``transient_retries_exhausted``, or ``async_job_stalled``).
+    retry_delay: the first wait before such an event is sent again (seconds); doubles each time,
+        up to ``max_backoff``.
     auth_base_url: replaces the auth host (scheme and host, no path), e.g. for an emulator.
     rest_base_url: replaces the REST host; None = the ``rest_instance_url`` the token response
         gives.
@@ -341,6 +356,10 @@ class Settings:
     sync_group_size: int = MAX_SYNC_GROUP_SIZE
     rate_limit: float = 20.0
     max_retries: int = 8
+    max_retry_after: float = 60.0
+    max_backoff: float = 20.0
+    transient_retries: int = 5
+    retry_delay: float = 1.0
     auth_base_url: str | None = None
     rest_base_url: str | None = None
     personas_de_key: str | None = None
@@ -400,6 +419,16 @@ class Settings:
         set_field(
             "max_retries",
             _whole_number(issues, "max_retries", self.max_retries, 0, None, "0 turns retries off"),
+        )
+        for name, why in (
+            ("max_retry_after", "seconds a Retry-After may hold delivery back at most"),
+            ("max_backoff", "seconds between two attempts at most"),
+            ("retry_delay", "seconds before an event with a transient failure is sent again"),
+        ):
+            set_field(name, _positive_number(issues, name, getattr(self, name), why))
+        set_field(
+            "transient_retries",
+            _whole_number(issues, "transient_retries", self.transient_retries, 0, None, "0 rejects at once"),
         )
         set_field("auth_base_url", _base_url(issues, "auth_base_url", self.auth_base_url))
         set_field("rest_base_url", _base_url(issues, "rest_base_url", self.rest_base_url))

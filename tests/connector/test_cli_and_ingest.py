@@ -56,7 +56,8 @@ def test_send_prints_a_summary_by_reason(emulator_server, tmp_path):
     assert re.search(r"^dropped\s+1\n\s+1\s+unsupported_type$", result.stdout, re.M)
     assert re.search(r"^rejected\s+1\n\s+1\s+malformed_input$", result.stdout, re.M)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["delivered"] == 3 and summary["requests"] == 2 and summary["throttled_429"] == 0
+    # one rowset per DE, after reading each DE's column types once
+    assert summary["delivered"] == 3 and summary["requests"] == 4 and summary["throttled_429"] == 0
     listed = connector("rejected", "--settings", settings)
     assert "line 5: not a JSON event" in listed.stdout
     status = connector("status", "--settings", settings)

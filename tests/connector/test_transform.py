@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from connector.transform import (
     CONTEXT_ATTRIBUTES,
+    AmbiguousDate,
     UnsupportedValue,
+    bind_to_columns,
     contact_key,
     context_attributes,
     flatten_payload,
@@ -139,7 +141,7 @@ def test_track_prefers_the_users_context_traits_over_a_property_email() -> None:
     }
     assert contact_key(event) == "user@example.com"
     del event["context"]
-    assert contact_key(event) == "invitee@example.com"
+    assert contact_key(event) is None  # a property may name someone else: never the Contact Key
 
 
 def test_track_ignores_top_level_traits_which_segment_does_not_send_on_track() -> None:
@@ -169,7 +171,8 @@ def test_no_contact_key_without_user_id_or_email_id_1(event: dict) -> None:
         ("05/30/2020", "2020-05-30"),
         ("5/30/2020", "2020-05-30"),
         ("30/05/2020", "2020-05-30"),  # the first number cannot be a month
-        ("05/06/2020", "2020-05-06"),  # ambiguous: month first, as US-locale clients write it
+        ("30-05-2020", "2020-05-30"),
+        ("05/05/2020", "2020-05-05"),  # both readings are the same day
         ("05-30-2020", "2020-05-30"),
         ("2020/05/30", "2020-05-30"),
         ("2020-5-3", "2020-05-03"),
@@ -227,7 +230,7 @@ def test_other_strings_are_not_dates(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["02/30/2020", "13/13/2020", "May 32, 2020", "05/30/2020 25:00", "0000/01/01"])
-def test_impossible_dates_raise(text: str) -> None:
+def test_impossible_dates_raise(text: str) -> None:  # "13/13/2020": neither number is a month
     with pytest.raises(ValueError, match="looks like a date"):
         iso_date_string(text)
 
@@ -301,19 +304,31 @@ def test_scalars_keep_their_type_and_null_is_kept() -> None:
     }
 
 
-def test_dates_in_payloads_are_sent_as_iso_8601_fmt_3() -> None:
-    payload = {"signedUp": "05/30/2020", "seenAt": datetime(2020, 5, 30, 13, 30, tzinfo=UTC), "code": "12"}
+def test_payload_text_is_never_rewritten_only_date_objects_become_iso_fmt_3() -> None:
+    payload = {"signedUp": "05/30/2020", "seenAt": datetime(2020, 5, 30, 13, 30, tzinfo=UTC), "orderRef": "12-11-2020"}
     assert flatten_payload(payload) == {
-        "Signed Up": "2020-05-30",
+        "Signed Up": "05/30/2020",
         "Seen At": "2020-05-30T13:30:00+00:00",
-        "Code": "12",
+        "Order Ref": "12-11-2020",
     }
 
 
-def test_an_impossible_date_is_sent_unchanged_with_a_warning_fmt_3() -> None:
-    warnings: list[str] = []
-    assert flatten_payload({"birthday": "02/30/2020"}, warnings) == {"Birthday": "02/30/2020"}
-    assert len(warnings) == 1 and "birthday" in warnings[0] and "FMT-3" in warnings[0]
+@pytest.mark.parametrize(("text", "expected"), [("05/30/2020", "2020-05-30"), ("30/05/2020", "2020-05-30")])
+def test_text_for_a_date_column_becomes_iso_and_text_columns_keep_it_fmt_3(text: str, expected: str) -> None:
+    types = {"signed up": "Date", "order ref": "Text"}
+    bound = bind_to_columns({"Signed Up": text, "Order Ref": text, "Unknown": text}, types)
+    assert bound == {"Signed Up": expected, "Order Ref": text, "Unknown": text}
+
+
+@pytest.mark.parametrize("text", ["05/06/2020", "12-11-2020", "1/2/2020 10:00"])
+def test_an_ambiguous_day_and_month_for_a_date_column_is_refused_fmt_3(text: str) -> None:
+    with pytest.raises(AmbiguousDate, match=r"column 'Signed Up'.*day/month or month/day"):
+        bind_to_columns({"Signed Up": text}, {"signed up": "Date"})
+
+
+def test_an_impossible_date_for_a_date_column_is_refused_fmt_3() -> None:
+    with pytest.raises(ValueError, match=r"column 'Birthday'.*not a valid one"):
+        bind_to_columns({"Birthday": "02/30/2020"}, {"birthday": "Date"})
 
 
 def test_colliding_keys_keep_the_later_one_and_say_so() -> None:
