@@ -22,6 +22,7 @@ test: $(STAMP) browser postgresql node-clients segment-actions  ## set up and ru
 	SFMC_TEST_STORE=postgresql $(BIN)/python -m pytest -n auto $(PG_TESTS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The inspector's browser tests drive Debian's chromium; Playwright never downloads a browser here.
 browser:
@@ -61,6 +62,7 @@ $(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLI
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)  ## apply the project's code style
 	$(BIN)/ruff format .

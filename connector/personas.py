@@ -10,6 +10,7 @@ describe the fields to create (PER-1, PER-2: missing columns are created).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from defusedxml import ElementTree
 
@@ -65,7 +66,7 @@ def column_type_for(value: Scalar) -> str | None:
     return "Text"
 
 
-def _field_type(field: Mapping) -> str:
+def _field_type(field: Mapping[str, Any]) -> str:
     declared = str(field.get("type", ""))
     for known in _SFMC_TYPES:
         if known.lower() == declared.lower():
@@ -74,7 +75,7 @@ def _field_type(field: Mapping) -> str:
 
 
 def requirements_problems(
-    fields: Iterable[Mapping],
+    fields: Iterable[Mapping[str, Any]],
     column_name: str | None = None,
     column_type: str | None = None,
 ) -> list[str]:
@@ -90,7 +91,7 @@ def requirements_problems(
         raise ValueError(f"column_type must be one of {', '.join(COMPATIBLE_COLUMN_TYPES)}, not {column_type!r}")
     fields = list(fields)
     problems: list[str] = []
-    by_name: dict[str, Mapping] = {}
+    by_name: dict[str, Mapping[str, Any]] = {}
     for field in fields:
         by_name.setdefault(str(field.get("name", "")).casefold(), field)
 
@@ -151,11 +152,17 @@ FIELD_FLAGS = {
 }
 
 
-def column_field(column_name: str, column_type: str) -> dict:
+def column_field(column_name: str, column_type: str) -> dict[str, Any]:
     """The SFMC field definition for a missing audience or computed-trait column: always nullable."""
     if column_type not in COMPATIBLE_COLUMN_TYPES:
         raise ValueError(f"column_type must be one of {', '.join(COMPATIBLE_COLUMN_TYPES)}, not {column_type!r}")
-    field: dict = {"name": column_name, "type": column_type, "isPrimaryKey": False, "isNullable": True, **FIELD_FLAGS}
+    field: dict[str, Any] = {
+        "name": column_name,
+        "type": column_type,
+        "isPrimaryKey": False,
+        "isNullable": True,
+        **FIELD_FLAGS,
+    }
     if column_type == "Text":
         field["length"] = TEXT_COLUMN_LENGTH
     elif column_type == "Decimal":
@@ -163,7 +170,7 @@ def column_field(column_name: str, column_type: str) -> dict:
     return field
 
 
-def new_data_extension_fields(column_name: str, column_type: str) -> list[dict]:
+def new_data_extension_fields(column_name: str, column_type: str) -> list[dict[str, Any]]:
     """Fields of a data extension the sync creates (PER-1): ``Contact Key`` plus the first column."""
     contact_key_field = {
         "name": CONTACT_KEY,

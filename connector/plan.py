@@ -120,7 +120,7 @@ class Dropped:
 
 
 Operation = UpsertRow | UpsertContact | FireApiEvent | EnsurePersonasDataExtension
-_OPERATION_TYPES: dict[str, type] = {
+_OPERATION_TYPES: dict[str, type[Operation]] = {
     kind.__name__: kind for kind in (UpsertRow, UpsertContact, FireApiEvent, EnsurePersonasDataExtension)
 }
 

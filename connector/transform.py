@@ -321,7 +321,7 @@ CONTEXT_ATTRIBUTES: dict[str, str] = {
 _CONTEXT_PATHS = {path: tuple(path.split(".")) for path in CONTEXT_ATTRIBUTES}
 
 
-def context_attributes(context: Mapping | None) -> dict[str, Scalar]:
+def context_attributes(context: Mapping[str, object] | None) -> dict[str, Scalar]:
     """The CTX-1 attributes present in ``context``, in the seed's table order.
 
     Missing, null and nested values are omitted: a context field is collected automatically, so
