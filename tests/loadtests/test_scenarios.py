@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -172,6 +173,22 @@ def test_bench_segment_compares_the_batch_paths_in_one_run(tmp_path):
     assert batched["requests"] >= 4  # rowsets of Segment's default batch size, 10
     assert batched["rows_in_emulator"] + sum(batched["sender_report"]["rejected"].values()) == 40
     assert "x bundled" in done.stdout
+
+
+def test_fault_mix_runs_briefly_and_accounts_for_every_event(tmp_path):
+    """The fault-mix script end to end on a few hundred events: stalls, deadlocks, 429s, a revoked token, kill -9."""
+    env = {**os.environ, "FAULT_MIX_EVENTS": "400", "FAULT_MIX_STALL_SECONDS": "4"}
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtests.fault_mix"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "every event delivered exactly once as a row or rejected with a reason: yes" in done.stdout
+    assert "x the baseline" in done.stdout
 
 
 # -- the arithmetic the reports rest on -------------------------------------------------------------
