@@ -106,13 +106,20 @@ def _print_summary(report: dict) -> None:
     for title, key in (("rejected", "rejected"), ("dropped", "dropped")):
         total = sum(report[key].values())
         click.echo(f"{title:<10} {total}" + "".join(f"\n  {n:>6}  {code}" for code, n in report[key].items()))
+    if report.get("retried"):
+        click.echo(
+            f"sent again {sum(report['retried'].values())} time(s) after a transient failure: "
+            + ", ".join(f"{code} {n}" for code, n in report["retried"].items())
+        )
     click.echo(
         f"pending    {report['pending']}"
         + (f"  (stopped: {report['stopped_because']})" if report["stopped_because"] else "")
     )
     click.echo(
         f"requests   {report['requests']} ({report['throttled_429']} answered 429, {report['retries']} retries, "
-        f"{report['token_requests']} token requests)"
+        f"{report['token_requests']} token requests"
+        + (f", {report['capped_waits']} Retry-After waits capped" if report.get("capped_waits") else "")
+        + ")"
     )
 
 

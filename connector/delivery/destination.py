@@ -268,7 +268,8 @@ class Destination:
                 retried = this_pass.retried_before.get(seq, 0)
                 if retried >= self.settings.transient_retries:
                     code = STALLED if transient.code == STALLED else EXHAUSTED
-                    reason = f"{transient.reason} (sent {retried + 1} times; transient_retries is {retried})"
+                    limit = self.settings.transient_retries
+                    reason = f"{transient.reason} (sent {retried + 1} times; transient_retries is {limit})"
                     this_pass.outcomes[seq] = (REJECTED, code, reason)
                 else:
                     delay = min(self.settings.max_backoff, self.settings.retry_delay * 2**retried)
@@ -317,7 +318,10 @@ class Destination:
         """Folded column name -> SFMC type of a DE, read once; None when SFMC does not say."""
         if de_key not in self._column_types:
             response = self.client.call("GET", f"/data/v1/customobjects/key:{quote(de_key, safe='')}/fields")
-            fields = response.json().get("fields") if response.ok else None
+            try:
+                fields = response.json().get("fields") if response.ok else None
+            except (ValueError, AttributeError):  # not the JSON object SFMC documents: judge nothing
+                fields = None
             self._column_types[de_key] = (
                 {str(f.get("name", "")).casefold(): str(f.get("type", "")) for f in fields if isinstance(f, dict)}
                 if isinstance(fields, list)
