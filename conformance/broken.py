@@ -15,10 +15,12 @@ import dataclasses
 import re
 import tempfile
 from collections.abc import Callable
+from urllib.parse import quote
 
 from dateutil import parser as date_parser
 
 from connector import plan as planning
+from connector.delivery.destination import Refused
 from connector.plan import FireApiEvent, Plan, UpsertContact, UpsertRow
 from connector.settings import BatchingSettings
 from connector.transform import CONTEXT_ATTRIBUTES, iso_date_string
@@ -329,22 +331,27 @@ def rewrites_text_as_dates(settings, events, env):
 
 
 def sends_empty_values(settings, events, env):
-    """Sends identify rows that carry only the key, and rows naming no column (breaks SFMC-EMPTY-VALUES)."""
+    """Sends rows that have nothing but their keys with empty values (breaks SFMC-EMPTY-VALUES)."""
 
     def mutate(event, s, result):
-        if event.get("type") != "identify" or not s.identify_de_key or not event.get("userId"):
-            return result
-        if any(isinstance(op, UpsertRow) for op in result.operations):
-            return result
-        row = UpsertRow(s.identify_de_key, {"Contact Key": str(event["userId"])}, {}, event.get("messageId"))
-        return dataclasses.replace(result, operations=(*result.operations, row), dropped=())
+        return _rows(result, lambda op: dataclasses.replace(op, values={}) if op.values == op.keys else op)
 
     def broken_plan(event, s):
         return mutate(event, s, planning.plan(event, s))
 
     with tempfile.TemporaryDirectory(prefix="sfmc-broken-") as tmp:
         destination = build(settings, tmp, planner=broken_plan)
-        destination._bound_rows = lambda rows, this_pass: rows  # no look at the DE's columns either
+        client = destination.client
+
+        def rowset(de_key, items, this_pass):  # values as planned, empty or not, and no look at the DE's columns
+            body = [{"keys": op.keys, "values": op.values} for _, op in items]
+            response = client.call("POST", f"/hub/v1/dataevents/key:{quote(de_key, safe='')}/rowset", body)
+            if not response.ok:
+                for seq, _ in items:
+                    this_pass.refuse(seq, Refused(f"rows_refused_{response.status_code}", response.text[:300]))
+
+        destination._bound_rows = lambda rows, this_pass: rows
+        destination._rowset = rowset
         return deliver(destination, events)
 
 

@@ -57,7 +57,6 @@ class DropReason(StrEnum):
     PERSONAS_VALUE_MISSING = "personas_value_missing"  # the audience/trait value is not in the event
     PERSONAS_VALUE_UNSUPPORTED = "personas_value_unsupported"  # nested, or unusable as a column
     MALFORMED_EVENT = "malformed_event"  # not a JSON object
-    NO_VALUES = "no_values"  # the row would carry only key columns: SFMC refuses an empty ``values``
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,22 +230,7 @@ class _Planner:
         if self.settings.identify_de_key is not None:
             row = self.event_row("traits", key)
             del row[CONTACT_KEY]
-            if row:
-                self.operations.append(
-                    UpsertRow(self.settings.identify_de_key, {CONTACT_KEY: key}, row, self.message_id)
-                )
-            elif self.operations:
-                self.warnings.append(
-                    f"no identify row for {key!r}: the identify has no traits to write (no_values); "
-                    "only the contact is created"
-                )
-            else:
-                self.drop(
-                    DropReason.NO_VALUES,
-                    f"identify for {key!r} has no traits to write, and SFMC refuses a row with empty values "
-                    "('At least one existing field is required in the values property')",
-                )
-                return
+            self.operations.append(self.upsert_row(self.settings.identify_de_key, {CONTACT_KEY: key}, row))
         if not self.operations:
             self.drop(
                 DropReason.IDENTIFY_NOT_CONFIGURED,
@@ -297,12 +281,7 @@ class _Planner:
                 self.warnings.append(
                     f"properties column {UUID_COLUMN!r} left out: with uuid_primary_key it holds the messageId (TR-5)"
                 )
-            if not values:
-                self.drop_no_values(conversion)
-                return
-            self.operations.append(
-                UpsertRow(conversion.de_key, {UUID_COLUMN: self.message_id}, values, self.message_id)
-            )
+            self.operations.append(self.upsert_row(conversion.de_key, {UUID_COLUMN: self.message_id}, values))
             return
         columns = {column.casefold(): column for column in row}
         keys: dict[str, Scalar] = {}
@@ -323,18 +302,19 @@ class _Planner:
             return
         key_columns = {column.casefold() for column in keys}
         values = {column: value for column, value in row.items() if column.casefold() not in key_columns}
-        if not values:
-            self.drop_no_values(conversion)
-            return
-        self.operations.append(UpsertRow(conversion.de_key, keys, values, self.message_id))
+        self.operations.append(self.upsert_row(conversion.de_key, keys, values))
 
-    def drop_no_values(self, conversion: ConversionEvent) -> None:
-        self.drop(
-            DropReason.NO_VALUES,
-            f"{conversion.event!r} gives only primary key columns of data extension {conversion.de_key!r}, and "
-            "SFMC refuses a row with empty values ('At least one existing field is required in the values "
-            "property')",
-        )
+    def upsert_row(self, de_key: str, keys: dict[str, Scalar], values: dict[str, Scalar]) -> UpsertRow:
+        """A row whose ``values`` are never empty: SFMC refuses that ("At least one existing field is
+        required in the values property") and, in a rowset, every row after it. A row with nothing
+        but its keys (a trait-less identify, a key-only DE) repeats the keys there."""
+        if not values:
+            values = dict(keys)
+            self.warnings.append(
+                f"the row for data extension {de_key!r} has only its key columns; they are repeated in values, "
+                "which SFMC requires to name at least one existing field"
+            )
+        return UpsertRow(de_key, keys, values, self.message_id)
 
     @staticmethod
     def missing_key_hint(column: str, sent_columns: Mapping[str, str]) -> str:

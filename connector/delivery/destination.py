@@ -17,8 +17,8 @@ are sent again after ``retry_delay`` (doubling, at most ``max_backoff``) up to
 Before rows go out, the Data Extension's column types are read once (``GET
 /data/v1/customobjects/key:{key}/fields``, cached; dropped from the cache when SFMC refuses a
 value for its type): text becomes ISO-8601 only for a ``Date`` column (``transform.bind_to_columns``),
-and a row whose values name no column of the DE is not sent (``no_values``), since SFMC refuses
-it and, in a rowset, every row after it.
+and a row whose values name no column of the DE gets its key columns added there, since SFMC
+refuses it otherwise and, in a rowset, every row after it.
 """
 
 from __future__ import annotations
@@ -335,19 +335,20 @@ class Destination:
             self._column_types.pop(de_key, None)
 
     def _bound_rows(self, rows: list[tuple[int, UpsertRow]], this_pass: _Pass) -> list[tuple[int, UpsertRow]]:
-        """Rows with values bound to their DE's column types; rows SFMC would refuse for shape left out."""
+        """Rows with values bound to their DE's column types, and naming at least one of its columns."""
         bound: list[tuple[int, UpsertRow]] = []
-        no_values: set[int] = set()
         for seq, op in rows:
             types = self.column_types(op.de_key)
             if types is None:
                 bound.append((seq, op))
                 continue
-            if not any(column.casefold() in types for column in op.values):
-                no_values.add(seq)
-                continue
+            values = dict(op.values)
+            if not any(column.casefold() in types for column in values):
+                # no value names a column of the DE: SFMC would refuse the row ("At least one existing
+                # field is required in the values property"); the keys are columns, so they go there
+                values = {**values, **op.keys}
             try:
-                values = bind_to_columns(op.values, types)
+                values = bind_to_columns(values, types)
             except AmbiguousDate as error:
                 this_pass.refuse(seq, Refused("ambiguous_date", f"data extension '{op.de_key}': {error}"))
                 continue
@@ -357,19 +358,6 @@ class Destination:
             bound.append(
                 (seq, op if values == op.values else UpsertRow(op.de_key, op.keys, values, op.source_message_id))
             )
-        for seq in no_values:
-            # the event's row names no column of the DE: nothing SFMC would take; other operations go on
-            remaining = [op for op in this_pass.plans[seq].operations if not isinstance(op, UpsertRow)] + [
-                op for s, op in bound if s == seq
-            ]
-            if not remaining:
-                del this_pass.plans[seq]
-                this_pass.outcomes[seq] = (
-                    DROPPED,
-                    "no_values",
-                    "no value names a column of the data extension, and SFMC refuses a row without one "
-                    "('At least one existing field is required in the values property')",
-                )
         return bound
 
     # -- synchronous rowsets ------------------------------------------------------------------

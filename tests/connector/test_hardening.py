@@ -4,12 +4,13 @@ and repeated contact creation. Each test failed on the connector before the fix.
 
 from __future__ import annotations
 
+import json
 import time
 
 from click.testing import CliRunner
 
 from connector.cli import main as connector_cli
-from connector.plan import DropReason, UpsertContact, UpsertRow, plan
+from connector.plan import DropReason, UpsertRow, plan
 from connector.settings import ConversionEvent, Settings
 from tests.connector.delivery_helpers import CLICKS_DE, IDENTIFY_DE, ORDERS_DE, destination, identify, sfmc_tenant
 
@@ -76,25 +77,22 @@ def test_a_track_takes_the_users_own_context_traits_email():
 # -- never empty values --------------------------------------------------------------------------------
 
 
-def test_an_identify_without_traits_is_contact_only_or_dropped_with_no_values():
+def test_an_identify_without_traits_repeats_its_key_in_values():
     event = {"type": "identify", "userId": "u-1", "messageId": "m-1"}
-    contact_only = plan(event, Settings(**BASE, identify_de_key="identify"))
-    assert contact_only.operations == (UpsertContact("u-1", "m-1"),)
-    assert any("no_values" in w or "no values" in w for w in contact_only.warnings)
-    nowhere = plan(event, Settings(**BASE, identify_de_key="identify", do_not_create_contacts=True))
-    assert nowhere.is_dropped and nowhere.dropped[0].reason_code == DropReason.NO_VALUES
+    result = plan(event, Settings(**BASE, identify_de_key="identify", do_not_create_contacts=True))
+    assert result.operations == (UpsertRow("identify", {"Contact Key": "u-1"}, {"Contact Key": "u-1"}, "m-1"),)
+    assert any("repeated in values" in w for w in result.warnings)
 
 
-def test_a_row_of_a_key_only_data_extension_is_dropped_with_no_values():
+def test_a_row_of_a_key_only_data_extension_never_has_empty_values():
     settings = Settings(
         **BASE, conversion_events=(ConversionEvent("Order Completed", "keyonly", ("Contact Key", "Product Id")),)
     )
-    result = plan(track(3, userId="u-3", properties={"productId": "p-3"}), settings)
-    assert not any(isinstance(op, UpsertRow) and not op.values for op in result.operations)
-    assert result.is_dropped and result.dropped[0].reason_code == DropReason.NO_VALUES
+    [row] = plan(track(3, userId="u-3", properties={"productId": "p-3"}), settings).operations
+    assert isinstance(row, UpsertRow) and row.values == row.keys == {"Contact Key": "u-3", "Product Id": "p-3"}
 
 
-def test_values_naming_no_column_of_the_data_extension_are_not_sent(emulator_server, tmp_path):
+def test_rows_reach_sfmc_with_values_naming_an_existing_column(emulator_server, tmp_path):
     """SFMC refuses a row whose values name no existing field, and every row after it in the rowset."""
     tenant = sfmc_tenant(emulator_server, data_extensions=[KEY_ONLY_DE, IDENTIFY_DE, ORDERS_DE, CLICKS_DE])
     dest = destination(
@@ -104,10 +102,23 @@ def test_values_naming_no_column_of_the_data_extension_are_not_sent(emulator_ser
         do_not_create_contacts=True,
         conversion_events=[{"event": "Order Completed", "de_key": "keyonly", "primary_keys": "Contact Key,Product Id"}],
     )
-    dest.accept([track(4, userId="u-4", properties={"productId": "p-4", "shoeSize": 44})])
+    dest.accept(
+        [
+            track(4, userId="u-4", properties={"productId": "p-4", "shoeSize": 44}),  # no column for Shoe Size
+            track(5, userId="u-5", properties={"productId": "p-5"}),  # keys only
+            track(6, userId="u-6", properties={"productId": "p-6"}),
+        ]
+    )
     summary = dest.deliver_pending()
-    assert summary.dropped == {"no_values": 1}
-    assert calls(emulator_server, tenant, "POST", "/rowset") == 0
+    assert summary.delivered == 3 and not summary.rejected
+    keys = sorted((r["Contact Key"], r["Product Id"]) for r in emulator_server.rows(tenant["id"], "keyonly"))
+    assert keys == [("u-4", "p-4"), ("u-5", "p-5"), ("u-6", "p-6")]
+    sent = [item for e in journal(emulator_server, tenant) if "/rowset" in e["path"] for item in _body(e)]
+    assert len(sent) == 3 and all(item["values"] for item in sent), sent
+
+
+def _body(entry: dict) -> list[dict]:
+    return json.loads(entry.get("request_body") or "[]")
 
 
 # -- dates without guessing ------------------------------------------------------------------------------

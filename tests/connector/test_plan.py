@@ -329,10 +329,11 @@ def test_an_event_that_is_not_an_object_is_malformed() -> None:
 def test_malformed_parts_count_as_empty_with_one_warning_each() -> None:
     event = identify(userId="u1", traits="oops", context=["x"])
     result = plan(event, SETTINGS)
-    assert result.operations == (UpsertContact("u1", "msg-1"),)  # no row: it would have no values
+    assert result.operations[1].values == {"Contact Key": "u1"}  # never empty: the key is repeated
     assert sorted(result.warnings) == [
         "context is not an object (got a list); treated as empty",
-        "no identify row for 'u1': the identify has no traits to write (no_values); only the contact is created",
+        "the row for data extension 'identify-de' has only its key columns; they are repeated in values, which "
+        "SFMC requires to name at least one existing field",
         "traits is not an object (got a str); treated as empty",
     ]
 
@@ -556,8 +557,10 @@ def test_every_event_is_either_planned_or_dropped_with_a_reason(event: dict, set
     for operation in result.operations:
         if isinstance(operation, UpsertRow):
             assert operation.keys and all(value is not None for value in operation.keys.values())
-            columns = [*operation.keys, *operation.values]
-            assert len({column.casefold() for column in columns}) == len(columns)  # no column twice
+            assert operation.values  # never empty: SFMC refuses such a row and the rows after it
+            # no column twice, except a keys-only row, which repeats its keys as its values
+            columns = [*operation.keys, *operation.values] if operation.values != operation.keys else [*operation.keys]
+            assert len({column.casefold() for column in columns}) == len(columns)
             assert not any(is_nested(value) for value in operation.values.values())  # FMT-2
         if isinstance(operation, UpsertContact | FireApiEvent):
             assert operation.contact_key and ":" not in operation.contact_key  # ID-3
