@@ -17,6 +17,7 @@ from pathlib import Path
 import FuelSDK
 
 from connector.plan import UpsertRow, plan
+from connector.transform import bind_to_columns
 
 from .bundled import build, deliver
 
@@ -79,10 +80,31 @@ def run(settings: dict, events: list[dict], env: dict) -> dict:
         return dataclasses.replace(planned, operations=tuple(others))
 
     with tempfile.TemporaryDirectory(prefix="sfmc-soap-connector-") as tmp:
-        summary = deliver(build(settings, tmp, planner=planner), events)
+        destination = build(settings, tmp, planner=planner)
+        summary = deliver(destination, events)
         problems: list[str] = []
+        refused: list[str] = []
         if rows:
             client = _soap_client(settings, tmp)
             for de_key, batch in rows.items():
-                problems.extend(_upsert(client, de_key, batch))
-    return {**summary, "soap_rows": sum(len(b) for b in rows.values()), "soap_row_errors": problems}
+                # as the REST delivery does: text becomes ISO-8601 only for the DE's Date columns, an
+                # ambiguous day/month is refused with the reason (connector.transform.bind_to_columns)
+                types = destination.column_types(de_key)
+                ready = []
+                for op in batch:
+                    try:
+                        values = bind_to_columns(op.values, types) if types is not None else op.values
+                    except ValueError as error:
+                        refused.append(f"{de_key}: {error}")
+                        continue
+                    ready.append(dataclasses.replace(op, values=values))
+                if ready:
+                    problems.extend(_upsert(client, de_key, ready))
+    rejected = {**summary["rejected"], **({"date_refused": len(refused)} if refused else {})}
+    return {
+        **summary,
+        "rejected": rejected,
+        "refused_rows": refused,
+        "soap_rows": sum(len(b) for b in rows.values()) - len(refused),
+        "soap_row_errors": problems,
+    }
