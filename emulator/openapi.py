@@ -197,6 +197,7 @@ SCHEMAS: dict[str, dict] = {
             "legacy_token_lifetime": {"type": "integer"},
             "sfmc_read_formats": {"type": "boolean"},
             "require_complete_definitions": {"type": "boolean"},
+            "accept_sfmc_date_formats": {"type": "boolean"},
         },
     },
     "ClockChange": {"type": "object", "properties": {"advance": STR_OR_NUM, "freeze": {"type": "boolean"}}},

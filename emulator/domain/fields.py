@@ -230,3 +230,33 @@ CHECKS = {
     "Phone": _patterned,
     "Locale": _patterned,
 }
+
+
+# SFMC's other documented date notations (US date and time, as AMPscript's date parsing and the
+# rowset reads show them: 8/5/2023, 8/5/2023 1:41 PM, 6/23/2024 12:00:00 AM). Accepted only with the
+# tenant setting accept_sfmc_date_formats (seed FMT-3 keeps ISO-8601 only by default) and stored as
+# ISO-8601 without a zone (inferred: SFMC takes a zone-less date as server time).
+_US_DATE = re.compile(
+    r"^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})"
+    r"(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp][Mm]))?)?$"
+)
+
+
+def _sfmc_date(field: FieldSpec, value: object) -> str:
+    if isinstance(value, str) and (match := _US_DATE.match(value.strip())):
+        month, day, year, hour, minute, second, half = match.groups()
+        year = int(year) + (2000 if len(year) == 2 else 0)
+        hour = int(hour or 0)
+        if half:
+            if not 1 <= hour <= 12:
+                raise _not_valid(field, "date")
+            hour = hour % 12 + (12 if half.lower() == "pm" else 0)
+        try:
+            moment = datetime(year, int(month), int(day), hour, int(minute or 0), int(second or 0))
+        except ValueError:
+            raise _not_valid(field, "date") from None
+        return moment.isoformat()
+    return _date(field, value)
+
+
+SFMC_DATE_CHECKS = {**CHECKS, "Date": _sfmc_date}

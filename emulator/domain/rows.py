@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _encode_string
 
 from .data_extensions import DataExtension
-from .fields import CHECKS, FieldSpec, ValueProblem
+from .fields import CHECKS, SFMC_DATE_CHECKS, FieldSpec, ValueProblem
 
 NO_EXISTING_FIELD = "At least one existing field is required in the values property"
 
@@ -86,7 +86,7 @@ def _check_into(data: dict, problems: list[str], column: FieldSpec, value: objec
         data[column.name] = None
 
 
-def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool) -> RowOutcome:
+def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool, checks: dict = CHECKS) -> RowOutcome:
     """Validate one row in isolation: names, primary keys present, types, nullability of given values."""
     outcome = RowOutcome(index)
     if not isinstance(row.keys, dict) or not isinstance(row.values, dict):
@@ -94,7 +94,6 @@ def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool) -> R
         return outcome
     pk_columns = de.primary_keys
     column_of = de.column
-    checks = CHECKS
     problems = outcome.problems
     keys: dict[str, tuple[FieldSpec, object]] = {}
     not_keys: list[str] = []
@@ -140,6 +139,7 @@ def plan_rows(
     strict: bool = False,
     insert_only: bool = False,
     stop_at_first_error: bool = True,
+    sfmc_dates: bool = False,
 ) -> RowPlan:
     """Decide the writes for ``rows`` against ``de``.
 
@@ -148,7 +148,8 @@ def plan_rows(
     without it (async jobs) each row stands or fails alone. ``insert_only`` makes a duplicate
     primary key an error instead of an update.
     """
-    outcomes = [prepare_row(de, row, i, strict) for i, row in enumerate(rows)]
+    checks = SFMC_DATE_CHECKS if sfmc_dates else CHECKS
+    outcomes = [prepare_row(de, row, i, strict, checks) for i, row in enumerate(rows)]
     if stop_at_first_error:
         first_bad = next((o.index for o in outcomes if not o.ok), None)
         if first_bad is not None:

@@ -58,6 +58,7 @@ class TenantSettings:
     require_title_case: bool = True  # refuse Data Extension fields that are not Title Case (FMT-5)
     async_pickup_delay: float = 0.2  # seconds before an async job is picked up
     require_complete_definitions: bool = True  # REST DE create needs categoryId and complete field objects
+    accept_sfmc_date_formats: bool = False  # also take US dates (6/23/2024 3:04 PM); off: ISO-8601 only (FMT-3)
     sfmc_read_formats: bool = True  # rows read back as SFMC renders them (dates M/d/yyyy h:mm:ss AM); off: as written
 
     def updated(self, changes: dict) -> TenantSettings:

@@ -79,6 +79,7 @@ class Rows:
                 strict=strict,
                 insert_only=insert_only,
                 stop_at_first_error=stop_at_first_error,
+                sfmc_dates=bool(tenant and tenant.settings.accept_sfmc_date_formats),
             )
             with self.store.transaction() if then is not None else nullcontext():
                 if plan.writes or plan.appends:

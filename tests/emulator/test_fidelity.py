@@ -499,3 +499,24 @@ def test_deleting_an_event_definition_answers_an_empty_body(account):
     deleted = account.call("DELETE", "/interaction/v1/eventDefinitions/key:gone")
     assert deleted.status_code == 200 and deleted.content == b""
     assert account.call("GET", "/interaction/v1/eventDefinitions/key:gone").status_code == 404
+
+
+# -- FMT: dates on write -----------------------------------------------------------------------------
+
+
+def test_dates_on_write_are_iso_8601_unless_the_tenant_accepts_sfmcs_formats(account):
+    us = [{"keys": {"Contact Key": "d1"}, "values": {"Created At": "6/23/2024 3:04 PM"}}]
+    refused = account.call("POST", "/hub/v1/dataevents/key:identify/rowset", json=us)
+    assert refused.status_code == 400 and "not a valid date" in refused.text  # seed FMT-3, the default
+    account.settings(accept_sfmc_date_formats=True)
+    accepted = account.call("POST", "/hub/v1/dataevents/key:identify/rowset", json=us)
+    assert accepted.status_code == 200, accepted.text
+    rows = [{"keys": {"Contact Key": "d2"}, "values": {"Created At": "12/12/12"}}]
+    assert account.call("POST", "/hub/v1/dataevents/key:identify/rowset", json=rows).status_code == 200
+    items = {
+        i["keys"]["contact key"]: i["values"]["created at"]
+        for i in account.call("GET", "/data/v1/customobjectdata/key/identify/rowset").json()["items"]
+    }
+    assert items == {"d1": "6/23/2024 3:04:00 PM", "d2": "12/12/2012 12:00:00 AM"}
+    bad = [{"keys": {"Contact Key": "d3"}, "values": {"Created At": "13/40/2024"}}]
+    assert account.call("POST", "/hub/v1/dataevents/key:identify/rowset", json=bad).status_code == 400
