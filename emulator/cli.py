@@ -19,7 +19,8 @@ DEFAULT_DB = "sfmc-emulator.sqlite3"
 @click.version_option(package_name="sfmc-emulator")
 def main():
     """A local Salesforce Marketing Cloud: OAuth, Data Extensions, Journey Builder events and contacts,
-    with SFMC's rules, errors and 20 requests/second throttling. State lives in SQLite."""
+    with SFMC's rules, errors and 20 requests/second throttling. State lives in SQLite, or in PostgreSQL
+    for an emulator shared by a team (--db postgresql://..., --workers N)."""
 
 
 @main.command()
@@ -36,7 +37,8 @@ def main():
     "--db",
     default=DEFAULT_DB,
     show_default=True,
-    help="SQLite file holding all state, or :memory: for a throw-away emulator.",
+    help="SQLite file holding all state, :memory: for a throw-away emulator, or a postgresql://user@host/dbname "
+    "URL for a shared one.",
 )
 @click.option(
     "--scenario",
@@ -59,6 +61,13 @@ def main():
     help="Open client connections at once (keep-alive load generators hold one each).",
 )
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Server worker threads.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Emulator processes sharing the port and the state (more than 1 needs a postgresql:// database).",
+)
 @click.option("--quiet", is_flag=True, help="Print only the URL line at start.")
 @click.option(
     "--admin-token",
@@ -106,6 +115,7 @@ def serve(
     token_lifetime,
     connection_limit,
     threads,
+    workers,
     quiet,
     admin_token,
     journal_size,
@@ -135,10 +145,19 @@ def serve(
         journal_size=journal_size,
         public_url=public_url or None,
         trust_forwarded=trust_forwarded,
+        workers=workers,
     )
     config = replace(config, default_settings=config.default_settings.updated(overrides))
     if scenario is None and not no_demo:
         scenario = str(demo_scenario_path())
+    if workers > 1:
+        if tls_default or tls_port is not None or proxy_port is not None:
+            raise click.ClickException(
+                "--tls, --tls-port and --proxy-port serve from one process; with --workers above 1 put your own "
+                "TLS terminator or load balancer in front (see docs/shared-emulator.md)"
+            )
+        _serve_workers(config, scenario, overrides, host, port, threads, connection_limit, quiet)
+        return
     try:
         app = create_app(config, scenario=scenario)
     except ScenarioError as err:
@@ -175,7 +194,7 @@ def serve(
                 f"SFMC emulator proxy on http://{host}:{door.bound['proxy']}/  (CA: {ca.cert_path}; "
                 f"sfmc-emulator env --proxy-port {door.bound['proxy']} prints the exports)"
             )
-    click.echo(f"SFMC emulator listening on {url}/  (database: {database})", err=False)
+    click.echo(f"SFMC emulator listening on {url}/  (database: {_safe_url(database)})", err=False)
     if not quiet:
         _banner(emulator, url)
     sys.stdout.flush()
@@ -183,6 +202,64 @@ def serve(
         server.run()
     except KeyboardInterrupt:
         click.echo("stopped")
+
+
+def _serve_workers(config, scenario, overrides, host, port, threads, connection_limit, quiet) -> None:
+    """Prepare the shared database once, then fork the workers over one listening socket."""
+    from waitress.server import create_server
+
+    from .app import create_app
+    from .core import Emulator
+    from .scenario import apply_scenario, load_scenario_file
+    from .store import is_postgres_url, open_store
+    from .workers import listen, supervise
+
+    if not is_postgres_url(config.database):
+        raise click.ClickException(
+            "--workers above 1 needs a database the processes can share: --db postgresql://user@host/dbname "
+            "(SQLite serves one process; see docs/shared-emulator.md)"
+        )
+    store = open_store(config.database)
+    emulator = Emulator(store, config=config)
+    try:
+        if scenario:
+            apply_scenario(emulator, load_scenario_file(scenario), replace=False)
+        for tenant in emulator.tenants.all():
+            if overrides:
+                emulator.tenants.update_settings(tenant.id, overrides)
+    except ScenarioError as err:
+        raise click.ClickException(f"the scenario is not valid:\n{err}") from None
+    sock = listen(host, port)
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    store.close()
+
+    def serve_one(_index: int, ready) -> None:
+        # tenants come from the database; the scenario's fault rules are added in each worker
+        app = create_app(config, scenario=scenario)
+        server = create_server(app, sockets=[sock], threads=threads, connection_limit=connection_limit)
+        ready()
+        server.run()
+
+    def announce() -> None:  # once every worker serves
+        click.echo(
+            f"SFMC emulator listening on {url}/  (database: {_safe_url(config.database)}, {config.workers} workers)"
+        )
+        if not quiet:
+            _banner(emulator, url)
+        sys.stdout.flush()
+
+    supervise(config.workers, serve_one, announce)
+
+
+def _safe_url(database: str) -> str:
+    """The database for a log line: a URL's password is never printed."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(database)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return database
 
 
 def _banner(emulator, url: str) -> None:

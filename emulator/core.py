@@ -18,13 +18,14 @@ from .domain.faults import FaultSet
 from .domain.journal import ANY, Journal
 from .domain.stats import Stats
 from .domain.tenants import Tenant, TenantError, TenantSettings
-from .domain.throttle import Decision, Throttle
+from .domain.throttle import Decision, SharedThrottle, Throttle
 from .services.async_rows import AsyncRows
 from .services.auth import Auth
 from .services.contacts import Contacts
 from .services.data_extensions import DataExtensions
 from .services.journeys import Journeys
 from .services.rows import Rows
+from .services.shared_async_rows import SharedAsyncRows
 from .services.soap import Soap
 from .services.tenants import Tenants
 from .store import Store
@@ -38,6 +39,7 @@ class Config:
     journal_size: int = 1000  # request-journal entries kept per tenant before the oldest is evicted
     public_url: str | None = None  # instance URLs for clients reaching it by address (a TLS terminator's URL)
     trust_forwarded: bool = False  # honour X-Forwarded-Proto/-Host (only behind a proxy you run)
+    workers: int = 1  # emulator processes serving one shared (PostgreSQL) database
 
 
 class Emulator:
@@ -45,7 +47,9 @@ class Emulator:
         self.store = store
         self.clock = clock or Clock()
         self.config = config or Config()
-        self.throttle = Throttle(self.clock)
+        self.throttle = (  # several processes on one database share each tenant's bucket through it
+            SharedThrottle(self.clock, store.take_token, store.forget_buckets) if store.shared else Throttle(self.clock)
+        )
         self.faults = FaultSet(self.clock)
         self.journal = Journal(self.clock, self.config.journal_size)
         self.stats = Stats(self.clock)
@@ -54,7 +58,7 @@ class Emulator:
         self.auth = Auth(store, self.clock, self.tenants, self.faults)
         self.data_extensions = DataExtensions(store, self.clock, self.tenants, self._lock)
         self.rows = Rows(store, self.clock, self.tenants, self.stats, self._lock)
-        self.async_rows = AsyncRows(
+        self.async_rows = (SharedAsyncRows if store.shared else AsyncRows)(
             store, self.clock, self.faults, self.tenants.get, self.data_extensions.find, self.rows.write
         )
         self.journeys = Journeys(store, self.clock, self.data_extensions.find, self.rows.write)

@@ -225,6 +225,17 @@ def insufficient_privileges(scope: str) -> SfmcError:
     )
 
 
+def clock_per_process(workers: int) -> SfmcError:
+    """``POST /_emulator/clock`` on a multi-process emulator: each process has its own clock."""
+    return SfmcError(
+        409,
+        GENERIC,
+        f"Clock control is refused: this emulator runs {workers} worker processes, each with its own clock, so "
+        "moving or freezing one would leave the others disagreeing (token expiry, throttle windows, async "
+        "pickup). Run it with --workers 1 to use clock control.",
+    )
+
+
 def rate_limited(retry_after: int) -> SfmcError:
     return SfmcError(
         429,

@@ -6,6 +6,8 @@ envelope so one error handler serves the whole emulator.
 
 from __future__ import annotations
 
+import os
+
 from flask import Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -54,7 +56,7 @@ def _tenant_view(tenant, request_base: str) -> dict:
 
 @api.get("/health", "Liveness; never needs the admin token")
 def health():
-    return ok({"status": "ok", "tenants": len(emulator().tenants.all())})
+    return ok({"status": "ok", "tenants": len(emulator().tenants.all()), "process": os.getpid()})
 
 
 @api.get("/tenants", "List tenants")
@@ -292,6 +294,8 @@ def get_clock():
 def move_clock():
     """``{"advance": seconds}``, ``{"freeze": true|false}``: expire tokens or refill buckets without sleeping."""
     body = json_body(dict)
+    if emulator().config.workers > 1:
+        raise errors.clock_per_process(emulator().config.workers)
     clock = emulator().clock
     if "freeze" in body:
         clock.freeze() if body["freeze"] else clock.unfreeze()

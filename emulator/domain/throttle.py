@@ -71,6 +71,27 @@ class Throttle:
                 self._buckets.pop(tenant_id, None)
 
 
+class SharedThrottle:
+    """The same buckets kept where several processes see them: ``take(tenant, rate, burst, now)``
+    takes a token atomically in the shared store and answers (let through, tokens left)."""
+
+    def __init__(self, clock: Clock, take, forget):
+        self.clock = clock
+        self._take = take
+        self._forget = forget
+
+    def check(self, tenant_id: str, rate: float | None, burst: float | None) -> Decision:
+        if not rate:
+            return Decision(True)
+        allowed, tokens = self._take(tenant_id, float(rate), max(float(burst or rate), 1.0), self.clock.now())
+        if allowed:
+            return Decision(True, remaining=tokens)
+        return Decision(False, retry_after=(1.0 - tokens) / rate, remaining=tokens)
+
+    def forget(self, tenant_id: str | None = None) -> None:
+        self._forget(tenant_id)
+
+
 def retry_after_header(seconds: float) -> int:
     """Whole seconds for ``Retry-After``: never 0, so a client that honours it does wait."""
     return max(1, math.ceil(seconds))

@@ -1,7 +1,8 @@
 """Data Extension rows over the store: the one row writer (sync, async and API-event writes) and row reads.
 
 ``plan_rows`` in ``domain/rows.py`` validates rows and plans upserts; this service runs the plan
-and the store write as one step under the shared lock, counts the outcome and logs what was
+and the store write as one step under the shared lock (on a store several processes share, in one
+transaction under the Data Extension's lock in the database), counts the outcome and logs what was
 written with ignored keys or refused rows. ``$filter`` parsing is ``domain/filters.py``'s.
 """
 
@@ -71,7 +72,15 @@ class Rows:
         """
         tenant = self.tenants.get(tenant_id)
         strict = (tenant.settings.strict_columns if tenant else False) if strict_columns is None else strict_columns
-        with self.lock:  # plan and write as one step, so concurrent upserts of a key never interleave
+        # plan and write as one step, so concurrent upserts of a key never interleave: under this
+        # process's lock, or on a shared store under the Data Extension's lock in the database
+        shared = self.store.shared
+        with (
+            nullcontext() if shared else self.lock,
+            self.store.transaction() if then is not None or shared else nullcontext(),
+        ):
+            if shared:
+                self.store.lock_rows(tenant_id, de.id)
             plan = plan_rows(
                 de,
                 rows,
@@ -81,11 +90,10 @@ class Rows:
                 stop_at_first_error=stop_at_first_error,
                 sfmc_dates=bool(tenant and tenant.settings.accept_sfmc_date_formats),
             )
-            with self.store.transaction() if then is not None else nullcontext():
-                if plan.writes or plan.appends:
-                    self.store.write_rows(tenant_id, de.id, plan.writes, plan.appends)
-                if then is not None:
-                    then(plan)
+            if plan.writes or plan.appends:
+                self.store.write_rows(tenant_id, de.id, plan.writes, plan.appends)
+            if then is not None:
+                then(plan)
         self.stats.record_write(
             tenant_id,
             saved=len(plan.saved),

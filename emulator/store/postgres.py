@@ -31,6 +31,7 @@ from .migrations import MIGRATIONS, statements
 from .sqlite import _de_from_json, _de_to_json
 
 MIGRATION_LOCK = 0x5F3C_E0A1  # advisory lock id: one process migrates, the others wait for it
+DEFINITIONS_CHANNEL = "sfmc_definitions"  # NOTIFY channel: tenants or Data Extensions changed
 
 _REFILLED = "least(b.burst, b.tokens + greatest(0, excluded.updated - b.updated) * b.rate)"
 TAKE_TOKEN = f"""
@@ -117,10 +118,12 @@ class PostgresStore:
     # -- tenants ------------------------------------------------------------------------------
 
     def put_tenant(self, tenant: Tenant) -> None:
-        self._execute(
-            "INSERT INTO tenants (id, body) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-            (tenant.id, json.dumps(tenant.to_dict())),
-        )
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO tenants (id, body) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                (tenant.id, json.dumps(tenant.to_dict())),
+            )
+            self._changed(db, tenant.id)
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         rows = self._query("SELECT body FROM tenants WHERE id = %s", (tenant_id,))
@@ -132,16 +135,19 @@ class PostgresStore:
     def delete_tenant(self, tenant_id: str) -> bool:
         with self.transaction() as db:
             self._delete_tenant_data(db, tenant_id, keep_definitions=False)
+            self._changed(db, tenant_id)
             return db.execute("DELETE FROM tenants WHERE id = %s", (tenant_id,)).rowcount > 0
 
     # -- data extensions ----------------------------------------------------------------------
 
     def put_data_extension(self, tenant_id: str, de: DataExtension) -> None:
-        self._execute(
-            "INSERT INTO data_extensions (tenant_id, id, key, body) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (tenant_id, id) DO UPDATE SET key = excluded.key, body = excluded.body",
-            (tenant_id, de.id, de.key, json.dumps(_de_to_json(de))),
-        )
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO data_extensions (tenant_id, id, key, body) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (tenant_id, id) DO UPDATE SET key = excluded.key, body = excluded.body",
+                (tenant_id, de.id, de.key, json.dumps(_de_to_json(de))),
+            )
+            self._changed(db, tenant_id)
 
     def list_data_extensions(self, tenant_id: str) -> list[DataExtension]:
         rows = self._query("SELECT body FROM data_extensions WHERE tenant_id = %s ORDER BY seq", (tenant_id,))
@@ -151,7 +157,37 @@ class PostgresStore:
         with self.transaction() as db:
             db.execute("DELETE FROM rows WHERE tenant_id = %s AND de_id = %s", (tenant_id, de_id))
             cursor = db.execute("DELETE FROM data_extensions WHERE tenant_id = %s AND id = %s", (tenant_id, de_id))
+            self._changed(db, tenant_id)
             return cursor.rowcount > 0
+
+    # -- definitions shared by processes ------------------------------------------------------
+
+    @staticmethod
+    def _changed(db, tenant_id: str) -> None:
+        """Tell every process (this one too) that a tenant's definitions changed, once this commits."""
+        db.execute("SELECT pg_notify(%s, %s)", (DEFINITIONS_CHANNEL, tenant_id))
+
+    def watch_definitions(self, callback) -> None:
+        """Call ``callback(tenant_id)`` from a background thread whenever any process changed a
+        tenant or its Data Extensions (LISTEN on its own connection, reconnecting after errors)."""
+        thread = threading.Thread(target=self._listen, args=(callback,), name="sfmc-definitions", daemon=True)
+        thread.start()
+
+    def _listen(self, callback) -> None:
+        while not self._closed:
+            try:
+                with self._psycopg.connect(self.url, autocommit=True) as conn:
+                    with self._connections_lock:
+                        self._connections.append(conn)
+                    conn.execute(f"LISTEN {DEFINITIONS_CHANNEL}")
+                    callback(None)  # anything missed while not listening
+                    while not self._closed:
+                        for note in conn.notifies(timeout=1.0):
+                            callback(note.payload)
+            except Exception:
+                if self._closed:
+                    return
+                time.sleep(1.0)
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -187,6 +223,13 @@ class PostgresStore:
                     "INSERT INTO rows (tenant_id, de_id, row_key, data) VALUES (%s, %s, NULL, %s)",
                     [(tenant_id, de_id, dumps(data)) for data in appends],
                 )
+
+    def lock_rows(self, tenant_id: str, de_id: str) -> None:
+        """Inside a transaction: wait until no other transaction writes this Data Extension's rows.
+
+        Planning an upsert reads the stored rows first; the lock keeps two processes from planning
+        against the same old row and the later write undoing the earlier one."""
+        self._execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{tenant_id}/{de_id}",))
 
     def query_rows(self, tenant_id: str, de_id: str, where, offset: int, limit: int) -> tuple[list[dict], int]:
         clause, params = _where_sql(where)
@@ -291,18 +334,18 @@ class PostgresStore:
         rows = self._query(f"SELECT body FROM async_jobs {where} ORDER BY called_at, seq LIMIT %s", (*params, limit))
         return [json.loads(b) for (b,) in rows]
 
-    def claim_async_job(self, now: float, states: tuple[str, ...]) -> dict | None:
-        """Inside a transaction: lock the next due job in ``states`` that no other transaction holds.
+    def claim_async_jobs(self, now: float, states: tuple[str, ...], limit: int = 1) -> list[dict]:
+        """Inside a transaction: lock the next due jobs in ``states`` that no other transaction holds.
 
-        The lock lasts until the transaction ends; a process that dies holding it loses its
-        connection, PostgreSQL rolls the transaction back, and the job is free to claim again.
+        The locks last until the transaction ends; a process that dies holding them loses its
+        connection, PostgreSQL rolls the transaction back, and the jobs are free to claim again.
         """
         rows = self._query(
             "SELECT body FROM async_jobs WHERE state = ANY(%s) AND due_at <= %s "
-            "ORDER BY due_at, called_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED",
-            (list(states), now),
+            "ORDER BY due_at, called_at, seq LIMIT %s FOR UPDATE SKIP LOCKED",
+            (list(states), now, limit),
         )
-        return json.loads(rows[0][0]) if rows else None
+        return [json.loads(b) for (b,) in rows]
 
     def next_async_due(self, states: tuple[str, ...]) -> float | None:
         """When the earliest job in ``states`` becomes due (None when there is none)."""

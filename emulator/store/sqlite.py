@@ -162,6 +162,13 @@ class SQLiteStore:
                     [(tenant_id, de_id, dumps(data)) for data in appends],
                 )
 
+    def lock_rows(self, tenant_id: str, de_id: str) -> None:
+        """Inside a transaction: rows of one Data Extension are written by one transaction at a time
+        (SQLite's transactions already take the whole database's write lock)."""
+
+    def watch_definitions(self, callback) -> None:
+        """Nothing to watch: one process owns a SQLite database."""
+
     def query_rows(self, tenant_id: str, de_id: str, where, offset: int, limit: int) -> tuple[list[dict], int]:
         clause, params = _where_sql(where)
         base = f"FROM rows WHERE tenant_id = ? AND de_id = ?{' AND ' + clause if clause else ''}"
@@ -283,15 +290,15 @@ class SQLiteStore:
         rows = self._query(f"SELECT body FROM async_jobs {where} ORDER BY called_at, rowid LIMIT ?", (*params, limit))
         return [json.loads(b) for (b,) in rows]
 
-    def claim_async_job(self, now: float, states: tuple[str, ...]) -> dict | None:
-        """Inside a transaction: the next due job in ``states`` (SQLite's write lock keeps it to us)."""
+    def claim_async_jobs(self, now: float, states: tuple[str, ...], limit: int = 1) -> list[dict]:
+        """Inside a transaction: the next due jobs in ``states`` (SQLite's write lock keeps them to us)."""
         marks = ",".join("?" * len(states))
         rows = self._query(
             f"SELECT body FROM async_jobs WHERE state IN ({marks}) AND due_at <= ? "
-            "ORDER BY due_at, called_at, rowid LIMIT 1",
-            (*states, now),
+            "ORDER BY due_at, called_at, rowid LIMIT ?",
+            (*states, now, limit),
         )
-        return json.loads(rows[0][0]) if rows else None
+        return [json.loads(b) for (b,) in rows]
 
     def next_async_due(self, states: tuple[str, ...]) -> float | None:
         """When the earliest job in ``states`` becomes due (None when there is none)."""

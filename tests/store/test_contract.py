@@ -285,12 +285,34 @@ def test_claiming_takes_the_next_due_job(store):
     store.put_async_job(job("done", due_at=1.0, state=jobs.COMPLETE), [])
     assert store.next_async_due(jobs.UNFINISHED) == 20.0
     with store.transaction():
-        assert store.claim_async_job(10.0, jobs.UNFINISHED) is None  # nothing due yet
-        assert store.claim_async_job(20.0, jobs.UNFINISHED)["id"] == "first"
+        assert store.claim_async_jobs(10.0, jobs.UNFINISHED) == []  # nothing due yet
+        assert [j["id"] for j in store.claim_async_jobs(20.0, jobs.UNFINISHED)] == ["first"]
     store.put_async_job({**job("first", due_at=20.0), "state": jobs.COMPLETE})
     with store.transaction():
-        assert store.claim_async_job(60.0, jobs.UNFINISHED)["id"] == "later"
+        assert [j["id"] for j in store.claim_async_jobs(60.0, jobs.UNFINISHED, limit=5)] == ["later"]
     assert store.next_async_due((jobs.ERROR,)) is None
+
+
+def test_a_claimed_job_is_skipped_by_others_until_its_transaction_ends(pg_cluster):
+    """PostgreSQL, two store objects (as two processes): the second never gets the job the first holds.
+    (One process owns a SQLite database, so there is no second claimer there.)"""
+    url = pg_cluster.create_schema()
+    first, second = open_store(url), open_store(url)
+    first.put_async_job(job("a", due_at=1.0), [])
+    first.put_async_job(job("b", due_at=2.0), [])
+    claimed_second = []
+    with first.transaction():
+        assert [j["id"] for j in first.claim_async_jobs(5.0, jobs.UNFINISHED)] == ["a"]
+        worker = threading.Thread(
+            target=lambda: claimed_second.extend(j["id"] for j in second.claim_async_jobs(5.0, jobs.UNFINISHED, 5))
+        )
+        worker.start()
+        worker.join()
+    assert claimed_second == ["b"]
+    with second.transaction():  # released with the first transaction
+        assert [j["id"] for j in second.claim_async_jobs(5.0, jobs.UNFINISHED, 5)] == ["a", "b"]
+    first.close()
+    second.close()
 
 
 # -- Journey Builder, contacts, reset -------------------------------------------------------------
