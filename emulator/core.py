@@ -65,6 +65,17 @@ class Emulator:
         self.contacts = Contacts(store, self.clock)
         self.soap = Soap(self.clock, self.tenants.get, self.data_extensions, self.rows)
         self.async_queue_depth: Callable[[], int] = self.async_rows.queue_depth  # read by /metrics
+        if store.shared:  # other processes change tenants and Data Extensions too
+            store.watch_definitions(self._definitions_changed)
+
+    def _definitions_changed(self, tenant_id: str | None) -> None:
+        """A process (this one too) changed a tenant or its Data Extensions: read them again."""
+        self.tenants.reload(tenant_id)
+        for tid in [tenant_id] if tenant_id else [t.id for t in self.tenants.all()]:
+            if self.tenants.get(tid) is None:
+                self.data_extensions.forget(tid)
+            else:
+                self.data_extensions.load(tid)
 
     # -- what crosses services -----------------------------------------------------------------
 

@@ -41,6 +41,13 @@ class DataExtensions:
 
     def find(self, tenant_id: str, *, key: str | None = None, de_id: str | None = None) -> DataExtension | None:
         """A tenant's DE by external key (case-insensitive) or id; None for anything else's."""
+        found = self._find(tenant_id, key, de_id)
+        if found is None and self.store.shared:  # perhaps created through another process
+            self.load(tenant_id)
+            found = self._find(tenant_id, key, de_id)
+        return found
+
+    def _find(self, tenant_id: str, key: str | None, de_id: str | None) -> DataExtension | None:
         for de in self._des.get(tenant_id, []):
             if (key is not None and de.key.lower() == key.lower()) or (de_id is not None and de.id == de_id.lower()):
                 return de

@@ -33,19 +33,44 @@ class Tenants:
             self._clients[package.client_id] = tenant.id
 
     def get(self, tenant_id: str) -> Tenant | None:
-        return self._tenants.get(tenant_id)
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None and self.store.shared and self.reload(tenant_id):  # created by another process
+            tenant = self._tenants.get(tenant_id)
+        return tenant
 
     def all(self) -> list[Tenant]:
         return sorted(self._tenants.values(), key=lambda t: t.id)
 
     def of_client(self, client_id: object) -> Tenant | None:
         """The tenant owning an installed package's client id, or None."""
-        tenant_id = self._clients.get(str(client_id)) if client_id else None
+        if not client_id:
+            return None
+        tenant_id = self._clients.get(str(client_id))
+        if tenant_id is None and self.store.shared:  # perhaps installed through another process
+            self.reload()
+            tenant_id = self._clients.get(str(client_id))
         return self._tenants.get(tenant_id) if tenant_id else None
 
     def of_subdomain(self, subdomain: str) -> Tenant | None:
         """The tenant whose SFMC subdomain this is (host routing), or None."""
         return next((t for t in list(self._tenants.values()) if t.subdomain == subdomain), None)
+
+    def reload(self, tenant_id: str | None = None) -> bool:
+        """Take what another process changed from the store: one tenant, or all (a shared store
+        announces each change, see ``Store.watch_definitions``). Whether the tenant exists."""
+        with self.lock:
+            if tenant_id is None:  # swapped whole: readers (who take no lock) never see a half-built registry
+                tenants = {t.id: t for t in self.store.list_tenants()}
+                clients = {p.client_id: t.id for t in tenants.values() for p in t.packages}
+                self._tenants, self._clients = tenants, clients
+                return True
+            old = self._tenants.pop(tenant_id, None)
+            for package in old.packages if old else ():
+                self._clients.pop(package.client_id, None)
+            tenant = self.store.get_tenant(tenant_id)
+            if tenant is not None:
+                self._remember(tenant)
+            return tenant is not None
 
     def build(self, raw: dict) -> tuple[Tenant | None, list[DataExtension], list[dict], list[str]]:
         """A tenant with its Data Extensions and event definitions, and every problem found building them."""

@@ -93,9 +93,10 @@ def test_the_throttle_is_exact_across_two_workers(shared_server):
     window = time.time() - started
     accepted = codes.count(200)
     assert set(codes) == {200, 429}
-    # rate x window + burst across both workers, within the client's view of the window (one bucket,
-    # not one per worker: two buckets would let about twice as many through)
-    assert rate * (window - 0.3) + burst - 1 <= accepted <= rate * window + burst, (accepted, window)
+    # at most rate x window + burst across both workers, the window as the client saw it (one bucket,
+    # not one per worker: two buckets would let about twice as many through); and the bucket's refill
+    # was used, so the test is not passing merely because the server was slow
+    assert burst + rate * 1.0 <= accepted <= rate * window + burst, (accepted, window)
 
 
 def test_clock_control_is_refused_with_several_workers(shared_server):
@@ -126,7 +127,7 @@ def test_kill_9_of_a_worker_loses_no_acknowledged_row_and_no_job(shared_server):
                 response = session.post(
                     f"{url}/hub/v1/dataevents/key:{IDENTIFY}/rowset", json=body, headers=headers, timeout=10
                 )
-            except requests.ConnectionError:  # the worker died under this call: not acknowledged
+            except requests.RequestException:  # the worker died under this call: not acknowledged
                 session = requests.Session()
                 continue
             if response.status_code == 200:
@@ -146,7 +147,7 @@ def test_kill_9_of_a_worker_loses_no_acknowledged_row_and_no_job(shared_server):
                     headers=headers,
                     timeout=10,
                 )
-            except requests.ConnectionError:
+            except requests.RequestException:
                 session = requests.Session()
                 continue
             if response.status_code == 202:
@@ -197,3 +198,29 @@ def test_kill_9_of_a_worker_loses_no_acknowledged_row_and_no_job(shared_server):
     assert not set(acked_rows) - stored, "acknowledged sync rows are missing"
     async_keys = {k for keys in acked_jobs.values() for k in keys}
     assert not async_keys - stored, "rows of acknowledged jobs are missing"
+
+
+def test_a_tenant_created_through_one_worker_is_served_by_every_worker(shared_server):
+    server = shared_server("--rate-limit", "0")
+    created = requests.post(
+        f"{server.url}/_emulator/tenants",
+        json={"settings": {"rate_limit": 0}, "data_extensions": [{"key": "people", "name": "People", "fields": [
+            {"name": "Contact Key", "type": "Text", "isPrimaryKey": True}]}]},
+        timeout=10,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    package = created.json()["packages"][0]
+    credentials = {**DEMO, "client_id": package["client_id"], "client_secret": package["client_secret"]}
+    answered_by, codes = set(), []
+    for i in range(20):  # fresh connections, spread over both workers
+        close = {"Connection": "close"}
+        token = requests.post(f"{server.url}/v2/token", json=credentials, headers=close, timeout=10)
+        assert token.status_code == 200, token.text
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}", **close}
+        body = [{"keys": {"Contact Key": f"k{i}"}}]
+        codes.append(
+            requests.post(f"{server.url}/hub/v1/dataevents/key:people/rowset", json=body, headers=auth, timeout=10)
+        )
+        answered_by.add(requests.get(f"{server.url}/_emulator/health", headers=close, timeout=10).json()["process"])
+    assert [c.status_code for c in codes] == [200] * 20, [c.text for c in codes if c.status_code != 200]
+    assert len(answered_by) == 2
