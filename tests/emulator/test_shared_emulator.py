@@ -205,7 +205,7 @@ def test_a_tenant_created_through_one_worker_is_served_by_every_worker(shared_se
     created = requests.post(
         f"{server.url}/_emulator/tenants",
         json={"settings": {"rate_limit": 0}, "data_extensions": [{"key": "people", "name": "People", "fields": [
-            {"name": "Contact Key", "type": "Text", "isPrimaryKey": True}]}]},
+            {"name": "Contact Key", "type": "Text", "isPrimaryKey": True}, {"name": "Name", "type": "Text"}]}]},
         timeout=10,
     )  # fmt: skip
     assert created.status_code == 201, created.text
@@ -217,7 +217,7 @@ def test_a_tenant_created_through_one_worker_is_served_by_every_worker(shared_se
         token = requests.post(f"{server.url}/v2/token", json=credentials, headers=close, timeout=10)
         assert token.status_code == 200, token.text
         auth = {"Authorization": f"Bearer {token.json()['access_token']}", **close}
-        body = [{"keys": {"Contact Key": f"k{i}"}}]
+        body = [{"keys": {"Contact Key": f"k{i}"}, "values": {"Name": "Ann"}}]
         codes.append(
             requests.post(f"{server.url}/hub/v1/dataevents/key:people/rowset", json=body, headers=auth, timeout=10)
         )
