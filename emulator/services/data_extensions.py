@@ -26,8 +26,10 @@ class DataExtensions:
             self.load(tenant.id)
 
     def load(self, tenant_id: str) -> None:
-        """(Re)read a tenant's DEs from the store, after its definitions were stored."""
-        self._des[tenant_id] = self.store.list_data_extensions(tenant_id)
+        """(Re)read a tenant's DEs from the store, after its definitions were stored. Under the lock, so
+        a read that another process's change set off never lands after, and undoes, a change made here."""
+        with self.lock:
+            self._des[tenant_id] = self.store.list_data_extensions(tenant_id)
 
     def forget(self, tenant_id: str) -> None:
         self._des.pop(tenant_id, None)
