@@ -385,7 +385,7 @@ def check_not_forwarded(markers: list[str], journal: list[dict]) -> list[Failure
     return failures
 
 
-def _count(value) -> int:
+def count(value) -> int:
     if isinstance(value, dict):
         return sum(int(v) for v in value.values() if isinstance(v, int | float))
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -400,7 +400,7 @@ def check_report(spec: dict, result: dict) -> list[Failure]:
     if want is None or result.get("failed"):
         return []  # a connector that fails loudly has reported the loss
     known = [k for k in ("rejected", "pending", "failed_events") if k in result]
-    reported = sum(_count(result.get(k)) for k in known)
+    reported = sum(count(result.get(k)) for k in known)
     if reported >= want:
         return []
     what = (

@@ -273,7 +273,7 @@ def _run_adapter(adapter: Adapter, settings: dict, events: list[dict], env: dict
     merged: dict = {"runs": results}
     for key in ("delivered", "pending"):
         merged[key] = sum(r.get(key, 0) for r in results if isinstance(r.get(key, 0), int))
-    merged["rejected"] = sum(checks._count(r.get("rejected")) for r in results)
+    merged["rejected"] = sum(checks.count(r.get("rejected")) for r in results)
     failed = [r for r in results if r.get("failed")]
     if failed:
         merged["failed"], merged["error"] = True, failed[0].get("error")

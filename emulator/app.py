@@ -1,32 +1,27 @@
 """``create_app``: wires the blueprints, the emulator and the request chain; nothing else.
 
-Every SFMC call passes one chain (authenticate → throttle → scope), so the cross-cutting rules
-live here once. Every error, expected or not, leaves in an SFMC envelope.
+Every SFMC call passes one chain of named steps (``api/chain.py``), so the cross-cutting rules
+live there once. Every error, expected or not, leaves in its protocol's envelope.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, request
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors
-from .api import admin, async_rows, auth, contacts, control, data_extensions, hosts, journeys, paths, rows, soap, ui
+from .api import admin, async_rows, auth, chain, contacts, control, data_extensions, journeys, paths, rows, soap, ui
 from .api.common import MAX_PAYLOAD, render_json
 from .api.routes import RouteTable
 from .clock import Clock
 from .core import Config, Emulator
-from .domain.throttle import retry_after_header
 from .scenario import apply_scenario, load_scenario_file
 from .store import open_store
 
 log = logging.getLogger("sfmc_emulator")
-PUBLIC = {"wsdl"}  # documents anyone may read (SFMC serves its WSDL without auth): no chain at all
-UNTHROTTLED = {"auth", "admin"}  # token calls and the control plane do not count against the limit
-CONTROL_PLANE = {"admin", "ui"}  # never journaled, never faulted; guarded by the admin token when one is set
-ADMIN_MAX_PAYLOAD = 64 * 1024 * 1024
 
 
 def create_app(
@@ -60,39 +55,7 @@ def create_app(
 
     @app.before_request
     def request_chain():
-        hosts.route_by_host(emulator)  # SFMC host names: the subdomain's tenant, only that host's routes
-        family = (request.endpoint or "").partition(".")[0]
-        request.max_content_length = ADMIN_MAX_PAYLOAD if family == "admin" else MAX_PAYLOAD
-        if family in PUBLIC:
-            return
-        if family in CONTROL_PLANE or request.path.startswith("/_emulator"):
-            control.check_admin_token(emulator)
-            control.validate_body(family)
-            return
-        control.start_journal(emulator)  # every SFMC call from here on is journaled, refused ones included
-        if not request.endpoint:
-            return
-        if family in UNTHROTTLED:
-            g.token_tenant = control.tenant_of_token_call(emulator)
-            dropped = control.apply_fault(emulator, g.token_tenant, token_call=True)
-            control.validate_body(family)
-            return dropped
-        if family == "soap":  # SOAP: the token is in the envelope's header; SOAP calls count like REST ones
-            ctx = soap.soap_step(emulator)
-        else:
-            ctx = emulator.auth.authenticate(request.headers.get("Authorization"))
-        g.auth = ctx
-        hosts.check_caller(ctx)  # on a tenant's own host name, only that tenant's tokens
-        dropped = control.apply_fault(emulator, ctx.tenant_id)  # before the throttle: injected answers cost no token
-        if dropped is not None:
-            return dropped
-        decision = emulator.admit(ctx.tenant_id)
-        if not decision.allowed:
-            raise errors.rate_limited(retry_after_header(decision.retry_after))
-        scope = route_table.scope(request.endpoint)
-        if scope and scope not in ctx.scopes:
-            raise errors.insufficient_privileges(scope)
-        control.validate_body(family)
+        return chain.run(chain.Call(emulator, route_table))  # the steps, in order: api/chain.py STEPS
 
     @app.after_request
     def journal(response):

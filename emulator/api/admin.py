@@ -151,7 +151,7 @@ def list_rows(tenant_id: str, key: str):
 def list_writes(tenant_id: str):
     """Writes that ignored keys or failed rows: silently dropped data made visible."""
     _tenant_or_404(tenant_id)
-    return ok({"items": emulator().store.list_writes(tenant_id, int_arg("limit", 100, 1, 10000))})
+    return ok({"items": emulator().rows.writes(tenant_id, int_arg("limit", 100, 1, 10000))})
 
 
 # -- inspection: stats, traffic, journal, faults, OpenAPI, metrics -------------------------------

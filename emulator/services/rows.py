@@ -128,6 +128,10 @@ class Rows:
         """Rows matching a filter tree whose columns are already canonical (SOAP's filters build one)."""
         return self.store.query_rows(tenant_id, de.id, where, offset, limit)
 
+    def writes(self, tenant_id: str, limit: int) -> list[dict]:
+        """The logged writes of a tenant that ignored keys or refused rows, newest first."""
+        return self.store.list_writes(tenant_id, limit)
+
     def read(self, tenant_id: str, de: DataExtension, *, page: int, page_size: int, filter_text: str | None):
         where = None
         if filter_text:
