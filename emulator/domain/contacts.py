@@ -10,11 +10,12 @@ too); an empty ``attributeSets`` list is accepted (the seed's connector sends on
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from .journeys import contact_key_problem, iso
 
 
-def parse_contact(body: dict, *, update: bool) -> tuple[str | None, int | None, dict, list[str]]:
+def parse_contact(body: dict[str, Any], *, update: bool) -> tuple[str | None, int | None, dict[str, Any], list[str]]:
     """(contact key, contact id, attributes by set, problems) of a request body."""
     problems: list[str] = []
     key, contact_id = body.get("contactKey"), body.get("contactID", body.get("contactId"))
@@ -28,7 +29,7 @@ def parse_contact(body: dict, *, update: bool) -> tuple[str | None, int | None, 
         problems.append("contactKey is required." if not update else "contactKey or contactID is required.")
     elif key is not None and (problem := contact_key_problem(key, "contactKey")) is not None:
         problems.append(problem)
-    attributes: dict[str, dict] = {}
+    attributes: dict[str, dict[str, Any]] = {}
     sets = body.get("attributeSets")
     if sets is None:
         problems.append("attributeSets is required (an empty list is accepted).")
@@ -66,7 +67,9 @@ def parse_contact(body: dict, *, update: bool) -> tuple[str | None, int | None, 
     return (None if key is None else str(key)), contact_id, attributes, problems
 
 
-def merged(existing: dict | None, key: str, contact_id: int, attributes: dict, now: float) -> dict:
+def merged(
+    existing: dict[str, Any] | None, key: str, contact_id: int, attributes: dict[str, Any], now: float
+) -> dict[str, Any]:
     """The stored contact after a write: attribute sets merged value by value."""
     previous = (existing or {}).get("attributes", {})
     combined = {name: dict(values) for name, values in previous.items()}
@@ -82,7 +85,7 @@ def merged(existing: dict | None, key: str, contact_id: int, attributes: dict, n
     }
 
 
-def response(contact: dict) -> dict:
+def response(contact: dict[str, Any]) -> dict[str, Any]:
     """The 200 body of a create/update."""
     return {
         "operationStatus": "OK",

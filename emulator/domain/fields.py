@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from typing import Any
 
 TYPES = ("Text", "Number", "Decimal", "Date", "Boolean", "EmailAddress", "Phone", "Locale")
 _TYPES_BY_LOWER = {t.lower(): t for t in TYPES}
@@ -49,7 +50,7 @@ class FieldSpec:
     default: str | None = None
     ordinal: int = 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "type": self.type,
@@ -185,7 +186,7 @@ def _decimal(field: FieldSpec, value: object) -> str:
     # far too large for the column: say so before quantize, which would overflow the context (1e26 at scale 2)
     too_large = number and number.adjusted() >= precision - scale
     quantized = None if too_large else number.quantize(quantum, rounding=ROUND_HALF_UP, context=_WIDE)
-    if too_large or max(quantized.adjusted() + 1, 0) > precision - scale:  # integer digits
+    if too_large or (quantized is not None and max(quantized.adjusted() + 1, 0) > precision - scale):  # integer digits
         raise ValueProblem(
             f"{field.name}: The value for column [{field.name}] exceeds the column's precision "
             f"({precision}, scale {scale})."

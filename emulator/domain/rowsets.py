@@ -17,6 +17,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from .data_extensions import DataExtension
 
@@ -94,9 +95,10 @@ def read_value(column_type: str, value: object, sfmc_formats: bool) -> object:
     return value
 
 
-def row_item(de: DataExtension, row: dict, sfmc_formats: bool) -> dict:
+def row_item(de: DataExtension, row: dict[str, Any], sfmc_formats: bool) -> dict[str, Any]:
     """A row as the rowset read returns it: lower-cased names, keys apart from values."""
-    keys, values = {}, {}
+    keys: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for column in de.fields:
         value = read_value(column.type, row.get(column.name), sfmc_formats)
         (keys if column.is_primary_key else values)[column.name.lower()] = value
@@ -107,7 +109,9 @@ def link(token: str, page: int) -> str:
     return f"/v1/customobjectdata/token/{token}/rowset?$page={page}"
 
 
-def page_body(de: DataExtension, cursor: Cursor, page: int, rows: list[dict], total: int, sfmc_formats: bool) -> dict:
+def page_body(
+    de: DataExtension, cursor: Cursor, page: int, rows: list[dict[str, Any]], total: int, sfmc_formats: bool
+) -> dict[str, Any]:
     links = {"self": link(cursor.token, page)}
     if page > 1:
         links["prev"] = link(cursor.token, page - 1)

@@ -14,6 +14,7 @@ import threading
 from collections import defaultdict
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..clock import Clock
 
@@ -46,8 +47,8 @@ class Stats:
     def __init__(self, clock: Clock):
         self.clock = clock
         self._tenants: dict[str | None, TenantCounters] = defaultdict(TenantCounters)
-        self._routes: dict[tuple, int] = defaultdict(int)  # (tenant, route, method, status) -> count
-        self._hosts: dict[tuple, int] = defaultdict(int)  # (tenant, SFMC host name or "") -> count
+        self._routes: dict[tuple[Any, ...], int] = defaultdict(int)  # (tenant, route, method, status) -> count
+        self._hosts: dict[tuple[Any, ...], int] = defaultdict(int)  # (tenant, SFMC host name or "") -> count
         self._lock = threading.Lock()
 
     # -- the request chain ----------------------------------------------------------------------
@@ -90,7 +91,7 @@ class Stats:
         with self._lock:
             self._hosts[(tenant, host)] += 1
 
-    def hosts(self) -> list[tuple[tuple, int]]:
+    def hosts(self) -> list[tuple[tuple[Any, ...], int]]:
         with self._lock:
             return list(self._hosts.items())
 
@@ -112,7 +113,7 @@ class Stats:
 
     # -- readers --------------------------------------------------------------------------------
 
-    def tenant(self, tenant: str | None) -> dict:
+    def tenant(self, tenant: str | None) -> dict[str, Any]:
         with self._lock:
             c = self._tenants.get(tenant) or TenantCounters()
             return {
@@ -126,7 +127,7 @@ class Stats:
                 "keys_ignored": c.keys_ignored,
             }
 
-    def traffic(self, tenant: str | None, seconds: int) -> list[dict]:
+    def traffic(self, tenant: str | None, seconds: int) -> list[dict[str, Any]]:
         """One point per second of the emulator clock, oldest first, ending at the current second."""
         now = math.floor(self.clock.now())
         with self._lock:
@@ -137,7 +138,7 @@ class Stats:
             points.append({"t": second, "accepted": accepted, "throttled": throttled})
         return points
 
-    def routes(self) -> list[tuple[tuple, int]]:
+    def routes(self) -> list[tuple[tuple[Any, ...], int]]:
         with self._lock:
             return list(self._routes.items())
 

@@ -10,6 +10,7 @@ import re
 import secrets
 import string
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 from .problems import Problems
 
@@ -61,7 +62,7 @@ class TenantSettings:
     accept_sfmc_date_formats: bool = False  # also take US dates (6/23/2024 3:04 PM); off: ISO-8601 only (FMT-3)
     sfmc_read_formats: bool = True  # rows read back as SFMC renders them (dates M/d/yyyy h:mm:ss AM); off: as written
 
-    def updated(self, changes: dict) -> TenantSettings:
+    def updated(self, changes: dict[str, Any]) -> TenantSettings:
         known = {f.name: f.type for f in fields(self)}
         unknown = sorted(set(changes) - set(known))
         if unknown:
@@ -117,11 +118,11 @@ class Tenant:
     def has_mid(self, mid: int) -> bool:
         return any(bu.mid == mid for bu in self.business_units)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> Tenant:
+    def from_dict(cls, d: dict[str, Any]) -> Tenant:
         return cls(
             id=d["id"],
             name=d["name"],
@@ -133,7 +134,7 @@ class Tenant:
         )
 
 
-def build_tenant(raw: dict, *, now: float = 0.0, base_settings: TenantSettings | None = None) -> Tenant:
+def build_tenant(raw: dict[str, Any], *, now: float = 0.0, base_settings: TenantSettings | None = None) -> Tenant:
     """A Tenant from a scenario/admin description; everything left out is generated."""
     problems: list[str] = []
     tenant_id = str(raw.get("id") or "t-" + _random(10))
