@@ -7,6 +7,7 @@ subprocess; ``ThreadedEmulator`` serves one inside this process (for the pytest 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -180,19 +181,30 @@ class ManagedEmulator:
 
 
 class ThreadedEmulator:
-    """An emulator served by waitress on a free port inside this process."""
+    """An emulator served by waitress on a free port inside this process (the pytest plugin's and the tests')."""
 
-    def __init__(self):
+    def __init__(self, clock=None, *, database: str = ":memory:", journal_size: int = 5000, threads: int = 16):
         from waitress.server import create_server
 
         from emulator import Config
         from emulator.app import create_app
 
-        self.app = create_app(Config(database=":memory:", journal_size=5000))
-        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=16)
+        self.clock = clock
+        self.app = create_app(Config(database=database, journal_size=journal_size), clock=clock)
+        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=threads)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.thread = threading.Thread(target=self.server.run, name="sfmc-emulator", daemon=True)
+        self.thread = threading.Thread(target=self._serve, name="sfmc-emulator", daemon=True)
         self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # the listening socket was closed by stop(): the run is over
+            self.server.run()
+
+    @property
+    def emulator(self):
+        return self.app.extensions["sfmc"]
 
     def stop(self) -> None:
         self.server.close()
+
+    close = stop

@@ -6,15 +6,14 @@ a fresh schema in a throw-away PostgreSQL cluster (one per test process, see ``p
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 from dataclasses import dataclass
 
 import pytest
 import requests
 from hypothesis import HealthCheck, settings
 
+from conformance import service
 from conformance.pgcluster import PostgresCluster
 from conformance.service import ManagedEmulator
 from emulator import Config
@@ -186,24 +185,11 @@ def live_server_factory():
 # -- an emulator on a real socket inside the test process: real HTTP, and the test can move its clock --
 
 
-class ThreadedEmulator:
+class ThreadedEmulator(service.ThreadedEmulator):
+    """conformance's in-process emulator, with the admin shortcuts these tests use."""
+
     def __init__(self, clock: Clock, database: str = ":memory:"):
-        from waitress.server import create_server
-
-        self.clock = clock
-        self.app = create_app(Config(database=database), clock=clock)
-        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=8)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        with contextlib.suppress(OSError):  # the listening socket was closed by close(): the test is over
-            self.server.run()
-
-    @property
-    def emulator(self):
-        return self.app.extensions["sfmc"]
+        super().__init__(clock, database=database, journal_size=Config().journal_size, threads=8)
 
     def admin(self, method: str, path: str, **kwargs) -> requests.Response:
         return requests.request(method, f"{self.url}/_emulator{path}", timeout=30, **kwargs)
@@ -217,9 +203,6 @@ class ThreadedEmulator:
         response = self.admin("GET", f"/tenants/{tenant_id}/data-extensions/{key}/rows", params={"page_size": 10000})
         assert response.status_code == 200, response.text
         return response.json()["items"]
-
-    def close(self) -> None:
-        self.server.close()
 
 
 @pytest.fixture
