@@ -175,13 +175,9 @@ def bench_sqlite(rows: list[dict], workdir: Path) -> float:
     return elapsed
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=32_000, help="items in the request (SFMC's max: 32,000)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the median is shown")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of the engine path")
-    args = parser.parse_args(argv)
-    rows = make_rows(args.rows)
+def measure(n: int, repeat: int, *, profile: bool = False) -> tuple[dict[str, float], int]:
+    """Median seconds of each measurement over ``repeat`` runs on the same ``n`` rows, and the body size."""
+    rows = make_rows(n)
     results: dict[str, list[float]] = {
         "engine_create": [],
         "engine_update": [],
@@ -192,15 +188,24 @@ def main(argv: list[str] | None = None) -> int:
     size = 0
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for run in range(args.repeat):
-            create, update = bench_engine(rows, workdir, args.profile and run == 0)
+        for run in range(repeat):
+            create, update = bench_engine(rows, workdir, profile and run == 0)
             results["engine_create"].append(create)
             results["engine_update"].append(update)
             accepted, done, size = bench_http(rows, workdir)
             results["http_202"].append(accepted)
             results["http_done"].append(done)
             results["sqlite"].append(bench_sqlite(rows, workdir))
-    med = {k: statistics.median(v) for k, v in results.items()}
+    return {k: statistics.median(v) for k, v in results.items()}, size
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=32_000, help="items in the request (SFMC's max: 32,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the median is shown")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the engine path")
+    args = parser.parse_args(argv)
+    med, size = measure(args.rows, args.repeat, profile=args.profile)
     n = args.rows
     base = n / med["sqlite"]
     print(

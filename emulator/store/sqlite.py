@@ -16,6 +16,8 @@ import threading
 import time
 from contextlib import contextmanager
 
+import orjson
+
 from ..domain.data_extensions import DataExtension
 from ..domain.fields import FieldSpec
 from ..domain.filters import BoolOp, Compare
@@ -148,7 +150,7 @@ class SQLiteStore:
         return found
 
     def write_rows(self, tenant_id: str, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
-        dumps = json.dumps
+        dumps = row_json
         with self.transaction() as db:
             if writes:
                 db.executemany(
@@ -405,6 +407,19 @@ def _de_from_json(d: dict) -> DataExtension:
         category_id=d["category_id"],
         created_at=d["created_at"],
     )
+
+
+def row_json(data: dict) -> str:
+    """A row as stored JSON text: orjson (compact, UTF-8) where it can encode the row, else ``json.dumps``.
+
+    Rows are read back with ``json.loads`` and filtered with ``json_extract``, which both read either
+    form alike. orjson refuses what JSON text cannot hold exactly (a lone surrogate, an integer
+    beyond 64 bits): those rows keep the standard library's encoding, so every row stores as before.
+    """
+    try:
+        return orjson.dumps(data).decode()
+    except (orjson.JSONEncodeError, UnicodeDecodeError):
+        return json.dumps(data)
 
 
 def _where_sql(node) -> tuple[str, list]:

@@ -100,6 +100,14 @@ def test_columns_match_case_insensitively(tenant):
     assert row["Contact Key"] == "u1" and row["First Name"] == "Ann" and row["Email"] == "ann@example.com"
 
 
+def test_any_text_is_stored_and_read_back_as_sent(tenant):
+    # non-ASCII text, and a lone surrogate (valid JSON escape, not UTF-8) the fast row encoder refuses
+    names = {"u1": "Zoë 日本 🎉", "u2": "\ud800 half a pair", "u3": 'quote " back \\'}
+    rows = [{"keys": {"Contact Key": key}, "values": {"First Name": name}} for key, name in names.items()]
+    assert tenant.rowset("identify", rows).status_code == 200
+    assert {r["Contact Key"]: r["First Name"] for r in tenant.rows("identify")} == names
+
+
 def test_unknown_keys_are_ignored_but_recorded(tenant, client):
     """FMT-4: SFMC ignores keys without a column; the emulator makes that visible."""
     response = tenant.rowset(
