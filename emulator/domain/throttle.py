@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..clock import Clock
@@ -75,7 +76,12 @@ class SharedThrottle:
     """The same buckets kept where several processes see them: ``take(tenant, rate, burst, now)``
     takes a token atomically in the shared store and answers (let through, tokens left)."""
 
-    def __init__(self, clock: Clock, take, forget):
+    def __init__(
+        self,
+        clock: Clock,
+        take: Callable[[str, float, float, float], tuple[bool, float]],
+        forget: Callable[[str | None], None],
+    ):
         self.clock = clock
         self._take = take
         self._forget = forget
