@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
@@ -139,6 +140,9 @@ def serve(
         for k, v in (("rate_limit", rate_limit), ("burst", burst), ("token_lifetime", token_lifetime))
         if v is not None
     }
+    warning = exposure_warning(host, admin_token)
+    if warning:
+        click.secho(warning, err=True, fg="red", bold=True)
     config = Config(
         database=database,
         admin_token=admin_token or None,
@@ -260,6 +264,23 @@ def _safe_url(database: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return database
+
+
+def exposure_warning(host: str, admin_token: str | None) -> str | None:
+    """The warning ``serve`` prints when its control plane is open to the network (None when it is not)."""
+    if admin_token:
+        return None
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host.lower() == "localhost"
+    if loopback:
+        return None
+    return (
+        f"WARNING: listening on {host} without --admin-token: anyone who can reach this address can read "
+        "the journal (request bodies) and reset or delete every tenant through /_emulator. "
+        "Pass --admin-token or listen on 127.0.0.1."
+    )
 
 
 def _banner(emulator, url: str) -> None:

@@ -7,8 +7,18 @@ behaviour testable in milliseconds.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+
+# The clock stays between the epoch and the end of year 9999: every date SFMC formats fits, and every
+# step that reads the clock (token expiry, throttle refills, ISO dates) gets a finite number.
+EARLIEST = 0.0
+LATEST = 253402300799.0
+
+
+class ClockError(ValueError):
+    pass
 
 
 class Clock:
@@ -27,7 +37,13 @@ class Clock:
         return time.time() + self._offset
 
     def advance(self, seconds: float) -> float:
+        """Move time by ``seconds``; ClockError (and no change) for a move that is not finite or would
+        leave the clock outside 1970..9999."""
+        if not math.isfinite(seconds):
+            raise ClockError(f"'advance' must be a finite number of seconds, not {seconds}")
         with self._lock:
+            if not EARLIEST <= self.now() + seconds <= LATEST:
+                raise ClockError("'advance' would move the clock outside the years 1970..9999")
             if self._frozen_at is not None:
                 self._frozen_at += seconds
             else:

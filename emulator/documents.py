@@ -37,15 +37,55 @@ def where(path) -> str:
     return out or "(top level)"
 
 
+MAX_FLOW_DEPTH = 64  # PyYAML's scanner takes time quadratic in the nesting of [ and {: 10,000 deep is 50 s
+
+
+def flow_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` outside quoted scalars and comments (a cheap upper bound)."""
+    depth = deepest = 0
+    quote = None
+    previous = "\n"
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and previous in " \t\n":
+            quote = "\n"  # a comment runs to the end of the line
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        previous = ch
+    return deepest
+
+
+def refuse_aliases(text: str, source: str) -> None:
+    """Scenario and case files never need YAML aliases (``*name``), and a few lines of them can expand
+    into gigabytes when the document is validated or printed (a "billion laughs" document): refuse
+    any alias, reading the event stream, which costs time linear in the text."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1
+            raise Problems([f"{source}:{line}: YAML aliases (*{event.anchor}) are not allowed; write the value out"])
+
+
 def load_validated(text: str, schema: dict, source: str):
     """(document, YAML node tree for line lookups); raises Problems with one line per problem."""
     try:
-        node = yaml.compose(text)  # JSON is YAML, so one parser serves both and keeps line marks
+        if flow_depth(text) > MAX_FLOW_DEPTH:
+            raise Problems([f"{source}: not valid YAML/JSON: [ and {{ nest more than {MAX_FLOW_DEPTH} deep"])
+        refuse_aliases(text, source)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)  # JSON is YAML: one parser serves both, with line marks
         doc = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise Problems([f"{source}{line}: not valid YAML/JSON: {getattr(err, 'problem', err)}"]) from None
+    except RecursionError:
+        raise Problems([f"{source}: not valid YAML/JSON: nested too deeply"]) from None
     validator = jsonschema.Draft202012Validator(schema)
     problems = []
     for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):

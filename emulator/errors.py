@@ -185,6 +185,21 @@ def rows_not_saved(message: str, problems: list[str]) -> SfmcError:
     return bad_request(message, ROWS_NOT_SAVED, [detail(p) for p in problems])
 
 
+def cross_site(what: str) -> SfmcError:
+    """The control plane refuses requests a page on another site could make through a browser."""
+    return SfmcError(403, NOT_AUTHORIZED, f"Forbidden: the emulator's control plane refuses {what}.")
+
+
+def not_unicode(text: str) -> SfmcError:
+    """A body string with a lone UTF-16 surrogate: not valid Unicode, so not storable (inferred wording)."""
+    where = next((i for i, ch in enumerate(text) if 0xD800 <= ord(ch) <= 0xDFFF), 0)
+    return bad_request(
+        f"Unable to parse the request body: a string holds a lone UTF-16 surrogate "
+        f"(\\u{ord(text[where]):04x} at character {where}), which is not valid Unicode.",
+        UNPARSEABLE,
+    )
+
+
 def not_found(message: str = "Object not found.") -> SfmcError:
     return SfmcError(404, NOT_FOUND, message)
 

@@ -216,7 +216,7 @@ SCHEMAS: dict[str, dict] = {
             "tenant": {"type": ["string", "null"], "description": "null: calls that failed auth"},
             "method": {"type": "string"},
             "path": {"type": "string", "description": "glob; * spans /"},
-            "path_regex": {"type": "string"},
+            "path_contains": {"type": "string"},
             "status": {"type": ["integer", "string"], "description": "429 or a class such as 4xx"},
             "since": {"type": "number", "description": "emulator-clock epoch seconds"},
             "since_id": {"type": "integer"},

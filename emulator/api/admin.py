@@ -12,6 +12,7 @@ from flask import Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .. import errors
+from ..clock import ClockError
 from ..domain.async_rows import admin_view
 from ..domain.faults import FaultRuleError
 from ..domain.journal import ANY, PatternError, parse_pattern
@@ -29,7 +30,7 @@ JOURNAL_QUERY = [
     query("tenant", "tenant id; 'null' for calls that failed auth"),
     query("method", "HTTP method"),
     query("path", "glob on the path"),
-    query("path_regex", "regular expression on the path"),
+    query("path_contains", "substring of the path"),
     query("status", "status or class, e.g. 429 or 4xx"),
     query("since", "emulator-clock epoch seconds"),
     query("since_id", "only entries after this id", {"type": "integer"}),
@@ -300,11 +301,15 @@ def move_clock():
     if "freeze" in body:
         clock.freeze() if body["freeze"] else clock.unfreeze()
     if "advance" in body:
+        raw = body["advance"]
         try:
-            seconds = float(body["advance"])
+            if isinstance(raw, bool) or (isinstance(raw, str) and len(raw) > 40):
+                raise ValueError(raw)
+            clock.advance(float(raw))
+        except ClockError as err:
+            raise errors.incorrect_format(str(err)) from None
         except (TypeError, ValueError):
             raise errors.incorrect_format("'advance' must be a number of seconds.") from None
-        clock.advance(seconds)
     return ok(clock.state())
 
 

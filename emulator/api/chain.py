@@ -53,6 +53,7 @@ def identify_family(call: Call) -> object:
 def admin_guard(call: Call) -> object:
     """The control plane and the inspector: the admin token (when set) and body validation, nothing else."""
     if call.family in CONTROL_PLANE or request.path.startswith("/_emulator"):
+        control.refuse_cross_site()  # before the token: a browser on another site carries no token anyway
         control.check_admin_token(call.emulator)
         control.validate_body(call.family)
         return DONE

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,15 +30,56 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: valid JSON syntax, but no number a client can mean
+        raise ValueError(f"{text[:20]} is out of range for a number")
+    return value
+
+
+# a \uD800-\uDFFF escape: only then can the parsed body hold a lone surrogate (pairs become one character)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def lone_surrogate(value: object) -> str | None:
+    """The first string in a parsed body that is not valid Unicode (a lone UTF-16 surrogate), if any."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
 def parsed_json() -> tuple[bool, object]:
-    """(parsed, body) for the request's JSON body, parsed once per request however many steps ask."""
+    """(parsed, body) for the request's JSON body, parsed once per request however many steps ask.
+
+    Numbers are bounded here, before anything converts them: a literal beyond a double (``1e999``)
+    makes the body unparseable. A string holding a lone UTF-16 surrogate (``"\\ud800"``) cannot be
+    stored or answered as UTF-8: the body is refused with errorcode 10004 (``errors.not_unicode``).
+    """
     cached = g.get("parsed_json")
     if cached is None:
+        data = request.get_data(cache=True)
         try:
-            cached = (True, json.loads(request.get_data(cache=True), parse_constant=_reject_constant))
+            cached = (True, json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float))
         except (ValueError, RecursionError):
             cached = (False, None)
+        if cached[0] and _SURROGATE_ESCAPE.search(data) and (bad := lone_surrogate(cached[1])) is not None:
+            cached = (False, bad)
+            g.parsed_json = cached
+            raise errors.not_unicode(bad)
         g.parsed_json = cached
+    if not cached[0] and isinstance(cached[1], str):
+        raise errors.not_unicode(cached[1])
     return cached
 
 

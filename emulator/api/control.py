@@ -26,6 +26,36 @@ TOKEN_FIELDS = ("access_token", "accessToken", "refreshToken", "legacyToken")  #
 MAX_HEADERS = 30
 
 
+# -- cross-site requests to the control plane -----------------------------------------------------
+
+# The bodies a web page on another site can send without a CORS preflight (an HTML form, sendBeacon).
+SIMPLE_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def refuse_cross_site() -> None:
+    """The control plane answers only same-site callers: a page on another site must not reset or
+    delete tenants through a visitor's browser (OWASP CSRF prevention: check the Origin header, and
+    require a content type no form can send).
+
+    Refused: a request whose ``Origin`` (or ``Sec-Fetch-Site: cross-site``) names another site, and an
+    unsafe call whose body is form or plain text. The inspector, ``curl`` with a JSON or YAML content
+    type, and the test clients are unaffected.
+    """
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != "null":
+        host = origin.partition("://")[2].rstrip("/")
+        if host.lower() != (request.host or "").lower():
+            raise errors.cross_site(f"a request from {origin[:100]} (another site)")
+    elif origin == "null" or request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise errors.cross_site("a request from another site")
+    if request.method in UNSAFE_METHODS and request.mimetype in SIMPLE_CONTENT_TYPES:
+        raise errors.cross_site(
+            f"a {request.method} with a '{request.mimetype}' body (what an HTML form sends); "
+            "send application/json (or application/yaml for scenarios)"
+        )
+
+
 # -- admin token ---------------------------------------------------------------------------------
 
 

@@ -20,10 +20,15 @@ def parse_contact(body: dict[str, Any], *, update: bool) -> tuple[str | None, in
     problems: list[str] = []
     key, contact_id = body.get("contactKey"), body.get("contactID", body.get("contactId"))
     if contact_id is not None:
-        try:
-            contact_id = int(contact_id)
-        except (TypeError, ValueError):
-            problems.append(f"contactID '{contact_id}' is invalid: it must be a whole number.")
+        given = contact_id
+        try:  # bounded before conversion: no 5,000-digit text, no infinity, nothing past a 64-bit id
+            if isinstance(given, bool) or (isinstance(given, str) and len(given) > 20):
+                raise ValueError(given)
+            contact_id = int(given)
+            if (isinstance(given, float) and given != contact_id) or not 1 <= contact_id < 2**63:
+                raise ValueError(given)
+        except (TypeError, ValueError, OverflowError):
+            problems.append(f"contactID '{str(given)[:40]}' is invalid: it must be a whole number 1..{2**63 - 1}.")
             contact_id = None
     if key is None and (contact_id is None or not update):
         problems.append("contactKey is required." if not update else "contactKey or contactID is required.")

@@ -18,6 +18,7 @@ FORBIDDEN_NAME_CHARS = set('"[]\\') | {chr(c) for c in range(32)}
 
 
 ROOT_FOLDER_ID = 1000  # the "Data Extensions" folder a DE created without one sits in (as the SOAP API reports)
+MAX_FIELD_NAME = 128  # inferred: SFMC's UI refuses longer column names
 
 
 class DefinitionError(Problems):
@@ -105,6 +106,9 @@ def build_field(raw: object, ordinal: int, problems: list[str], require_title_ca
     if not isinstance(name, str) or not name.strip():
         problems.append(f"{where}: 'name' is required")
         return None
+    if len(name) > MAX_FIELD_NAME:
+        problems.append(f"{where}: a field name has at most {MAX_FIELD_NAME} characters (got {len(name)})")
+        return None
     where = f"field '{name}'"
     if FORBIDDEN_NAME_CHARS & set(name):
         problems.append(f"{where}: names may not contain quotes, brackets, backslashes or control characters")
@@ -122,7 +126,7 @@ def build_field(raw: object, ordinal: int, problems: list[str], require_title_ca
     try:
         length = int(length) if length is not None else None
         scale = int(scale) if scale is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         problems.append(f"{where}: length, precision and scale must be whole numbers")
         return None
     if kind in MAX_LENGTH:

@@ -141,6 +141,8 @@ def _number(field: FieldSpec, value: object) -> str:
         raise _not_valid(field, "number")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, str) and len(value) > 40:  # bounded before int(): 5,000 digits is no Number
+        raise ValueProblem(f"{field.name}: The value for column [{field.name}] is out of range for a Number.")
     if isinstance(value, str) and _WHOLE.fullmatch(value):
         value = int(value)
     if not isinstance(value, int):

@@ -16,6 +16,11 @@ _TOKEN = re.compile(
     r"|(?P<num>[+-]?\d+(?:\.\d+)?)(?![\w])|(?P<word>[^\s()']+))"
 )
 OPERATORS = {"eq": "eq", "ne": "ne", "neq": "ne"}
+# Limits (inferred; SFMC documents none): a filter a person writes stays far below them, and a tree
+# within them is safe for every step after parsing (recursion in Python, SQLite's parser stack).
+MAX_FILTER_LENGTH = 4000
+MAX_TERMS = 40
+MAX_DEPTH = 10
 
 
 class FilterError(ValueError):
@@ -63,6 +68,8 @@ class _Parser:
     def __init__(self, tokens):
         self.tokens = tokens
         self.i = 0
+        self.terms = 0
+        self.depth = 0
 
     def peek(self):
         return self.tokens[self.i] if self.i < len(self.tokens) else (None, None)
@@ -95,7 +102,11 @@ class _Parser:
         kind, _ = self.peek()
         if kind == "lp":
             self.take()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise FilterError(f"parentheses nest more than {MAX_DEPTH} deep")
             node = self.expr()
+            self.depth -= 1
             if self.take()[0] != "rp":
                 raise FilterError("missing ')'")
             return node
@@ -119,10 +130,15 @@ class _Parser:
         kind, value = self.take()
         if kind not in ("str", "num"):
             raise FilterError(f"expected a quoted string or a number after '{op}'")
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise FilterError(f"the filter has more than {MAX_TERMS} comparisons")
         return Compare(" ".join(words), OPERATORS[op], value)
 
 
 def parse_filter(text: str):
+    if len(text) > MAX_FILTER_LENGTH:
+        raise FilterError(f"the filter has {len(text)} characters; at most {MAX_FILTER_LENGTH} are allowed")
     parser = _Parser(_tokens(text))
     node = parser.expr()
     if parser.i != len(parser.tokens):

@@ -3,7 +3,8 @@
 Each tenant (and the unknown tenant ``None``, for calls that failed authentication) has a ring
 buffer of ``size`` entries; the oldest entry is evicted when it is full and evictions are
 counted, so memory stays bounded however long a CI run lasts. Patterns select entries by tenant,
-method, path (glob or regex), status (``429`` or a class such as ``4xx``), time and body text;
+method, path (glob or substring; never a regular expression, which could take seconds of CPU while
+the journal's lock holds every SFMC call), status (``429`` or a class such as ``4xx``), time and body text;
 ``count`` answers WireMock-style verifications.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import math
 import re
 import threading
 from collections import deque
@@ -31,7 +33,7 @@ class Pattern:
     tenant: object = ANY  # a tenant id, None (unauthenticated calls) or ANY
     method: str | None = None
     path: str | None = None
-    path_regex: re.Pattern | None = None
+    path_contains: str | None = None
     status: int | None = None
     status_class: int | None = None  # 4 for "4xx"
     since: float | None = None
@@ -45,7 +47,7 @@ class Pattern:
             return False
         if self.path and not fnmatch.fnmatchcase(entry["path"], self.path):
             return False
-        if self.path_regex and not self.path_regex.search(entry["path"]):
+        if self.path_contains and self.path_contains not in entry["path"]:
             return False
         if self.status is not None and entry["status"] != self.status:
             return False
@@ -60,16 +62,36 @@ class Pattern:
 
 def _number(raw, name: str, kind=float):
     try:
-        return kind(raw)
-    except (TypeError, ValueError):
-        raise PatternError(f"'{name}' must be a number, got {raw!r}") from None
+        if isinstance(raw, bool) or len(str(raw)) > 40:  # bounded before conversion
+            raise ValueError(raw)
+        value = kind(raw)
+        if not math.isfinite(value):
+            raise ValueError(raw)
+        return value
+    except (TypeError, ValueError, OverflowError):
+        raise PatternError(f"'{name}' must be a finite number, got {str(raw)[:40]!r}") from None
 
 
 def parse_pattern(raw: dict) -> Pattern:
     """A pattern from JSON (``POST /journal/count``) or query arguments; ``tenant: null`` means unauthenticated."""
     if not isinstance(raw, dict):
         raise PatternError("a journal pattern must be a JSON object")
-    unknown = set(raw) - {"tenant", "method", "path", "path_regex", "status", "since", "since_id", "body_contains"}
+    if raw.get("path_regex"):
+        raise PatternError(
+            "'path_regex' is not supported (a regular expression can run for seconds); "
+            "use 'path' (a glob such as /hub/*) or 'path_contains' (a substring)"
+        )
+    unknown = set(raw) - {
+        "tenant",
+        "method",
+        "path",
+        "path_regex",
+        "path_contains",
+        "status",
+        "since",
+        "since_id",
+        "body_contains",
+    }
     if unknown:
         raise PatternError(f"unknown pattern field(s): {', '.join(sorted(unknown))}")
     out: dict = {}
@@ -79,11 +101,8 @@ def parse_pattern(raw: dict) -> Pattern:
         out["method"] = str(raw["method"]).upper()
     if raw.get("path"):
         out["path"] = str(raw["path"])
-    if raw.get("path_regex"):
-        try:
-            out["path_regex"] = re.compile(str(raw["path_regex"]))
-        except re.error as err:
-            raise PatternError(f"'path_regex' is not a valid regular expression: {err}") from None
+    if raw.get("path_contains"):
+        out["path_contains"] = str(raw["path_contains"])
     status = raw.get("status")
     if status not in (None, ""):
         text = str(status).lower()

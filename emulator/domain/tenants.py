@@ -48,6 +48,9 @@ class TenantError(Problems):
     """A tenant description the emulator cannot build."""
 
 
+MAX_SETTING = 1e9  # every number setting (rates, lifetimes, delays) stays finite and far from overflow
+
+
 @dataclass(frozen=True)
 class TenantSettings:
     rate_limit: float = 20.0  # REST calls per second; 0 turns throttling off
@@ -76,13 +79,18 @@ class TenantSettings:
                         raise ValueError
                     clean[name] = value
                 else:
+                    if isinstance(value, bool) or len(str(value)) > 40:  # bounded before conversion
+                        raise ValueError
                     number = type(current)(value)
-                    if number < 0:
+                    if not 0 <= number <= MAX_SETTING:  # also refuses NaN and infinity
                         raise ValueError
                     clean[name] = number
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise TenantError(
-                    [f"settings.{name}: expected a non-negative {type(current).__name__}, got {value!r}"]
+                    [
+                        f"settings.{name}: expected a {type(current).__name__} 0..{MAX_SETTING:g}, "
+                        f"got {str(value)[:40]!r}"
+                    ]
                 ) from None
         return replace(self, **clean)
 

@@ -63,7 +63,7 @@ def test_token_calls_are_attributed_to_their_tenant_with_the_secret_redacted(cli
         assert "***" in entry["request_body"] and tenant.client_id in entry["request_body"]
 
 
-def test_filters_by_method_path_regex_since_and_body(client, clock, tenant):
+def test_filters_by_method_path_substring_since_and_body(client, clock, tenant):
     clock.freeze()
     tenant.rowset("identify", [{"keys": {"Contact Key": "early"}, "values": {}}])
     clock.advance(30)
@@ -72,7 +72,7 @@ def test_filters_by_method_path_regex_since_and_body(client, clock, tenant):
     tenant.call("GET", "/data/v1/customobjectdata/key/identify/rowset")
     assert count(client, tenant=tenant.id, method="post", path="/hub/*") == 2
     assert count(client, tenant=tenant.id, method="GET", path="/data/v1/customobjectdata/*") == 1
-    assert count(client, tenant=tenant.id, path_regex=r"^/hub/v1/dataevents/key:\w+/rowset$") == 2
+    assert count(client, tenant=tenant.id, path_contains="dataevents/key:identify/rowset") == 2
     assert count(client, tenant=tenant.id, since=later) == 2
     assert [e["request_body"] for e in journal(client, body_contains="early")] == [
         '[{"keys": {"Contact Key": "early"}, "values": {}}]'
