@@ -78,6 +78,9 @@ class PostgresStore:
             if self._closed:
                 raise RuntimeError("the store is closed")
             conn = self._psycopg.connect(self.url, autocommit=True)
+            # as SQLite's synchronous=NORMAL: a commit survives any emulator process dying (the server
+            # has it); only a crash of the database server's machine may lose the last few
+            conn.execute("SET synchronous_commit = off")
             self._local.conn = conn
             with self._connections_lock:
                 self._connections = [c for c in self._connections if not c.closed]
@@ -210,18 +213,21 @@ class PostgresStore:
         return {key: json.loads(data) for key, data in rows}
 
     def write_rows(self, tenant_id: str, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
+        """One statement per kind of write, whatever the number of rows (arrays unnested server-side)."""
         dumps = json.dumps
-        with self.transaction() as db, db.cursor() as cur:
+        with self.transaction() as db:
             if writes:
-                cur.executemany(
-                    "INSERT INTO rows (tenant_id, de_id, row_key, data) VALUES (%s, %s, %s, %s) "
+                db.execute(
+                    "INSERT INTO rows (tenant_id, de_id, row_key, data) "
+                    "SELECT %s, %s, k, d FROM unnest(%s::text[], %s::text[]) AS u(k, d) "
                     "ON CONFLICT (tenant_id, de_id, row_key) DO UPDATE SET data = excluded.data",
-                    [(tenant_id, de_id, key, dumps(data)) for key, data in writes.items()],
+                    (tenant_id, de_id, list(writes), [dumps(data) for data in writes.values()]),
                 )
             if appends:
-                cur.executemany(
-                    "INSERT INTO rows (tenant_id, de_id, row_key, data) VALUES (%s, %s, NULL, %s)",
-                    [(tenant_id, de_id, dumps(data)) for data in appends],
+                db.execute(
+                    "INSERT INTO rows (tenant_id, de_id, row_key, data) "
+                    "SELECT %s, %s, NULL, d FROM unnest(%s::text[]) WITH ORDINALITY AS u(d, n) ORDER BY n",
+                    (tenant_id, de_id, [dumps(data) for data in appends]),
                 )
 
     def lock_rows(self, tenant_id: str, de_id: str) -> None:
