@@ -19,6 +19,11 @@ from typing import Any
 from ..clock import Clock
 
 WINDOW = 600  # seconds of per-second traffic kept per tenant
+# Counter keys come from closed sets, so a client inventing methods or host names cannot grow them
+# without bound (the journal still shows what was sent).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
+UNKNOWN_HOST = "(unknown tenant)"
 
 _current: ContextVar[WriteCapture | None] = ContextVar("emulator_write_capture", default=None)
 
@@ -84,10 +89,16 @@ class Stats:
                 bucket[1] += 1
             else:
                 bucket[0] += 1
+            method = method if method in METHODS else OTHER_METHOD
             self._routes[(tenant, route, method, status)] += 1
 
     def record_host(self, tenant: str | None, host: str) -> None:
-        """The SFMC host name a call came in on ("" when reached by address)."""
+        """The SFMC host name a call came in on ("" when reached by address).
+
+        A host name that named no tenant is counted under one label: any subdomain can be made up.
+        """
+        if tenant is None and host:
+            host = UNKNOWN_HOST
         with self._lock:
             self._hosts[(tenant, host)] += 1
 

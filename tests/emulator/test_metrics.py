@@ -53,3 +53,24 @@ def test_each_app_has_its_own_registry():
     tenant.call("GET", "/data/v1/customobjects?$search=")
     assert any(name == "sfmc_emulator_requests_total" for name, _ in samples(first))
     assert not any(name == "sfmc_emulator_requests_total" for name, _ in samples(second))
+
+
+def series(client, family: str) -> set[tuple]:
+    return {labels for name, labels in samples(client) if name == family}
+
+
+def test_made_up_methods_and_host_names_add_no_series(client, tenant):
+    """Issue D13: every invented HTTP method or subdomain used to add a Prometheus series, without bound."""
+    tenant.call("GET", "/data/v1/customobjects?$search=")
+    before_requests = series(client, "sfmc_emulator_requests_total")
+    for n in range(40):
+        client.open("/hub/v1/dataevents/key:x/rowset", method=f"BREW{n}", headers=tenant.headers())
+        client.get("/data/v1/customobjects", headers={"Host": f"nobody{n}.rest.marketingcloudapis.com"})
+    requests_series = series(client, "sfmc_emulator_requests_total")
+    invented = {labels for labels in requests_series - before_requests if ("method", "OTHER") in labels}
+    assert invented, "the invented methods are counted under one label"
+    assert not any(dict(labels)["method"].startswith("BREW") for labels in requests_series)
+    assert len(requests_series - before_requests) <= 4  # OTHER and the unknown-host GETs, by status
+    hosts = {dict(labels)["host"] for labels in series(client, "sfmc_emulator_requests_by_host_total")}
+    assert not any(host.startswith("nobody") for host in hosts)
+    assert "(unknown tenant)" in hosts
