@@ -82,6 +82,13 @@ def main():
     type=click.IntRange(1, 1_000_000),
     help="Request-journal entries kept per tenant; older ones are evicted and counted.",
 )
+@click.option(
+    "--journal-mb",
+    default=256,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Megabytes the request journal may hold across all tenants; the oldest entries go first past it.",
+)
 @click.option("--tls", "tls_default", is_flag=True, help="Serve HTTPS too: port 443 as root, else 8443.")
 @click.option(
     "--tls-port",
@@ -120,6 +127,7 @@ def serve(
     quiet,
     admin_token,
     journal_size,
+    journal_mb,
     tls_default,
     tls_port,
     proxy_port,
@@ -147,6 +155,7 @@ def serve(
         database=database,
         admin_token=admin_token or None,
         journal_size=journal_size,
+        journal_bytes=journal_mb * 1024 * 1024,
         public_url=public_url or None,
         trust_forwarded=trust_forwarded,
         workers=workers,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from .clock import Clock
 from .domain.data_extensions import DataExtension
 from .domain.faults import FaultSet
-from .domain.journal import ANY, Journal
+from .domain.journal import ANY, MAX_BYTES, Journal
 from .domain.stats import Stats
 from .domain.tenants import Tenant, TenantError, TenantSettings
 from .domain.throttle import Decision, SharedThrottle, Throttle
@@ -37,6 +37,7 @@ class Config:
     default_settings: TenantSettings = field(default_factory=TenantSettings)
     admin_token: str | None = None  # when set, /_emulator calls need it (Bearer or X-Emulator-Admin-Token)
     journal_size: int = 1000  # request-journal entries kept per tenant before the oldest is evicted
+    journal_bytes: int = MAX_BYTES  # all tenants' journal entries together; the oldest go first past it
     public_url: str | None = None  # instance URLs for clients reaching it by address (a TLS terminator's URL)
     trust_forwarded: bool = False  # honour X-Forwarded-Proto/-Host (only behind a proxy you run)
     workers: int = 1  # emulator processes serving one shared (PostgreSQL) database
@@ -51,7 +52,7 @@ class Emulator:
             SharedThrottle(self.clock, store.take_token, store.forget_buckets) if store.shared else Throttle(self.clock)
         )
         self.faults = FaultSet(self.clock)
-        self.journal = Journal(self.clock, self.config.journal_size)
+        self.journal = Journal(self.clock, self.config.journal_size, self.config.journal_bytes)
         self.stats = Stats(self.clock)
         self._lock = threading.RLock()  # one writer at a time across tenants, definitions and rows
         self.tenants = Tenants(store, self.clock, self.config.default_settings, self._lock)

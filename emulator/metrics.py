@@ -65,6 +65,11 @@ class EmulatorCollector:
             evicted.add_metric([tenant or ""], count)
         yield evicted
         yield GaugeMetricFamily(f"{PREFIX}_journal_entries", "Journal entries held", value=emulator.journal.held())
+        yield GaugeMetricFamily(
+            f"{PREFIX}_journal_bytes",
+            "What the journal's entries hold, all tenants",
+            value=emulator.journal.held_bytes(),
+        )
         yield GaugeMetricFamily(f"{PREFIX}_fault_rules", "Fault rules defined", value=len(emulator.faults.list()))
         yield GaugeMetricFamily(
             f"{PREFIX}_async_queue_depth", "Async jobs waiting to be processed", value=emulator.async_queue_depth()

@@ -16,7 +16,7 @@ from waitress.channel import ClientDisconnected
 
 from .. import errors
 from ..core import Emulator
-from ..domain.journal import cap
+from ..domain.journal import cap, cap_headers
 from .common import parsed_json, reference, routes
 
 DROP = "emulator.drop_connection"  # WSGI environ flag set when a fault drops the connection
@@ -219,13 +219,13 @@ def _request_body(family: str) -> tuple[str | None, bool]:
 
 
 def _headers() -> dict:
-    out = {}
+    shown = []
     for name, value in list(request.headers.items())[:MAX_HEADERS]:
         if name.lower() in ("authorization", "x-emulator-admin-token"):
             scheme, space, _credential = value.partition(" ")
             value = f"{scheme} …" if space else "…"  # no part of a credential is shown (docs/fidelity.md, SEC-1)
-        out[name] = value
-    return out
+        shown.append((name, value))
+    return cap_headers(shown)
 
 
 def _rules_broken(response: Response, written: list[str]) -> list[str]:

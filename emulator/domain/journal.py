@@ -2,7 +2,9 @@
 
 Each tenant (and the unknown tenant ``None``, for calls that failed authentication) has a ring
 buffer of ``size`` entries; the oldest entry is evicted when it is full and evictions are
-counted, so memory stays bounded however long a CI run lasts. Patterns select entries by tenant,
+counted. All tenants together also stay under ``max_bytes`` (bodies, headers, path and query as
+recorded; the oldest entries of any tenant go first), and each header value is cut at
+``HEADER_LIMIT``, so memory stays bounded however many tenants a long CI run creates. Patterns select entries by tenant,
 method, path (glob or substring; never a regular expression, which could take seconds of CPU while
 the journal's lock holds every SFMC call), status (``429`` or a class such as ``4xx``), time and body text;
 ``count`` answers WireMock-style verifications.
@@ -22,6 +24,8 @@ from ..clock import Clock
 
 ANY = object()  # a pattern field that was not given
 BODY_LIMIT = 16 * 1024
+HEADER_LIMIT = 1024  # bytes of one header value kept
+MAX_BYTES = 256 * 1024 * 1024  # the default bound on all entries of all tenants together
 
 
 class PatternError(ValueError):
@@ -126,54 +130,97 @@ def cap(data: bytes | None, limit: int = BODY_LIMIT) -> tuple[str | None, bool]:
     return data[:limit].decode("utf-8", errors="replace"), len(data) > limit
 
 
+def cap_headers(items, limit: int = HEADER_LIMIT) -> dict[str, str]:
+    """Header values as recorded: each cut at ``limit`` characters, saying how long it was."""
+    out = {}
+    for name, value in items:
+        out[name] = value if len(value) <= limit else f"{value[:limit]}… ({len(value)} characters)"
+    return out
+
+
+def entry_bytes(entry: dict) -> int:
+    """What an entry holds, roughly: the text it keeps plus what Python spends on its dict and strings
+    (about 3 KB, measured with loadtests.journal_memory)."""
+    text = (
+        len(entry.get("path") or "")
+        + len(entry.get("query") or "")
+        + len(entry.get("request_body") or "")
+        + len(entry.get("response_body") or "")
+        + sum(len(k) + len(v) for k, v in (entry.get("request_headers") or {}).items())
+    )
+    return 3072 + text
+
+
 class Journal:
-    def __init__(self, clock: Clock, size: int = 1000):
+    def __init__(self, clock: Clock, size: int = 1000, max_bytes: int = MAX_BYTES):
         self.clock = clock
         self.size = max(1, int(size))
+        self.max_bytes = max(1, int(max_bytes))
         self._rings: dict[str | None, deque] = {}
         self._evicted: dict[str | None, int] = {}
+        self._bytes = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def record(self, entry: dict) -> dict:
-        """Store an entry (its ``id`` and ``at`` are set here); evicts the tenant's oldest when full."""
+        """Store an entry (its ``id`` and ``at`` are set here); evicts the tenant's oldest when full,
+        and the oldest of any tenant while all entries together are over ``max_bytes``."""
+        size = entry_bytes(entry)
         with self._lock:
             entry["id"] = next(self._ids)
             entry.setdefault("at", self.clock.now())
-            ring = self._rings.get(entry["tenant"])
+            tenant = entry["tenant"]
+            ring = self._rings.get(tenant)
             if ring is None:
-                ring = self._rings[entry["tenant"]] = deque(maxlen=self.size)
+                ring = self._rings[tenant] = deque()
             if len(ring) == self.size:
-                self._evicted[entry["tenant"]] = self._evicted.get(entry["tenant"], 0) + 1
-            ring.append(entry)
+                self._evict(tenant)
+            ring.append((entry, size))
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._held() > 1:
+                oldest = min((t for t, r in self._rings.items() if r), key=lambda t: self._rings[t][0][0]["id"])
+                self._evict(oldest)
         return entry
+
+    def _evict(self, tenant: str | None) -> None:
+        _entry, size = self._rings[tenant].popleft()
+        self._bytes -= size
+        self._evicted[tenant] = self._evicted.get(tenant, 0) + 1
+
+    def _held(self) -> int:
+        return sum(len(r) for r in self._rings.values())
+
+    def _entries(self, tenant: object) -> list[dict]:
+        rings = [self._rings.get(tenant, ())] if tenant is not ANY else list(self._rings.values())  # type: ignore[arg-type]
+        return [entry for ring in rings for entry, _size in ring]
 
     def query(self, pattern: Pattern, limit: int = 100) -> list[dict]:
         """Matching entries, newest first."""
         with self._lock:
-            rings = [self._rings.get(pattern.tenant, ())] if pattern.tenant is not ANY else list(self._rings.values())
-            found = [e for ring in rings for e in ring if pattern.matches(e)]
+            found = [e for e in self._entries(pattern.tenant) if pattern.matches(e)]
         found.sort(key=lambda e: e["id"], reverse=True)
         return found[:limit]
 
     def count(self, pattern: Pattern) -> int:
         with self._lock:
-            rings = [self._rings.get(pattern.tenant, ())] if pattern.tenant is not ANY else list(self._rings.values())
-            return sum(1 for ring in rings for e in ring if pattern.matches(e))
+            return sum(1 for e in self._entries(pattern.tenant) if pattern.matches(e))
 
     def get(self, entry_id: int) -> dict | None:
         with self._lock:
-            return next((e for ring in self._rings.values() for e in ring if e["id"] == entry_id), None)
+            return next((e for e in self._entries(ANY) if e["id"] == entry_id), None)
 
     def clear(self, tenant: object = ANY) -> int:
         with self._lock:
             if tenant is ANY:
-                removed = sum(len(r) for r in self._rings.values())
+                removed = self._held()
                 self._rings.clear()
                 self._evicted.clear()
+                self._bytes = 0
             else:
-                removed = len(self._rings.pop(tenant, ()))
-                self._evicted.pop(tenant, None)
+                ring = self._rings.pop(tenant, ())  # type: ignore[call-overload]
+                removed = len(ring)
+                self._bytes -= sum(size for _entry, size in ring)
+                self._evicted.pop(tenant, None)  # type: ignore[call-overload]
             return removed
 
     def evicted(self, tenant: object = ANY) -> int:
@@ -186,4 +233,8 @@ class Journal:
 
     def held(self) -> int:
         with self._lock:
-            return sum(len(r) for r in self._rings.values())
+            return self._held()
+
+    def held_bytes(self) -> int:
+        with self._lock:
+            return self._bytes

@@ -133,3 +133,37 @@ def test_reset_clears_the_tenants_journal(client, tenant):
     tenant.call("GET", "/data/v1/customobjects?$search=")
     assert client.post(f"/_emulator/tenants/{tenant.id}/reset").status_code == 200
     assert count(client, tenant=tenant.id) == 0
+
+
+def test_a_huge_header_is_kept_cut_and_says_how_long_it_was(client, tenant):
+    """Issue D12: header values were stored whole (a 250 KB header a request grew memory by 250 KB)."""
+    tenant.call("GET", "/data/v1/customobjects?$search=", headers={"X-Trace": "t" * 250_000})
+    (entry,) = journal(client, tenant=tenant.id, path="/data/*")
+    kept = entry["request_headers"]["X-Trace"]
+    assert kept.startswith("t" * 1024) and kept.endswith("(250000 characters)") and len(kept) < 1100
+
+
+def test_all_tenants_together_stay_under_the_byte_bound_and_evictions_are_counted():
+    """Issue D12: each tenant had its own ring and nothing bounded them together, so many tenants grew it."""
+    app = create_app(Config(database=":memory:", journal_size=1000, journal_bytes=200_000), clock=Clock())
+    client = app.test_client()
+    tenants = [make_tenant(client) for _ in range(4)]
+    body = [{"keys": {"Contact Key": "k"}, "values": {"Email": "a@b.co", "Padding": "x" * 4_000}}]
+    for _ in range(15):
+        for tenant in tenants:
+            assert tenant.rowset("identify", body).status_code == 200
+    metrics = client.get("/_emulator/metrics").get_data(as_text=True)
+    held = float(
+        next(line.split()[1] for line in metrics.splitlines() if line.startswith("sfmc_emulator_journal_bytes "))
+    )
+    assert 0 < held <= 200_000
+    evicted = sum(
+        float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("sfmc_emulator_journal_evictions_total")
+    )
+    kept = sum(len(journal(client, tenant=t.id, path="/hub/*")) for t in tenants)
+    assert evicted > 0 and kept + evicted >= 60  # 60 rowsets (+ token calls): every one either kept or counted
+    newest = journal(client, tenant=tenants[-1].id, path="/hub/*")
+    assert newest, "the newest entries are the ones kept"
+    app.extensions["sfmc"].async_rows.stop()
