@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors
@@ -77,6 +77,12 @@ def create_app(
     def too_large(_err):
         limit = request.max_content_length or MAX_PAYLOAD
         return emulator_error(errors.payload_too_large(limit))
+
+    @app.errorhandler(MethodNotAllowed)
+    def method_not_allowed(err: MethodNotAllowed):
+        allowed = [m for m in (err.valid_methods or []) if m != "OPTIONS"]
+        token_route = request.path.lower() == "/v2/token"
+        return emulator_error(errors.method_not_allowed(request.method, allowed, token_route=token_route))
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):

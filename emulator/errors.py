@@ -84,12 +84,16 @@ class OAuthError(EmulatorError):
     status: int
     error: str
     description: str
+    extra_headers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         Exception.__init__(self, self.description)
 
     def body(self) -> dict:
         return {"error": self.error, "error_description": self.description, "error_uri": OAUTH_DOCS}
+
+    def headers(self) -> dict[str, str]:
+        return dict(self.extra_headers)
 
 
 @dataclass
@@ -271,6 +275,16 @@ def injected(status: int, errorcode: int, message: str, retry_after: int | None 
 def http_error(status: int | None, name: str) -> SfmcError:
     """What Werkzeug refused before any view ran (unknown path, wrong method)."""
     return SfmcError(status or 500, status or 0, name)
+
+
+def method_not_allowed(method: str, allowed: list[str], *, token_route: bool) -> EmulatorError:
+    """A known path called with a method it does not serve: 405 with ``Allow`` (RFC 9110 15.5.6);
+    on the OAuth2 token route in OAuth's own envelope, as every other answer there."""
+    allow = {"Allow": ", ".join(sorted(allowed))}
+    description = f"{method} is not allowed here; use {' or '.join(sorted(allowed))}."
+    if token_route:
+        return OAuthError(405, "invalid_request", description, extra_headers=allow)
+    return SfmcError(405, 405, description, extra_headers=allow)
 
 
 def unexpected() -> SfmcError:

@@ -146,3 +146,15 @@ def test_hostile_paths_and_queries(tenant, segment, query):
             "GET" if "data/v1" in path else "POST", path, json=[], query_string={"$filter": query, "$page": query}
         )
         assert_sfmc_shaped(response)
+
+
+def test_405_names_the_allowed_methods_and_the_token_route_answers_in_oauth_terms(tenant, client):
+    """Issue D15: 405s had no Allow header, and the token route's 405 was not an OAuth error."""
+    wrong = tenant.call("DELETE", "/hub/v1/dataevents/key:identify/rowset")
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
+    assert wrong.get_json()["errorcode"] == 405 and "POST" in wrong.get_json()["message"]
+    token = client.get("/v2/token")
+    assert token.status_code == 405 and token.headers["Allow"] == "POST"
+    assert token.get_json()["error"] == "invalid_request" and "error_description" in token.get_json()
+    rows = tenant.call("PATCH", "/data/v1/customobjectdata/key/identify/rowset")
+    assert rows.status_code == 405 and set(rows.headers["Allow"].split(", ")) >= {"GET"}
