@@ -76,28 +76,33 @@ class DataExtensions:
             return self.store.delete_data_extension(tenant_id, de.id)
 
     def add_fields(self, tenant_id: str, de: DataExtension, raw_fields: object) -> DataExtension:
-        """Add nullable columns to an existing DE (how Personas syncs grow their DE, PER-2)."""
+        """Add nullable columns to an existing DE (how Personas syncs grow their DE, PER-2).
+
+        The whole read-modify-write holds the lock and starts from the DE as stored now, not from the
+        caller's copy, so concurrent additions all land (each sees the columns the others added).
+        """
         if not isinstance(raw_fields, list) or not raw_fields:
             raise errors.incorrect_format("'fields' must be a non-empty list.")
-        definition = {
-            "name": de.name,
-            "key": de.key,
-            "id": de.id,
-            "fields": [f.to_dict() for f in de.fields] + list(raw_fields),
-        }
         tenant = self.tenants.get(tenant_id)
         require_title_case = tenant.settings.require_title_case if tenant else True
-        try:
-            grown = build_data_extension(definition, require_title_case=require_title_case, now=de.created_at)
-        except DefinitionError as err:
-            raise errors.invalid(err.problems, prefix="Unable to add the fields: ") from None
-        added = grown.fields[len(de.fields) :]
-        if any(f.is_primary_key or not f.is_nullable for f in added):
-            raise errors.incorrect_format(
-                "Fields added to an existing data extension must be nullable and not part of the primary key."
-            )
-        grown = de.with_fields(list(de.fields) + list(added))
         with self.lock:
+            current = next((d for d in self._des.get(tenant_id, []) if d.id == de.id), de)
+            definition = {
+                "name": current.name,
+                "key": current.key,
+                "id": current.id,
+                "fields": [f.to_dict() for f in current.fields] + list(raw_fields),
+            }
+            try:
+                grown = build_data_extension(definition, require_title_case=require_title_case, now=current.created_at)
+            except DefinitionError as err:
+                raise errors.invalid(err.problems, prefix="Unable to add the fields: ") from None
+            added = grown.fields[len(current.fields) :]
+            if any(f.is_primary_key or not f.is_nullable for f in added):
+                raise errors.incorrect_format(
+                    "Fields added to an existing data extension must be nullable and not part of the primary key."
+                )
+            grown = current.with_fields(list(current.fields) + list(added))
             self.store.put_data_extension(tenant_id, grown)
-            self._des[tenant_id] = [grown if d.id == de.id else d for d in self._des[tenant_id]]
+            self._des[tenant_id] = [grown if d.id == current.id else d for d in self._des.get(tenant_id, [])]
         return grown

@@ -8,6 +8,8 @@ by naming its id, before or after a restart.
 
 from __future__ import annotations
 
+import threading
+
 from emulator import Config
 from emulator.app import create_app
 from tests.conftest import LENIENT_DEFINITIONS, make_tenant
@@ -207,3 +209,31 @@ TwoTenants.TestCase.settings = settings(
     max_examples=25, stateful_step_count=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 test_two_tenants_never_observe_each_other = TwoTenants.TestCase
+
+
+def test_concurrent_field_additions_all_land(client, tenant):
+    """Issue D7: four concurrent POST .../fields (one column each) all answered 201, yet columns went
+    missing: the grown DE was built from the caller's copy outside the lock."""
+
+    for trial in range(10):
+        names = [f"Trial {trial} Col {n}" for n in range(4)]
+        barrier = threading.Barrier(len(names))
+        answers: list[int] = []
+
+        def add(name: str, barrier: threading.Barrier = barrier, answers: list[int] = answers) -> None:
+            barrier.wait()
+            response = tenant.call(
+                "POST",
+                "/data/v1/customobjects/key:identify/fields",
+                json={"fields": [{"name": name, "type": "Text", "length": 50, "isNullable": True}]},
+            )
+            answers.append(response.status_code)
+
+        threads = [threading.Thread(target=add, args=(name,)) for name in names]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert answers == [201] * 4
+        fields = tenant.call("GET", "/data/v1/customobjects/key:identify/fields").get_json()["fields"]
+        assert set(names) <= {f["name"] for f in fields}, trial
