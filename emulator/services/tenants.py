@@ -53,7 +53,11 @@ class Tenants:
 
     def of_subdomain(self, subdomain: str) -> Tenant | None:
         """The tenant whose SFMC subdomain this is (host routing), or None."""
-        return next((t for t in list(self._tenants.values()) if t.subdomain == subdomain), None)
+        tenant = next((t for t in list(self._tenants.values()) if t.subdomain == subdomain), None)
+        if tenant is None and self.store.shared:  # perhaps created through another process, or a reload raced it
+            self.reload()
+            tenant = next((t for t in list(self._tenants.values()) if t.subdomain == subdomain), None)
+        return tenant
 
     def reload(self, tenant_id: str | None = None) -> bool:
         """Take what another process changed from the store: one tenant, or all (a shared store
