@@ -93,8 +93,11 @@ def traffic(url: str) -> None:
     )
     for second in range(5):  # a burst over the 5/s limit each second: the chart shows 429s against the line
         for _ in range(3 + second):
-            session.get(f"{url}/data/v1/customobjects")
-        session.post(rowset, json=[{"keys": {"Contact Key": f"burst-{second}"}, "values": {}}])
+            session.get(f"{url}/data/v1/customobjects", params={"$search": ""})
+        session.post(
+            rowset,
+            json=[{"keys": {"Contact Key": f"burst-{second}"}, "values": {"Email": f"burst{second}@example.com"}}],
+        )
         time.sleep(1)
 
 
