@@ -26,20 +26,7 @@ import requests
 from connector.delivery.destination import Destination
 from connector.settings import load_settings
 
-from .common import start_emulator
-
-FIELDS = [
-    {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-    {"name": "Email", "type": "EmailAddress"},
-    {"name": "First Name", "type": "Text"},
-    {"name": "Last Name", "type": "Text"},
-    {"name": "Plan", "type": "Text"},
-    {"name": "Created At", "type": "Date"},
-    {"name": "Age", "type": "Number"},
-    {"name": "City", "type": "Text"},
-    {"name": "Country", "type": "Text"},
-    {"name": "Opted In", "type": "Boolean"},
-]
+from .common import FIELDS, start_emulator
 
 
 def make_tenant(url: str, rate: float) -> dict:
