@@ -7,8 +7,10 @@ used by the REST ``customobjects`` API, scenario files and the admin API alike.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from .fields import DEFAULT_DECIMAL, DEFAULT_LENGTH, MAX_LENGTH, MAX_PRECISION, FieldSpec, canonical_type
 from .problems import Problems
@@ -35,8 +37,10 @@ class DataExtension:
     description: str = ""
     category_id: int = 0
     created_at: float = 0.0
-    _by_lower: dict = field(default_factory=dict, compare=False, repr=False)
-    _by_given: dict = field(default_factory=dict, compare=False, repr=False)  # spellings seen -> column or None
+    _by_lower: dict[str, FieldSpec] = field(default_factory=dict, compare=False, repr=False)
+    _by_given: dict[str, FieldSpec | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )  # spellings seen -> column or None
 
     def __post_init__(self) -> None:
         self._by_lower.update({f.name.lower(): f for f in self.fields})
@@ -56,7 +60,7 @@ class DataExtension:
     def primary_keys(self) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.is_primary_key)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "key": self.key,
@@ -81,12 +85,21 @@ class DataExtension:
         )
 
 
-def _pick(d: dict, *names, default=None):
+def _pick(d: Mapping[str, object], *names: str, default: object = None) -> object:
     """First present key among ``names`` (SFMC's API and scenario files spell some differently)."""
     for name in names:
         if name in d and d[name] is not None:
             return d[name]
     return default
+
+
+def _whole(value: object) -> int | None:
+    """``int()`` of a length, precision or scale as given; TypeError for a value that is no number."""
+    if value is None:
+        return None
+    if not isinstance(value, int | float | str):
+        raise TypeError(f"not a number: {value!r}")
+    return int(value)
 
 
 def _as_bool(value: object, default: bool) -> bool:
@@ -124,8 +137,8 @@ def build_field(raw: object, ordinal: int, problems: list[str], require_title_ca
     length = _pick(raw, "length", "maxLength", "precision")
     scale = _pick(raw, "scale")
     try:
-        length = int(length) if length is not None else None
-        scale = int(scale) if scale is not None else None
+        length = _whole(length)
+        scale = _whole(scale)
     except (TypeError, ValueError, OverflowError):
         problems.append(f"{where}: length, precision and scale must be whole numbers")
         return None
@@ -161,7 +174,7 @@ def build_field(raw: object, ordinal: int, problems: list[str], require_title_ca
     )
 
 
-def _category(raw: dict, problems: list[str]) -> int:
+def _category(raw: Mapping[str, object], problems: list[str]) -> int:
     value = _pick(raw, "categoryId", "category_id", default=0)
     if value in (None, "", 0):
         return 0
@@ -205,7 +218,7 @@ def build_data_extension(
     given_id = _pick(raw, "id") if client_id else None
     if given_id is not None and not (isinstance(given_id, str) and given_id.strip() and len(given_id) <= 100):
         problems.append("'id' must be a non-empty string of at most 100 characters (a GUID)")
-    if problems:
+    if problems or not isinstance(name, str) or not (key is None or isinstance(key, str)):
         raise DefinitionError(problems)
     de_id = str(given_id or uuid.uuid4()).lower()
     return DataExtension(
@@ -256,7 +269,7 @@ def rest_create_problems(raw: object) -> list[str]:
     return problems
 
 
-def summary(de: DataExtension, row_count: int) -> dict:
+def summary(de: DataExtension, row_count: int) -> dict[str, Any]:
     """One item of ``GET /data/v1/customobjects``: the definition without its fields, with ``rowCount``."""
     out = {k: v for k, v in de.to_dict().items() if k != "fields"}
     out["rowCount"] = row_count

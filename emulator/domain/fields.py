@@ -34,7 +34,7 @@ _TRUE = {"true", "1", "y", "yes"}
 _FALSE = {"false", "0", "n", "no"}
 
 
-def canonical_type(name: str) -> str | None:
+def canonical_type(name: object) -> str | None:
     """``'text'`` → ``'Text'``; None for a type SFMC does not have."""
     return _TYPES_BY_LOWER.get(str(name).lower())
 
