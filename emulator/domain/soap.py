@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import fnmatch
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 from xml.parsers.expat import ExpatError
 
 from defusedxml import DefusedXmlException
@@ -243,7 +244,7 @@ class Simple:
 @dataclass(frozen=True)
 class Logical:
     op: str  # and | or
-    parts: tuple  # of Simple | Logical
+    parts: tuple[Simple | Logical, ...]
 
 
 @dataclass
@@ -278,25 +279,26 @@ def parse_filter(element: ET.Element, depth: int) -> Simple | Logical:
         op = (text(element, "LogicalOperator") or "").strip().lower()
         if op not in ("and", "or"):
             raise SoapProblem("A ComplexFilterPart's LogicalOperator must be AND or OR.")
-        operands = [child(element, "LeftOperand"), child(element, "RightOperand")]
+        left, right = child(element, "LeftOperand"), child(element, "RightOperand")
+        if left is None or right is None:
+            raise SoapProblem("A ComplexFilterPart needs a LeftOperand and a RightOperand.")
+        operands = [left, right]
         for holder in children(element, "AdditionalOperands"):
             operands.extend(children(holder, "Operand"))
-        if operands[0] is None or operands[1] is None:
-            raise SoapProblem("A ComplexFilterPart needs a LeftOperand and a RightOperand.")
         return Logical(op, tuple(parse_filter(o, depth + 1) for o in operands))
     if kind not in ("", "SimpleFilterPart"):
         raise SoapProblem(f"The filter type '{kind}' is not supported: use SimpleFilterPart or ComplexFilterPart.")
     prop = (text(element, "Property") or "").strip()
     raw_op = (text(element, "SimpleOperator") or "").strip()
-    op = SIMPLE_OPERATORS.get(raw_op.lower())
-    if not prop or op is None:
+    simple_op = SIMPLE_OPERATORS.get(raw_op.lower())
+    if not prop or simple_op is None:
         raise SoapProblem(f"A SimpleFilterPart needs a Property and a known SimpleOperator (got '{raw_op}').")
     values = tuple((v.text or "") for v in children(element, "Value"))
     values += tuple((v.text or "") for v in children(element, "DateValue"))
-    arity = ARITY.get(op, 1)
+    arity = ARITY.get(simple_op, 1)
     if (arity is None and not values) or (arity is not None and len(values) < arity):
         raise SoapProblem(f"The SimpleOperator '{raw_op}' on '{prop}' needs {arity or 'at least one'} Value(s).")
-    return Simple(prop, op, values)
+    return Simple(prop, simple_op, values)
 
 
 def filter_properties(node: Simple | Logical | None) -> list[str]:
@@ -338,15 +340,21 @@ def matches(node: Simple | Logical | None, get: Callable[[str], object]) -> bool
         return _like(node.values[0], value)
     if node.op == "between":
         low, high, have = as_number(node.values[0]), as_number(node.values[1]), as_number(value)
-        if None not in (low, high, have):
+        if low is not None and high is not None and have is not None:
             return low <= have <= high
         return node.values[0] <= value <= node.values[1]
     want = node.values[0]
     left, right = as_number(value), as_number(want)
     if left is not None and right is not None:
-        a, b = left, right
-    else:
-        a, b = value.lower(), want.lower()
+        return _compare(node.op, left, right)
+    return _compare(node.op, value.lower(), want.lower())
+
+
+_Comparable = TypeVar("_Comparable", float, str)
+
+
+def _compare(op: str, a: _Comparable, b: _Comparable) -> bool:
+    """eq/ne/gt/lt/ge/le between two numbers or two (lower-cased) strings."""
     return {
         "eq": a == b,
         "ne": a != b,
@@ -354,7 +362,7 @@ def matches(node: Simple | Logical | None, get: Callable[[str], object]) -> bool
         "lt": a < b,
         "ge": a >= b,
         "le": a <= b,
-    }[node.op]
+    }[op]
 
 
 # -- writing answers -----------------------------------------------------------------------------
@@ -387,7 +395,9 @@ def _envelope(action: str, now: float, request_id: str) -> tuple[ET.Element, ET.
 def serialise(envelope: ET.Element, *, default_namespace: str | None = ET_NS) -> bytes:
     """SFMC's answers declare the partner API namespace as the default one, so unprefixed ``xsi:type``
     values (``DataExtensionObject``) resolve into it; a fault has unqualified children and no default."""
-    return ET.tostring(envelope, encoding="utf-8", xml_declaration=True, default_namespace=default_namespace)
+    # any encoding but "unicode" gives bytes (typeshed types a named encoding's result as Any)
+    out: bytes = ET.tostring(envelope, encoding="utf-8", xml_declaration=True, default_namespace=default_namespace)
+    return out
 
 
 def add_value(parent: ET.Element, name: str, value: object) -> None:
@@ -408,7 +418,7 @@ def add_value(parent: ET.Element, name: str, value: object) -> None:
         element.text = str(value)
 
 
-def typed(parent: ET.Element, name: str, kind: str, properties: dict) -> ET.Element:
+def typed(parent: ET.Element, name: str, kind: str, properties: Mapping[str, object]) -> ET.Element:
     element = ET.SubElement(parent, _q(name))
     element.set(XSI_TYPE, kind)
     for key, value in properties.items():
@@ -432,7 +442,7 @@ class ObjectResult:
     message: str
     ordinal: int
     object_type: str
-    obj: dict  # properties echoed in <Object>, in order; "Properties"/"Keys" as (name, value) pairs
+    obj: dict[str, object]  # properties echoed in <Object>, in order; "Properties"/"Keys" as (name, value) pairs
     error_code: int | None = None
     new_id: int | None = 0
     new_object_id: str | None = None
@@ -447,12 +457,12 @@ def overall_status(results: list[ObjectResult]) -> str:
     return "Error" if failed == len(results) else "Has Errors"
 
 
-def _object_element(parent: ET.Element, kind: str, obj: dict) -> None:
+def _object_element(parent: ET.Element, kind: str, obj: Mapping[str, object]) -> None:
     element = ET.SubElement(parent, _q("Object"))
     element.set(XSI_TYPE, kind)
     add_value(element, "PartnerKey", None)
     for key, value in obj.items():
-        if key in ("Properties", "Keys"):
+        if key in ("Properties", "Keys") and isinstance(value, list):  # always lists of (name, value) pairs
             holder = ET.SubElement(element, _q(key))
             item_name = "Property" if key == "Properties" else "Key"
             for name, inner in value:
@@ -490,7 +500,7 @@ def write_answer(operation: str, results: list[ObjectResult], *, request_id: str
 @dataclass
 class RetrievedObject:
     kind: str  # xsi:type of <Results>
-    properties: dict  # name -> value (nested dicts for DataExtension.CustomerKey and the like)
+    properties: dict[str, object]  # name -> value (nested dicts for DataExtension.CustomerKey and the like)
     pairs: list[tuple[str, object]] | None = None  # DataExtensionObject: <Properties><Property> pairs
 
 
