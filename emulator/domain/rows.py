@@ -8,20 +8,25 @@ write, what was ignored and what failed, in SFMC's wording.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _encode_string
+from typing import cast
 
 from .data_extensions import DataExtension
 from .fields import CHECKS, SFMC_DATE_CHECKS, FieldSpec, ValueProblem
 
 NO_EXISTING_FIELD = "At least one existing field is required in the values property"
 
+Row = dict[str, str | None]  # a stored row: canonical column name -> value as SFMC stores it (a string)
+Check = Callable[[FieldSpec, object], str]  # a column type's value rule (fields.CHECKS)
+
 
 @dataclass(frozen=True)
 class RowInput:
-    keys: dict
-    values: dict
+    # as the client sent them: prepare_row refuses a row whose keys or values are not objects
+    keys: object
+    values: object
     needs_value: bool = False  # a {keys, values} row: SFMC refuses one whose values name no column (FMT-4 aside)
 
 
@@ -31,7 +36,7 @@ class RowOutcome:
 
     index: int
     row_key: str | None = None
-    data: dict | None = None  # the full stored row after the write, canonical column names
+    data: Row | None = None  # the full stored row after the write, canonical column names
     ignored: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     created: bool = False
@@ -44,8 +49,8 @@ class RowOutcome:
 @dataclass
 class RowPlan:
     outcomes: list[RowOutcome]
-    writes: dict[str | None, dict]  # row_key -> data (None-keyed rows are appended)
-    appends: list[dict]
+    writes: dict[str | None, Row]  # row_key -> data (None-keyed rows are appended)
+    appends: list[Row]
 
     @property
     def saved(self) -> list[RowOutcome]:
@@ -72,7 +77,7 @@ def row_key_of(values: Iterable[str]) -> str:
     return "[" + ", ".join([_encode_string(v.lower()) for v in values]) + "]"
 
 
-def _check_into(data: dict, problems: list[str], column: FieldSpec, value: object, checks: dict) -> None:
+def _check_into(data: Row, problems: list[str], column: FieldSpec, value: object, checks: Mapping[str, Check]) -> None:
     """Store the checked value of one column in ``data``, or record why it is refused."""
     if value is None or (isinstance(value, str) and not value.strip()):  # fields.is_empty, inlined
         if not column.is_nullable:
@@ -86,7 +91,9 @@ def _check_into(data: dict, problems: list[str], column: FieldSpec, value: objec
         data[column.name] = None
 
 
-def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool, checks: dict = CHECKS) -> RowOutcome:
+def prepare_row(
+    de: DataExtension, row: RowInput, index: int, strict: bool, checks: Mapping[str, Check] = CHECKS
+) -> RowOutcome:
     """Validate one row in isolation: names, primary keys present, types, nullability of given values."""
     outcome = RowOutcome(index)
     if not isinstance(row.keys, dict) or not isinstance(row.values, dict):
@@ -107,7 +114,7 @@ def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool, chec
         if not column.is_primary_key:
             not_keys.append(f"Primary key '{name}' does not exist.")
     problems.extend(not_keys)
-    data: dict[str, str | None] = {}
+    data: Row = {}
     # values first, then keys, which win when a column is given in both (the async API's flat rows
     # carry their primary-key columns among the values)
     for name, value in row.values.items():
@@ -126,7 +133,8 @@ def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool, chec
         if data.get(pk.name) is None and not any(pk.name in p for p in outcome.problems):
             outcome.problems.append(f"{pk.name}: The primary key column [{pk.name}] is required.")
     if pk_columns and not outcome.problems:
-        outcome.row_key = row_key_of(data[pk.name] for pk in pk_columns)
+        # no problem means every key column holds a value (a missing one was reported just above)
+        outcome.row_key = row_key_of(cast(str, data[pk.name]) for pk in pk_columns)
     outcome.data = data
     return outcome
 
@@ -134,7 +142,7 @@ def prepare_row(de: DataExtension, row: RowInput, index: int, strict: bool, chec
 def plan_rows(
     de: DataExtension,
     rows: list[RowInput],
-    existing: Callable[[list[str]], dict[str, dict]],
+    existing: Callable[[list[str]], Mapping[str, Row]],
     *,
     strict: bool = False,
     insert_only: bool = False,
@@ -156,12 +164,13 @@ def plan_rows(
             for later in outcomes[first_bad + 1 :]:
                 later.problems.append("Not processed: an earlier row in the request failed.")
     stored = existing([o.row_key for o in outcomes if o.ok and o.row_key is not None])
-    writes: dict[str | None, dict] = {}
-    appends: list[dict] = []
+    writes: dict[str | None, Row] = {}
+    appends: list[Row] = []
     required = [c for c in de.fields if not c.is_nullable and c.default is None and not c.is_primary_key]
     defaults = {c.name: c.default for c in de.fields if c.default is not None}
     for outcome in outcomes:
-        if not outcome.ok:
+        data = outcome.data
+        if not outcome.ok or data is None:  # prepare_row gives every row without problems its data
             continue
         key = outcome.row_key
         if key is None:
@@ -178,17 +187,17 @@ def plan_rows(
                 f"'{de.key}'. The duplicate key value is ({duplicate}).\r\nThe statement has been terminated."
             )
         elif current is None:
-            missing = [c.name for c in required if outcome.data.get(c.name) is None]
+            missing = [c.name for c in required if data.get(c.name) is None]
             if missing:
                 outcome.problems.extend(
                     f"{name}: The column [{name}] is required and cannot be null or empty." for name in missing
                 )
             else:
                 outcome.created = True
-                outcome.data = {**defaults, **outcome.data}
+                outcome.data = data = {**defaults, **data}
         else:
             # an update keeps the stored spelling of the key (keys compare case-insensitively)
-            outcome.data = {**current, **outcome.data, **{pk.name: current[pk.name] for pk in de.primary_keys}}
+            outcome.data = data = {**current, **data, **{pk.name: current[pk.name] for pk in de.primary_keys}}
         if not outcome.ok:
             if stop_at_first_error:
                 for later in outcomes[outcome.index + 1 :]:
@@ -196,7 +205,7 @@ def plan_rows(
                         later.problems.append("Not processed: an earlier row in the request failed.")
             continue
         if key is None:
-            appends.append(outcome.data)
+            appends.append(data)
         else:
-            writes[key] = outcome.data
+            writes[key] = data
     return RowPlan(outcomes, writes, appends)
