@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Literal, TypedDict
 
 from .data_extensions import DataExtension
 from .rows import RowInput, RowOutcome
@@ -29,6 +30,30 @@ ASYNC_DISABLED = (
 DEFAULT_RESULTS_PAGE_SIZE = 50  # SFMC pages results by 50 unless $pageSize says otherwise
 
 
+class AsyncJob(TypedDict):
+    """One async job as stored (JSON): times are epoch seconds, ``failures`` maps item index -> problems."""
+
+    id: str
+    tenant_id: str
+    data_extension_id: str
+    data_extension: str  # its key
+    operation: Literal["insert", "upsert"]
+    shape: str  # FLAT or KEYED
+    source: str
+    state: str  # QUEUED, PENDING, EXECUTING, COMPLETE or ERROR
+    called_at: float
+    due_at: float
+    picked_up_at: float | None
+    started_at: float | None
+    completed_at: float | None
+    item_count: int
+    saved_count: int
+    failed_count: int
+    ignored_keys: list[str]
+    reason: str | None
+    failures: dict[str, list[str]]
+
+
 def new_job(
     tenant_id: str,
     de: DataExtension,
@@ -39,7 +64,7 @@ def new_job(
     now: float,
     pickup_delay: float,
     count: int,
-) -> dict:
+) -> AsyncJob:
     return {
         "id": str(uuid.uuid4()),
         "tenant_id": tenant_id,
@@ -63,13 +88,17 @@ def new_job(
     }
 
 
-def row_inputs(de: DataExtension, items: list, shape: str) -> tuple[list[RowInput], list[int], dict[int, list[str]]]:
+def row_inputs(
+    de: DataExtension, items: list[object], shape: str
+) -> tuple[list[RowInput], list[int], dict[int, list[str]]]:
     """Items as validator input; flat rows go in whole as values, where the validator finds the
     primary-key columns by name (so nothing is split here only to be merged again).
 
     Returns the rows, the item index of each row, and the items refused for their shape alone.
     """
-    rows, positions, refused = [], [], {}
+    rows: list[RowInput] = []
+    positions: list[int] = []
+    refused: dict[int, list[str]] = {}
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             refused[index] = [NOT_AN_OBJECT]
@@ -82,7 +111,7 @@ def row_inputs(de: DataExtension, items: list, shape: str) -> tuple[list[RowInpu
     return rows, positions, refused
 
 
-def fail_every_row(job: dict, message: str, now: float) -> dict:
+def fail_every_row(job: AsyncJob, message: str, now: float) -> AsyncJob:
     """The job when an injected fault fails all its rows (nothing was written)."""
     failures = {str(i): [message] for i in range(job["item_count"])}
     return {
@@ -96,13 +125,13 @@ def fail_every_row(job: dict, message: str, now: float) -> dict:
 
 
 def finish(
-    job: dict,
+    job: AsyncJob,
     outcomes: list[RowOutcome],
     positions: list[int],
     refused: dict[int, list[str]],
     ignored_keys: list[str],
     now: float,
-) -> dict:
+) -> AsyncJob:
     """The job after its rows were planned and written."""
     failures = {str(i): problems for i, problems in refused.items()}
     for outcome in outcomes:
@@ -119,7 +148,7 @@ def finish(
     }
 
 
-def fail(job: dict, reason: str, now: float) -> dict:
+def fail(job: AsyncJob, reason: str, now: float) -> AsyncJob:
     """The job when it could not run at all: every row is unprocessed."""
     return {
         **job,
@@ -137,9 +166,9 @@ def _when(at: float | None) -> str | None:
     return None if at is None else utc_text(at)
 
 
-def status_view(job: dict) -> dict:
+def status_view(job: AsyncJob) -> dict[str, object]:
     """``GET /data/v1/async/{id}/status``; ``status`` is absent until the job is picked up."""
-    out: dict = {}
+    out: dict[str, object] = {}
     if job["state"] != QUEUED:
         has_errors = job["state"] == ERROR or job["failed_count"] > 0
         status = {
@@ -157,7 +186,7 @@ def status_view(job: dict) -> dict:
     return out
 
 
-def _message(text: str) -> dict:
+def _message(text: str) -> dict[str, str]:
     return {
         "resultType": "Execution",
         "resultClass": "Error",
@@ -170,7 +199,7 @@ MISSING_KEYS = "Cannot locate the existing record. Required keys are missing."
 _COLUMN = re.compile(r"\[([^\]]+)\]")
 
 
-def _error(problem: str) -> dict:
+def _error(problem: str) -> dict[str, str | int]:
     """One ``errors`` entry: ``{errorMessage, name, errorCode}`` (segment-async)."""
     column = _COLUMN.search(problem)
     name = column.group(1).lower() if column else ""
@@ -179,7 +208,7 @@ def _error(problem: str) -> dict:
     return {"errorMessage": problem, "name": name, "errorCode": 70001 if "cannot be null" in problem else 70000}
 
 
-def _item(problems: list[str] | None, insert_only: bool) -> dict:
+def _item(problems: list[str] | None, insert_only: bool) -> dict[str, object]:
     """One result item, as SFMC's recorded answers give it (docs/fidelity.md, ASYNC-2..ASYNC-4)."""
     if not problems:
         return {
@@ -198,7 +227,7 @@ def _item(problems: list[str] | None, insert_only: bool) -> dict:
     }
 
 
-def results_view(job: dict, page: int | None, page_size: int | None) -> dict:
+def results_view(job: AsyncJob, page: int | None, page_size: int | None) -> dict[str, object]:
     """``GET /data/v1/async/{id}/results``: one item per submitted row, in order, once the job finished;
     paged like SFMC's (default ``$pageSize`` 50, sf-async-results)."""
     finished = job["state"] in (COMPLETE, ERROR)
@@ -208,6 +237,7 @@ def results_view(job: dict, page: int | None, page_size: int | None) -> dict:
     start, stop = (page - 1) * page_size, min(page * page_size, count)
     failures = job["failures"]
     insert_only = job["operation"] == "insert"
+    items: list[dict[str, object]]
     if job["state"] == ERROR:
         items = [{"errorCode": 2, "message": job["reason"], "status": "Error"} for _ in range(start, stop)]
     else:
@@ -222,6 +252,6 @@ def results_view(job: dict, page: int | None, page_size: int | None) -> dict:
     }
 
 
-def admin_view(job: dict) -> dict:
+def admin_view(job: AsyncJob) -> dict[str, object]:
     """A job for the control plane: everything kept, and the SFMC-facing status beside it."""
     return {**job, "requestStatus": None if job["state"] == QUEUED else job["state"]}
