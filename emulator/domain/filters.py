@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<lp>\()|(?P<rp>\))|'(?P<str>(?:[^']|'')*)'|\[(?P<br>[^\]]+)\]|\"(?P<dq>[^\"]+)\""
@@ -44,18 +45,26 @@ class Compare:
 @dataclass(frozen=True)
 class BoolOp:
     op: str  # "and" | "or"
-    left: object
-    right: object
+    left: Node
+    right: Node
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
-    out, pos = [], 0
+Node: TypeAlias = Compare | BoolOp
+# a group name of _TOKEN, or "end" past the last token
+TokenKind: TypeAlias = Literal["lp", "rp", "str", "br", "dq", "num", "word", "end"]
+Token: TypeAlias = tuple[TokenKind, str]
+_END: Token = ("end", "")
+
+
+def _tokens(text: str) -> list[Token]:
+    out: list[Token] = []
+    pos = 0
     text = text.strip()
     while pos < len(text):
         m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
+        if not m or m.end() == pos or m.lastgroup is None:
             raise FilterError(f"cannot read the filter at position {pos}: {text[pos : pos + 20]!r}")
-        kind = m.lastgroup
+        kind: TokenKind = m.lastgroup  # type: ignore[assignment]  # lastgroup names one of _TOKEN's groups
         value = m.group(kind)
         if kind == "str":
             value = value.replace("''", "'")
@@ -65,40 +74,40 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, tokens):
+    def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.i = 0
         self.terms = 0
         self.depth = 0
 
-    def peek(self):
-        return self.tokens[self.i] if self.i < len(self.tokens) else (None, None)
+    def peek(self) -> Token:
+        return self.tokens[self.i] if self.i < len(self.tokens) else _END
 
-    def take(self):
+    def take(self) -> Token:
         tok = self.peek()
         self.i += 1
         return tok
 
-    def keyword(self, *words) -> str | None:
+    def keyword(self, *words: str) -> str | None:
         kind, value = self.peek()
         if kind == "word" and value.lower() in words:
             self.i += 1
             return value.lower()
         return None
 
-    def expr(self):
+    def expr(self) -> Node:
         node = self.term()
         while self.keyword("or"):
             node = BoolOp("or", node, self.term())
         return node
 
-    def term(self):
+    def term(self) -> Node:
         node = self.factor()
         while self.keyword("and"):
             node = BoolOp("and", node, self.factor())
         return node
 
-    def factor(self):
+    def factor(self) -> Node:
         kind, _ = self.peek()
         if kind == "lp":
             self.take()
@@ -110,7 +119,7 @@ class _Parser:
             if self.take()[0] != "rp":
                 raise FilterError("missing ')'")
             return node
-        words = []
+        words: list[str] = []
         while True:
             kind, value = self.peek()
             if kind in ("br", "dq") and not words:
@@ -136,7 +145,7 @@ class _Parser:
         return Compare(" ".join(words), OPERATORS[op], value)
 
 
-def parse_filter(text: str):
+def parse_filter(text: str) -> Node:
     if len(text) > MAX_FILTER_LENGTH:
         raise FilterError(f"the filter has {len(text)} characters; at most {MAX_FILTER_LENGTH} are allowed")
     parser = _Parser(_tokens(text))
@@ -146,7 +155,7 @@ def parse_filter(text: str):
     return node
 
 
-def columns_in(node) -> list[str]:
+def columns_in(node: Node) -> list[str]:
     if isinstance(node, Compare):
         return [node.column]
     return columns_in(node.left) + columns_in(node.right)
