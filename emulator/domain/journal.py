@@ -18,11 +18,20 @@ import math
 import re
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
+from typing import Final, Literal, NotRequired, TypedDict
 
 from ..clock import Clock
 
-ANY = object()  # a pattern field that was not given
+
+class _Any(Enum):
+    ANY = "any"
+
+
+ANY: Final = _Any.ANY  # a pattern field that was not given: every tenant
+TenantSelector = str | None | Literal[_Any.ANY]  # a tenant id, None (unauthenticated calls) or ANY
 BODY_LIMIT = 16 * 1024
 HEADER_LIMIT = 1024  # bytes of one header value kept
 MAX_BYTES = 256 * 1024 * 1024  # the default bound on all entries of all tenants together
@@ -32,9 +41,35 @@ class PatternError(ValueError):
     pass
 
 
+class JournalEntry(TypedDict):
+    """One answered SFMC call, as the request chain records it."""
+
+    id: NotRequired[int]  # set by Journal.record
+    at: NotRequired[float]  # set by Journal.record unless given
+    tenant: str | None
+    mid: int | None
+    method: str
+    host: str
+    path: str
+    query: str
+    route: str
+    status: int | None  # None: the connection was dropped
+    latency_ms: float
+    request_headers: dict[str, str]
+    request_body: str | None
+    request_body_truncated: bool
+    response_body: str | None
+    response_body_truncated: bool
+    keys_ignored: list[str]
+    rules_broken: list[str]
+    rows_written: int
+    fault: str | None  # the id of the fault rule that answered
+    soap: dict[str, object] | None  # operation and object types of a /Service.asmx call
+
+
 @dataclass(frozen=True)
 class Pattern:
-    tenant: object = ANY  # a tenant id, None (unauthenticated calls) or ANY
+    tenant: TenantSelector = ANY
     method: str | None = None
     path: str | None = None
     path_contains: str | None = None
@@ -44,7 +79,7 @@ class Pattern:
     since_id: int | None = None
     body_contains: str | None = None
 
-    def matches(self, entry: dict) -> bool:
+    def matches(self, entry: JournalEntry) -> bool:
         if self.tenant is not ANY and entry["tenant"] != self.tenant:
             return False
         if self.method and entry["method"] != self.method:
@@ -64,10 +99,12 @@ class Pattern:
         return not (self.body_contains and self.body_contains not in (entry["request_body"] or ""))
 
 
-def _number(raw, name: str, kind=float):
+def _number(raw: object, name: str, kind: type[int] | type[float] = float) -> float:
     try:
         if isinstance(raw, bool) or len(str(raw)) > 40:  # bounded before conversion
             raise ValueError(raw)
+        if not isinstance(raw, int | float | str):  # a list or an object: no number
+            raise TypeError(raw)
         value = kind(raw)
         if not math.isfinite(value):
             raise ValueError(raw)
@@ -76,7 +113,7 @@ def _number(raw, name: str, kind=float):
         raise PatternError(f"'{name}' must be a finite number, got {str(raw)[:40]!r}") from None
 
 
-def parse_pattern(raw: dict) -> Pattern:
+def parse_pattern(raw: object) -> Pattern:
     """A pattern from JSON (``POST /journal/count``) or query arguments; ``tenant: null`` means unauthenticated."""
     if not isinstance(raw, dict):
         raise PatternError("a journal pattern must be a JSON object")
@@ -98,29 +135,28 @@ def parse_pattern(raw: dict) -> Pattern:
     }
     if unknown:
         raise PatternError(f"unknown pattern field(s): {', '.join(sorted(unknown))}")
-    out: dict = {}
+    tenant: TenantSelector = ANY
     if "tenant" in raw:
-        out["tenant"] = None if raw["tenant"] in (None, "null") else str(raw["tenant"])
-    if raw.get("method"):
-        out["method"] = str(raw["method"]).upper()
-    if raw.get("path"):
-        out["path"] = str(raw["path"])
-    if raw.get("path_contains"):
-        out["path_contains"] = str(raw["path_contains"])
-    status = raw.get("status")
-    if status not in (None, ""):
-        text = str(status).lower()
+        tenant = None if raw["tenant"] in (None, "null") else str(raw["tenant"])
+    status, status_class = None, None
+    given_status = raw.get("status")
+    if given_status not in (None, ""):
+        text = str(given_status).lower()
         if re.fullmatch(r"[1-5]xx", text):
-            out["status_class"] = int(text[0])
+            status_class = int(text[0])
         else:
-            out["status"] = _number(status, "status", int)
-    if raw.get("since") not in (None, ""):
-        out["since"] = _number(raw["since"], "since")
-    if raw.get("since_id") not in (None, ""):
-        out["since_id"] = _number(raw["since_id"], "since_id", int)
-    if raw.get("body_contains"):
-        out["body_contains"] = str(raw["body_contains"])
-    return Pattern(**out)
+            status = int(_number(given_status, "status", int))
+    return Pattern(
+        tenant=tenant,
+        method=str(raw["method"]).upper() if raw.get("method") else None,
+        path=str(raw["path"]) if raw.get("path") else None,
+        path_contains=str(raw["path_contains"]) if raw.get("path_contains") else None,
+        status=status,
+        status_class=status_class,
+        since=_number(raw["since"], "since") if raw.get("since") not in (None, "") else None,
+        since_id=int(_number(raw["since_id"], "since_id", int)) if raw.get("since_id") not in (None, "") else None,
+        body_contains=str(raw["body_contains"]) if raw.get("body_contains") else None,
+    )
 
 
 def cap(data: bytes | None, limit: int = BODY_LIMIT) -> tuple[str | None, bool]:
@@ -130,15 +166,15 @@ def cap(data: bytes | None, limit: int = BODY_LIMIT) -> tuple[str | None, bool]:
     return data[:limit].decode("utf-8", errors="replace"), len(data) > limit
 
 
-def cap_headers(items, limit: int = HEADER_LIMIT) -> dict[str, str]:
+def cap_headers(items: Iterable[tuple[str, str]], limit: int = HEADER_LIMIT) -> dict[str, str]:
     """Header values as recorded: each cut at ``limit`` characters, saying how long it was."""
-    out = {}
+    out: dict[str, str] = {}
     for name, value in items:
         out[name] = value if len(value) <= limit else f"{value[:limit]}… ({len(value)} characters)"
     return out
 
 
-def entry_bytes(entry: dict) -> int:
+def entry_bytes(entry: JournalEntry) -> int:
     """What an entry holds, roughly: the text it keeps plus what Python spends on its dict and strings
     (about 3 KB, measured with loadtests.journal_memory)."""
     text = (
@@ -156,13 +192,13 @@ class Journal:
         self.clock = clock
         self.size = max(1, int(size))
         self.max_bytes = max(1, int(max_bytes))
-        self._rings: dict[str | None, deque] = {}
+        self._rings: dict[str | None, deque[tuple[JournalEntry, int]]] = {}
         self._evicted: dict[str | None, int] = {}
         self._bytes = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def record(self, entry: dict) -> dict:
+    def record(self, entry: JournalEntry) -> JournalEntry:
         """Store an entry (its ``id`` and ``at`` are set here); evicts the tenant's oldest when full,
         and the oldest of any tenant while all entries together are over ``max_bytes``."""
         size = entry_bytes(entry)
@@ -190,11 +226,12 @@ class Journal:
     def _held(self) -> int:
         return sum(len(r) for r in self._rings.values())
 
-    def _entries(self, tenant: object) -> list[dict]:
-        rings = [self._rings.get(tenant, ())] if tenant is not ANY else list(self._rings.values())  # type: ignore[arg-type]
+    def _entries(self, tenant: TenantSelector) -> list[JournalEntry]:
+        rings: list[Iterable[tuple[JournalEntry, int]]]
+        rings = [self._rings.get(tenant, ())] if tenant is not ANY else list(self._rings.values())
         return [entry for ring in rings for entry, _size in ring]
 
-    def query(self, pattern: Pattern, limit: int = 100) -> list[dict]:
+    def query(self, pattern: Pattern, limit: int = 100) -> list[JournalEntry]:
         """Matching entries, newest first."""
         with self._lock:
             found = [e for e in self._entries(pattern.tenant) if pattern.matches(e)]
@@ -205,11 +242,11 @@ class Journal:
         with self._lock:
             return sum(1 for e in self._entries(pattern.tenant) if pattern.matches(e))
 
-    def get(self, entry_id: int) -> dict | None:
+    def get(self, entry_id: int) -> JournalEntry | None:
         with self._lock:
             return next((e for e in self._entries(ANY) if e["id"] == entry_id), None)
 
-    def clear(self, tenant: object = ANY) -> int:
+    def clear(self, tenant: TenantSelector = ANY) -> int:
         with self._lock:
             if tenant is ANY:
                 removed = self._held()
@@ -217,13 +254,13 @@ class Journal:
                 self._evicted.clear()
                 self._bytes = 0
             else:
-                ring = self._rings.pop(tenant, ())  # type: ignore[call-overload]
+                ring = self._rings.pop(tenant, deque())
                 removed = len(ring)
                 self._bytes -= sum(size for _entry, size in ring)
-                self._evicted.pop(tenant, None)  # type: ignore[call-overload]
+                self._evicted.pop(tenant, None)
             return removed
 
-    def evicted(self, tenant: object = ANY) -> int:
+    def evicted(self, tenant: TenantSelector = ANY) -> int:
         with self._lock:
             return sum(self._evicted.values()) if tenant is ANY else self._evicted.get(tenant, 0)
 
