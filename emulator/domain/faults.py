@@ -17,6 +17,7 @@ import random
 import re
 import threading
 from dataclasses import dataclass, field
+from typing import Any, Required, TypedDict, cast
 
 import jsonschema
 
@@ -39,7 +40,7 @@ DEADLOCK = (
     "chosen as the deadlock victim. Rerun the transaction."
 )
 
-RULE_SCHEMA: dict = {
+RULE_SCHEMA: dict[str, Any] = {  # a JSON Schema document
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Fault rule",
     "type": "object",
@@ -73,6 +74,29 @@ RULE_SCHEMA: dict = {
 _validator = jsonschema.Draft202012Validator(RULE_SCHEMA)
 
 
+class RawRule(TypedDict, total=False):
+    """A fault rule as given (JSON or a scenario file) once it passed RULE_SCHEMA."""
+
+    id: str
+    kind: Required[str]
+    description: str
+    tenant: str | None
+    method: str | None
+    path: str | None
+    path_regex: str | None
+    data_extension: str | None
+    status: int
+    errorcode: int
+    message: str
+    retry_after: int | None
+    delay: float
+    times: int | None
+    probability: float
+    seed: int
+    after: float
+    until: float | None
+
+
 class FaultRuleError(ValueError):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
@@ -84,11 +108,11 @@ class FaultRule:
     id: str
     kind: str
     created_at: float
-    raw: dict
+    raw: RawRule
     tenant: str | None = None
     method: str | None = None
     path: str | None = None
-    path_regex: re.Pattern | None = None
+    path_regex: re.Pattern[str] | None = None
     data_extension: str | None = None
     delay: float = 0.0
     times: int | None = None
@@ -134,7 +158,7 @@ class FaultRule:
             raw.get("retry_after", retry_after),
         )
 
-    def to_dict(self, now: float) -> dict:
+    def to_dict(self, now: float) -> dict[str, object]:
         return {
             **self.raw,
             "id": self.id,
@@ -163,23 +187,35 @@ class AsyncFault:
     message: str = DEADLOCK
 
 
-def _problems(raw: object) -> list[str]:
+def _validated(raw: object) -> RawRule:
+    """``raw`` as a rule, or FaultRuleError with every problem found."""
     problems = []
     for error in sorted(_validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))):
         where = ".".join(map(str, error.absolute_path)) or "(rule)"
         problems.append(f"{where}: {error.message}")
     if problems:
-        return problems
-    if raw.get("path_regex"):
+        raise FaultRuleError(problems)
+    rule = cast(RawRule, raw)  # RULE_SCHEMA admits only objects of RawRule's shape
+    problems = _rule_problems(rule)
+    if problems:
+        raise FaultRuleError(problems)
+    return rule
+
+
+def _rule_problems(raw: RawRule) -> list[str]:
+    """What RULE_SCHEMA cannot say: a compilable regex, latency with a delay, a window that is one."""
+    problems = []
+    if regex := raw.get("path_regex"):
         try:
-            re.compile(raw["path_regex"])
+            re.compile(regex)
         except re.error as err:
             problems.append(f"path_regex: not a valid regular expression: {err}")
     if raw["kind"] == "latency" and not raw.get("delay"):
         problems.append("delay: a latency rule needs 'delay' (seconds) above 0")
     if raw["kind"] == "error" and "status" not in raw:
         problems.append("status: an 'error' rule needs the HTTP status to answer with")
-    if raw.get("until") is not None and raw["until"] <= raw.get("after", 0):
+    until = raw.get("until")
+    if until is not None and until <= raw.get("after", 0):
         problems.append("until: must be later than 'after'")
     return problems
 
@@ -193,10 +229,8 @@ class FaultSet:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
 
-    def add(self, raw: object) -> FaultRule:
-        problems = _problems(raw)
-        if problems:
-            raise FaultRuleError(problems)
+    def add(self, given: object) -> FaultRule:
+        raw = _validated(given)
         with self._lock:
             rule_id = raw.get("id") or f"fault-{next(self._ids)}"
             if any(r.id == rule_id for r in self._rules):
@@ -205,11 +239,11 @@ class FaultSet:
                 id=rule_id,
                 kind=raw["kind"],
                 created_at=self.clock.now(),
-                raw=dict(raw),
+                raw=raw.copy(),
                 tenant=raw.get("tenant"),
                 method=(raw.get("method") or "").upper() or None,
                 path=raw.get("path"),
-                path_regex=re.compile(raw["path_regex"]) if raw.get("path_regex") else None,
+                path_regex=re.compile(regex) if (regex := raw.get("path_regex")) else None,
                 data_extension=raw.get("data_extension"),
                 delay=float(raw.get("delay", 0)),
                 times=raw.get("times"),
@@ -221,12 +255,12 @@ class FaultSet:
             self._rules.append(rule)
         return rule
 
-    def list(self) -> list[dict]:
+    def list(self) -> list[dict[str, object]]:
         now = self.clock.now()
         with self._lock:
             return [r.to_dict(now) for r in self._rules]
 
-    def get(self, rule_id: str) -> dict | None:
+    def get(self, rule_id: str) -> dict[str, object] | None:
         now = self.clock.now()
         with self._lock:
             return next((r.to_dict(now) for r in self._rules if r.id == rule_id), None)
