@@ -15,7 +15,9 @@ definition and turns ``Data`` into one row for the shared row validator. Rules t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Protocol, TypedDict
 
 from .data_extensions import DataExtension
 from .problems import Problems
@@ -30,18 +32,47 @@ class EventDefinitionError(Problems):
     """An event definition SFMC would refuse."""
 
 
+class EventDefinition(TypedDict):
+    """An event definition as stored; ``*Date`` are ISO 8601 texts."""
+
+    id: str
+    key: str
+    name: str
+    description: str
+    type: str
+    mode: str
+    dataExtensionId: str
+    dataExtensionKey: str
+    dataExtensionName: str
+    createdDate: str
+    modifiedDate: str
+
+
+class FindDataExtension(Protocol):
+    """Resolves an event's target DE by external key or id (None: no such DE)."""
+
+    def __call__(self, *, key: str | None = None, de_id: str | None = None) -> DataExtension | None: ...
+
+
 def iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
 
 
-def _first(raw: dict, *names):
+def _first(raw: Mapping[str, object], *names: str) -> object:
     for name in names:
         if raw.get(name) not in (None, ""):
             return raw[name]
     return None
 
 
-def build_definition(raw: object, find_de, *, now: float, current: dict | None = None, client_id: bool = True) -> dict:
+def build_definition(
+    raw: object,
+    find_de: FindDataExtension,
+    *,
+    now: float,
+    current: EventDefinition | None = None,
+    client_id: bool = True,
+) -> EventDefinition:
     """A stored event definition from an API body (``eventDefinitionKey``, ``name``, ``dataExtensionId``)
     or a scenario entry (``key``, ``name``, ``data_extension`` as an external key).
 
@@ -53,13 +84,12 @@ def build_definition(raw: object, find_de, *, now: float, current: dict | None =
     if not isinstance(raw, dict):
         raise EventDefinitionError(["an event definition must be a JSON object"])
     problems = []
-    base = current or {}
-    key = _first(raw, "eventDefinitionKey", "key") or base.get("key")
+    key = _first(raw, "eventDefinitionKey", "key") or (current["key"] if current else None)
     if not isinstance(key, str) or not key.strip():
         problems.append("'eventDefinitionKey' is required")
     elif "." in key or len(key) > 200:
         problems.append(f"eventDefinitionKey '{key}': use at most 200 characters and no period")
-    name = _first(raw, "name") or base.get("name") or key
+    name = _first(raw, "name") or (current["name"] if current else None) or key
     de = None
     de_id, de_key = _first(raw, "dataExtensionId"), _first(raw, "data_extension", "dataExtensionKey")
     if de_id is not None:
@@ -70,12 +100,15 @@ def build_definition(raw: object, find_de, *, now: float, current: dict | None =
         de = find_de(key=str(de_key))
         if de is None:
             problems.append(f"data_extension: no data extension with the external key '{de_key}'")
-    elif base:
-        de = find_de(de_id=base["dataExtensionId"])
+    elif current:
+        de = find_de(de_id=current["dataExtensionId"])
+        if de is None:
+            problems.append(f"dataExtensionId: no data extension with the ID '{current['dataExtensionId']}'")
     else:
         problems.append("'dataExtensionId' is required: entry data is written to that data extension")
-    if problems:
+    if problems or de is None or not isinstance(key, str):  # de and key are known when nothing is wrong
         raise EventDefinitionError(problems)
+    base: EventDefinition | dict[str, str] = current or {}  # what the body leaves out is kept
     return {
         "id": base.get("id") or str((_first(raw, "id") if client_id else None) or uuid.uuid4()).lower(),
         "key": key,
@@ -99,9 +132,9 @@ def _no_offset(text: str) -> str:
     return text.split("+")[0].removesuffix("Z").rstrip("0").rstrip(".")
 
 
-def definition_view(definition: dict, schema: dict | None = None) -> dict:
+def definition_view(definition: EventDefinition, schema: dict[str, object] | None = None) -> dict[str, object]:
     """An event definition as ``/interaction/v1/eventDefinitions`` answers it: the recorded fields only."""
-    out = {
+    out: dict[str, object] = {
         "id": definition["id"],
         "type": definition["type"],
         "name": definition["name"],
@@ -134,7 +167,7 @@ def definition_view(definition: dict, schema: dict | None = None) -> dict:
     return out
 
 
-def schema_data_extension(body: dict, now: float) -> dict | None:
+def schema_data_extension(body: Mapping[str, object], now: float) -> dict[str, object] | None:
     """The DE a ``POST /interaction/v1/eventDefinitions`` with only a ``schema`` creates, named
     ``{name} - {timestamp}`` as SFMC names it (devtools-events); None when the body names a DE."""
     schema = body.get("schema")
@@ -142,13 +175,13 @@ def schema_data_extension(body: dict, now: float) -> dict | None:
         return None
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H%M%S%f")[:-3]
     name = schema.get("name") or f"{body.get('name') or body.get('eventDefinitionKey') or 'Event'} - {stamp}"
-    fields = []
+    fields: list[object] = []
     for given in schema.get("fields") or []:
         if not isinstance(given, dict):
             fields.append(given)  # the DE builder explains what is wrong with it
             continue
         length = given.get("maxLength", given.get("length"))
-        field = {
+        field: dict[str, object] = {
             "name": given.get("name"),
             "type": given.get("dataType", given.get("type", "Text")),
             "isPrimaryKey": bool(given.get("isPrimaryKey", False)),
@@ -160,11 +193,11 @@ def schema_data_extension(body: dict, now: float) -> dict | None:
     return {"name": name, "fields": fields}
 
 
-def schema_view(de) -> dict:
+def schema_view(de: DataExtension) -> dict[str, object]:
     """The ``schema`` of an event definition whose DE the API created, as SFMC echoes it."""
     fields = []
     for column in de.fields:
-        out = {"name": column.name, "dataType": column.type}
+        out: dict[str, object] = {"name": column.name, "dataType": column.type}
         if column.length is not None and column.type != "Decimal":
             out["maxLength"] = str(column.length)
         out.update(
@@ -186,15 +219,15 @@ def contact_key_problem(value: object, name: str = "ContactKey") -> str | None:
     return None
 
 
-def any_case(body: dict) -> dict:
+def any_case(body: Mapping[object, object]) -> dict[str, object]:
     """A body's top-level names lower-cased (the first spelling of a name wins)."""
-    out: dict = {}
+    out: dict[str, object] = {}
     for name, value in body.items():
         out.setdefault(str(name).lower(), value)
     return out
 
 
-def parse_event(body: dict) -> tuple[str, str, dict, list[str]]:
+def parse_event(body: Mapping[object, object]) -> tuple[str, str, dict[str, object], list[str]]:
     """(contact key, event definition key, data, problems) of an event body, names in any case."""
     fields = any_case(body)
     problems = []
@@ -213,10 +246,11 @@ def parse_event(body: dict) -> tuple[str, str, dict, list[str]]:
     return ("" if contact is None else str(contact)), (event_key if isinstance(event_key, str) else ""), data, problems
 
 
-def event_row(de: DataExtension, contact_key: str, data: dict) -> RowInput:
+def event_row(de: DataExtension, contact_key: str, data: Mapping[str, object]) -> RowInput:
     """The row an event writes: ``Data`` split by the DE's primary keys, the contact key filled in."""
-    keys, values = {}, {}
-    given = {de.column(name).name for name in data if de.column(name) is not None}
+    keys: dict[str, object] = {}
+    values: dict[str, object] = {}
+    given = {column.name for name in data if (column := de.column(name)) is not None}
     for column in de.fields:
         if column.name.lower() in CONTACT_KEY_COLUMNS and column.name not in given:
             (keys if column.is_primary_key else values)[column.name] = contact_key
@@ -226,7 +260,9 @@ def event_row(de: DataExtension, contact_key: str, data: dict) -> RowInput:
     return RowInput(keys, values)
 
 
-def journey_entry(definition: dict, contact_key: str, data: dict, *, now: float, source: str) -> dict:
+def journey_entry(
+    definition: EventDefinition, contact_key: str, data: Mapping[str, object], *, now: float, source: str
+) -> dict[str, object]:
     return {
         "eventInstanceId": str(uuid.uuid4()),
         "contactKey": contact_key,
@@ -240,10 +276,12 @@ def journey_entry(definition: dict, contact_key: str, data: dict, *, now: float,
     }
 
 
-def build_for_tenant(raws: list, des: list[DataExtension], now: float) -> tuple[list[dict], list[str]]:
+def build_for_tenant(
+    raws: list[object], des: list[DataExtension], now: float
+) -> tuple[list[EventDefinition], list[str]]:
     """Definitions of a new tenant (scenario or admin API), checked against its DEs before anything is stored."""
 
-    def find_de(key=None, de_id=None):
+    def find_de(*, key: str | None = None, de_id: str | None = None) -> DataExtension | None:
         return next(
             (
                 d
@@ -253,7 +291,8 @@ def build_for_tenant(raws: list, des: list[DataExtension], now: float) -> tuple[
             None,
         )
 
-    built, problems = [], []
+    built: list[EventDefinition] = []
+    problems: list[str] = []
     for i, raw in enumerate(raws):
         try:
             built.append(build_definition(raw, find_de, now=now))
