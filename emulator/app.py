@@ -18,6 +18,7 @@ from .api.common import MAX_PAYLOAD, render_json
 from .api.routes import RouteTable
 from .clock import Clock
 from .core import Config, Emulator
+from .json_provider import FastJSONProvider
 from .scenario import apply_scenario, load_scenario_file
 from .store import open_store
 
@@ -37,6 +38,7 @@ def create_app(
         if scenario:
             apply_scenario(emulator, load_scenario_file(scenario), replace=False)
     app = Flask(__name__)
+    app.json = FastJSONProvider(app)  # orjson, the same bytes as json.dumps (json_provider.py)
     app.json.sort_keys = False
     # SFMC answers odd paths itself; never an HTML redirect for a doubled or trailing slash
     app.url_map.merge_slashes = False
