@@ -5,7 +5,7 @@ benchmark's 10-column Data Extension, then posts ``--requests`` rowsets of ``--r
 Flask's test client under cProfile. Prints the functions with the most cumulative and own time as a
 table (share of the whole run), and writes the raw statistics for a flame graph:
 
-    python -m loadtests.profile_sync [--rows 1] [--requests 2000] [--pstats out.pstats]
+    python -m loadtests.profile_sync [--rows 1] [--requests 2000] [--throttled] [--pstats out.pstats]
 
 and, for a flame graph of the same loop without cProfile's overhead (py-spy is in the ``load`` extra):
 
@@ -31,7 +31,7 @@ from .common import DE_KEY, FIELDS, row
 CLIENT_ID, CLIENT_SECRET = "profile-client-id", "profile-client-secret"
 
 
-def build_client(folder: Path):
+def build_client(folder: Path, throttled: bool = False):
     from emulator import Config
     from emulator.app import create_app
 
@@ -40,7 +40,8 @@ def build_client(folder: Path):
     tenant = {
         "id": "profile",
         "packages": [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}],
-        "settings": {"rate_limit": 0, "require_complete_definitions": False},
+        # throttled: one request's worth of burst, then a 429 for every request of the run
+        "settings": {"rate_limit": 0.001 if throttled else 0, "burst": 1, "require_complete_definitions": False},
     }
     assert client.post("/_emulator/tenants", json=tenant).status_code in (200, 201)
     token = client.post(
@@ -76,22 +77,28 @@ def table(stats: pstats.Stats, sort: str, limit: int, total: float) -> list[str]
     show_default=True,
     help="Without it, only the posts run (for a sampling profiler such as py-spy watching the process).",
 )
+@click.option(
+    "--throttled",
+    is_flag=True,
+    help="The tenant's rate limit spent: every request is answered 429 (the cost of a throttled answer).",
+)
 @click.option("--pstats", "pstats_out", type=click.Path(dir_okay=False, path_type=Path), help="Raw statistics file.")
-def main(rows, count, limit, cprofile, pstats_out):
+def main(rows, count, limit, cprofile, throttled, pstats_out):
     """cProfile of COUNT rowset upserts of ROWS rows each through the app (Flask test client)."""
+    expected = 429 if throttled else 200
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
-        _app, client, headers = build_client(Path(tmp))
+        _app, client, headers = build_client(Path(tmp), throttled)
         url = f"/hub/v1/dataevents/key:{DE_KEY}/rowset"
         bodies = [[row(f"p{n}-{i}", i) for i in range(rows)] for n in range(count)]
         for body in bodies[:20]:  # warm-up: first-request imports and caches stay out of the figures
-            client.post(url, json=body, headers=headers)
+            client.post(url, json=body, headers=headers)  # throttled: the first spends the burst
         profiler = cProfile.Profile()
         started, cpu_started = time.perf_counter(), time.process_time()
         if cprofile:
             profiler.enable()
         for body in bodies:
             response = client.post(url, json=body, headers=headers)
-            if response.status_code != 200:
+            if response.status_code != expected:
                 raise click.ClickException(f"{response.status_code}: {response.get_data(as_text=True)}")
         profiler.disable()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
