@@ -11,10 +11,13 @@ user holds one.) What comes back: 2xx up to the limit, 429
 
 Environment: LOADTEST_SECONDS (ramp length, default 60), LOADTEST_MIN_RPS (5), LOADTEST_MAX_RPS (200),
 LOADTEST_OFFERED (hold this rate instead of ramping: the 5x-overload check uses 100),
-LOADTEST_RATE_LIMIT (20), LOADTEST_BURST (= the limit), LOADTEST_USER_RPS (4).
+LOADTEST_RATE_LIMIT (20), LOADTEST_BURST (= the limit), LOADTEST_USER_RPS (4), LOADTEST_TARGET (bare: the
+same load against ``loadtests.bare``, the client latency of the stack itself).
 """
 
 from __future__ import annotations
+
+import os
 
 from locust import LoadTestShape, events, task
 
@@ -33,7 +36,10 @@ USER_RPS = common.env_float("LOADTEST_USER_RPS", 4.0)
 
 @events.test_start.add_listener
 def create_tenant(environment, **_kwargs):
-    raw = common.ensure_tenant(environment.host, f"lt-throttle-{RUN_ID}", {"rate_limit": LIMIT, "burst": BURST})
+    if os.environ.get("LOADTEST_TARGET") == "bare":  # the bare echo (loadtests.bare): the same load, all 200s
+        raw = {"id": "bare", "packages": [{"client_id": "bare", "client_secret": "bare"}]}
+    else:
+        raw = common.ensure_tenant(environment.host, f"lt-throttle-{RUN_ID}", {"rate_limit": LIMIT, "burst": BURST})
     ThrottledClient.tenant = Tenant(raw, environment.host)
     RECORDER.note("rate_limit", {"limit": LIMIT, "burst": BURST, "tenants": [raw["id"]]})
     RECORDER.note("offered", {"constant_rps": OFFERED} if OFFERED else {"ramp_rps": [MIN_RPS, MAX_RPS]})

@@ -6,7 +6,8 @@
    Targets: accepted rate within +-5% of the limit; in no sliding window (1, 5, 10 s and the whole
    run) more accepted than limit x window + burst, checked on every recorded answer's time.
 3. 429s are cheap: p99 latency of the 429 answers under 2 ms at the client (and server-side from
-   the emulator's request journal, for comparison).
+   the emulator's request journal, for comparison), beside the same open-loop load against the bare
+   echo (the client latency the stack itself gives on this machine).
 4. Async ingest: 32,000 rows x 10 columns validated and stored by the engine (as the async worker
    does) against a plain ``sqlite3`` ``executemany`` of the same rows (``loadtests.bench_async``).
 
@@ -37,6 +38,26 @@ LIMIT, BURST, OFFERED = 20.0, 20.0, 100
 THROUGHPUT_TARGETS = {1: 0.6, 50: 0.5}
 THROTTLED_P99_MS = 2.0
 ASYNC_TARGET = 0.5
+
+
+def bare_open_loop(url: str, folder: Path, seconds: float) -> dict:
+    """The throttle run's load (open loop, OFFERED req/s) against the bare echo: the client latency of
+    the stack itself (locust, waitress, Flask on this machine), beside the emulator's 429s."""
+    run = run_locust(
+        HERE / "locustfile_throttle.py",
+        url,
+        folder,
+        seconds=seconds,
+        shape=True,
+        csv=False,
+        tag="throttle-bare",
+        env={"LOADTEST_OFFERED": OFFERED, "LOADTEST_TARGET": "bare", "LOADTEST_RUN_ID": "ratios-bare"},
+    )
+    samples = analysis.load_samples(run.samples_dir)
+    if not samples:
+        raise click.ClickException(f"the bare open-loop run recorded no requests; locust exit codes {run.returncodes}")
+    total = analysis.summarize(samples)
+    return {"requests": total["requests"], "p50_ms": total["p50_ms"], "p99_ms": total["p99_ms"]}
 
 
 def throttle_figures(url: str, folder: Path, seconds: float) -> dict:
@@ -153,6 +174,7 @@ def main(seconds, bench_seconds, users, threads, async_rows, json_out):
                 f"(burst {BURST:g}) for {seconds:g} s"
             )
             t = throttle_figures(emu.url, folder, seconds)
+            t["bare_open_loop"] = bare_open_loop(bare.url, folder, seconds)
             out["throttle"] = t
     rate_ratio = t["accepted_per_s"] / LIMIT
     click.echo(
@@ -177,6 +199,11 @@ def main(seconds, bench_seconds, users, threads, async_rows, json_out):
         f"emulator (journal, {t['server_samples']} answers) "
         f"p50 {analysis.fmt_ms(t['throttled_server_p50_ms'])}, "
         f"p99 {analysis.fmt_ms(t['throttled_server_p99_ms'])}"
+    )
+    b = t["bare_open_loop"]
+    click.echo(
+        f"   the bare echo under the same open-loop load ({OFFERED} req/s, {b['requests']} answers, all 200): "
+        f"p99 {analysis.fmt_ms(b['p99_ms'])} at the client (p50 {analysis.fmt_ms(b['p50_ms'])})"
     )
     if async_rows:
         med, _size = bench_async.measure(async_rows, 1)
