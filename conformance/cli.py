@@ -10,13 +10,15 @@ from pathlib import Path
 
 import click
 
+from emulator.launcher import serve_command, start_emulator
+
 from .adapters import AdapterError
 from .cases import CaseError, load_cases
 from .connectors import make_adapter
 from .coverage import coverage_table
 from .report import MARK, json_report, junit_xml, text_report
 from .runner import FAILED, PASSED, load_profile, run_case
-from .service import EmulatorClient, ManagedEmulator
+from .service import EmulatorClient
 
 
 def _emulator(url: str | None, *options: str):
@@ -28,9 +30,9 @@ class _Started:
         self.options = options
 
     def __enter__(self) -> str:
-        extra = "".join(f" {option}" for option in self.options)
-        click.echo(f"starting an emulator (sfmc-emulator serve --port 0 --db :memory: --no-demo{extra}) ...", err=True)
-        self.server = ManagedEmulator(*self.options).start()
+        shown = " ".join(serve_command(*self.options)[3:])
+        click.echo(f"starting an emulator (sfmc-emulator {shown}) ...", err=True)
+        self.server = start_emulator(*self.options)
         return self.server.url
 
     def __exit__(self, *exc) -> None:

@@ -111,7 +111,7 @@ def sfmc_emulator(request):
     if url:
         yield SfmcEmulator(url.rstrip("/"), EmulatorClient(url))
         return
-    from .service import ThreadedEmulator
+    from emulator.launcher import ThreadedEmulator
 
     server = ThreadedEmulator()
     try:

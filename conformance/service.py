@@ -1,19 +1,13 @@
 """The emulator as the harness sees it: a URL and its admin API, used over HTTP only.
 
 ``EmulatorClient`` wraps the ``/_emulator`` control plane (tenants, rows, journal, faults, contacts,
-journey entries, async jobs). ``start_emulator`` runs ``sfmc-emulator serve`` on a free port as a
-subprocess; ``ThreadedEmulator`` serves one inside this process (for the pytest plugin).
+journey entries, async jobs). Starting an emulator is ``emulator.launcher``'s (a child process or a
+thread of this one).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import subprocess
-import sys
-import threading
-import time
 
 import requests
 
@@ -103,108 +97,3 @@ def credentials(tenant: dict, url: str) -> dict:
         "SFMC_AUTH_BASE_URL": url,
         "SFMC_REST_BASE_URL": url,
     }
-
-
-class ManagedEmulator:
-    """``sfmc-emulator serve --port 0 --db :memory: --no-demo --quiet`` as a child process.
-
-    ``extra`` options come last, so they override these defaults (``--db FILE``); ``demo=True``
-    loads the bundled demo tenant as a plain ``serve`` does.
-    """
-
-    def __init__(self, *extra: str, demo: bool = False):
-        self.extra = extra
-        self.demo = demo
-        self.proc: subprocess.Popen | None = None
-        self.url = ""
-        self.banner: list[str] = []  # lines printed before the URL line (HTTPS listener, proxy)
-
-    def start(self, timeout: float = 30.0) -> ManagedEmulator:
-        cmd = [
-            sys.executable,
-            "-m",
-            "emulator",
-            "serve",
-            "--port",
-            "0",
-            "--db",
-            ":memory:",
-            "--quiet",
-            "--journal-size",
-            "5000",
-            *([] if self.demo else ["--no-demo"]),
-            *self.extra,
-        ]
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line and self.proc.poll() is not None:
-                raise RuntimeError(f"the emulator exited with status {self.proc.returncode}")
-            match = re.search(r"listening on (http://\S+?)/", line)
-            if not match:
-                self.banner.append(line.rstrip("\n"))
-            if match:
-                self.url = match.group(1)
-                # keep draining its output so a chatty emulator never blocks on a full pipe
-                threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-                return self
-        self.stop()
-        raise RuntimeError("the emulator did not start in time")
-
-    def kill(self) -> None:
-        """``kill -9``: no clean shutdown (what durability tests need)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-    def __enter__(self) -> ManagedEmulator:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-class ThreadedEmulator:
-    """An emulator served by waitress on a free port inside this process (the pytest plugin's and the tests')."""
-
-    def __init__(self, clock=None, *, database: str = ":memory:", journal_size: int = 5000, threads: int = 16):
-        from waitress.server import create_server
-
-        from emulator import Config
-        from emulator.app import create_app
-
-        self.clock = clock
-        self.app = create_app(Config(database=database, journal_size=journal_size), clock=clock)
-        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=threads)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.thread = threading.Thread(target=self._serve, name="sfmc-emulator", daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        with contextlib.suppress(OSError):  # the listening socket was closed by stop(): the run is over
-            self.server.run()
-
-    @property
-    def emulator(self):
-        return self.app.extensions["sfmc"]
-
-    def stop(self) -> None:
-        self.server.close()
-
-    close = stop

@@ -7,14 +7,13 @@ in the system's headless Chromium. Run: ``.venv/bin/python docs/make_screenshot.
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 from playwright.sync_api import sync_playwright
+
+from emulator.launcher import start_emulator
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
@@ -28,33 +27,6 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 OUT = Path(__file__).with_name("inspector.png")
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emulator",
-            "serve",
-            "--port",
-            "0",
-            "--quiet",
-            "--db",
-            ":memory:",
-            "--rate-limit",
-            "5",
-            "--burst",
-            "5",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    for line in proc.stdout:
-        match = re.search(r"listening on (http://\S+?)/", line)
-        if match:
-            return proc, match.group(1)
-    raise RuntimeError("the emulator did not start")
 
 
 def traffic(url: str) -> None:
@@ -102,8 +74,8 @@ def traffic(url: str) -> None:
 
 
 def main() -> None:
-    proc, url = start_server()
-    try:
+    with start_emulator("--rate-limit", "5", "--burst", "5", demo=True, journal_size=None) as server:
+        url = server.url
         traffic(url)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
@@ -114,9 +86,6 @@ def main() -> None:
             page.wait_for_selector("[data-testid='request-body']")
             page.screenshot(path=str(OUT), full_page=True)
             browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
     print(f"wrote {OUT}")
 
 

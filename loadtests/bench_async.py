@@ -22,7 +22,6 @@ import pstats
 import sqlite3
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -108,15 +107,12 @@ def bench_engine(rows: list[dict], workdir: Path, profile: bool) -> tuple[float,
 
 def bench_http(rows: list[dict], workdir: Path) -> tuple[float, float, int]:
     """(seconds to the 202, seconds to Complete, body bytes) over a real socket."""
-    from waitress.server import create_server
-
     from emulator.app import create_app
+    from emulator.launcher import ThreadedEmulator
 
     emulator = _emulator(str(workdir / f"http-{time.monotonic_ns()}.sqlite3"))
-    app = create_app(emulator=emulator)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    url = f"http://127.0.0.1:{server.effective_port}"
+    server = ThreadedEmulator(app=create_app(emulator=emulator), threads=4)
+    url = server.url
     try:
         package = emulator.tenant("bench").packages[0]
         with requests.Session() as session:
@@ -149,7 +145,7 @@ def bench_http(rows: list[dict], workdir: Path) -> tuple[float, float, int]:
             done = time.perf_counter() - started
             assert status["requestStatus"] == "Complete" and not status["hasErrors"], status
     finally:
-        server.close()
+        server.stop()
         emulator.async_rows.stop()
         emulator.store.close()
     return accepted, done, len(body)

@@ -28,7 +28,7 @@ from pathlib import Path
 import click
 import requests
 
-from conformance.service import ManagedEmulator
+from emulator.launcher import start_emulator
 
 SUB = "mc563885gzs27c5t9-63k636ttgm"  # the demo tenant's subdomain
 CREDENTIALS = {"grant_type": "client_credentials", "client_id": "demo-client-id", "client_secret": "demo-client-secret"}
@@ -92,9 +92,9 @@ def _combined(name: str, runs: list[dict]) -> dict:
 def main(seconds: float, users: int, rounds: int, json_out: str | None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         ca_dir = Path(folder) / "ca"
-        server = ManagedEmulator(
+        server = start_emulator(
             "--proxy-port", "0", "--tls-port", "0", "--ca-dir", str(ca_dir), "--rate-limit", "0", demo=True
-        ).start()
+        )
         try:
             banner = "\n".join(server.banner)
             proxy = "http://" + re.search(r"proxy on http://(\S+?)/", banner).group(1)

@@ -1,23 +1,21 @@
 """What every benchmark and scenario shares: server processes on free ports, tenants, tokens, rows.
 
-Servers bind to 127.0.0.1 only. Every process started here is stopped by its context manager,
-so a failed run never leaves a server behind.
+Servers are started by ``emulator.launcher`` and bind to 127.0.0.1 only. Every process started
+here is stopped by its context manager, so a failed run never leaves a server behind.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from emulator import launcher
+from emulator.launcher import ServerProcess, start_process
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,84 +61,22 @@ def child_env(**extra: object) -> dict[str, str]:
     return env
 
 
-@dataclass
-class Server:
-    proc: subprocess.Popen
-    url: str
-    name: str
-    log_path: str
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        Path(self.log_path).unlink(missing_ok=True)
+def start_emulator(workdir: Path, *args: str, threads: int = 8) -> ServerProcess:
+    """The launcher's ``sfmc-emulator serve`` with the load tests' defaults: a database file in ``workdir``,
+    ``threads`` worker threads and serve's own journal size (``args`` may override them)."""
+    database = str(workdir / "emulator.sqlite3")
+    return launcher.start_emulator(
+        *args, database=database, threads=threads, journal_size=None, env=child_env(), cwd=REPO
+    )
 
 
-def _start(cmd: list[str], name: str, health: str, timeout: float = 30.0, env: dict | None = None) -> Server:
-    """Start a server that prints ``listening on http://host:port/`` and wait until it answers.
-
-    Its output goes to a temporary log file (never a pipe nobody reads, which would block it).
-    """
-    log = tempfile.NamedTemporaryFile("w+", prefix="loadtest-server-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env or child_env(), cwd=REPO)
-    deadline = time.monotonic() + timeout
-    url = ""
-    while time.monotonic() < deadline and not url:
-        match = re.search(r"listening on (http://\S+?)/", Path(log.name).read_text())
-        url = match.group(1) if match else ""
-        if not url and proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}: {Path(log.name).read_text()[-2000:]}")
-        if not url:
-            time.sleep(0.05)
-    if not url:
-        proc.kill()
-        raise RuntimeError(f"{name} did not start within {timeout:g} s")
-    server = Server(proc, url, name, log.name)
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url + health, timeout=2)
-            return server
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"{name} at {url} does not answer")
-
-
-def start_emulator(workdir: Path, *args: str, threads: int = 8) -> Server:
-    """``sfmc-emulator serve`` on a free port with its own database file in ``workdir``."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "emulator",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--quiet",
-        "--threads",
-        str(threads),
-        "--db",
-        str(workdir / "emulator.sqlite3"),
-        *args,
-    ]
-    if "--scenario" not in args:
-        cmd.append("--no-demo")
-    return _start(cmd, "sfmc-emulator", "/_emulator/health")
-
-
-def start_bare(threads: int = 8) -> Server:
+def start_bare(threads: int = 8) -> ServerProcess:
     """The bare Flask echo endpoint (``loadtests.bare``), served by waitress like the emulator."""
     cmd = [sys.executable, "-m", "loadtests.bare", "--port", "0", "--threads", str(threads)]
-    return _start(cmd, "bare flask", "/health")
+    return start_process(cmd, name="bare-flask", health="/health", env=child_env(), cwd=REPO)
 
 
-def start_connector(settings_path: Path, write_key: str, interval: float = 0.2) -> Server:
+def start_connector(settings_path: Path, write_key: str, interval: float = 0.2) -> ServerProcess:
     """``sfmc-connector serve`` (Segment's tracking API) on a free port of 127.0.0.1.
 
     ``SFMC_*`` variables of the calling shell are left out: they would override the settings file
@@ -163,11 +99,11 @@ def start_connector(settings_path: Path, write_key: str, interval: float = 0.2) 
         str(interval),
     ]
     env = {k: v for k, v in child_env().items() if not k.startswith("SFMC_")}
-    return _start(cmd, "sfmc-connector", "/health", env=env)
+    return start_process(cmd, name="sfmc-connector", health="/health", env=env, cwd=REPO)
 
 
 @contextmanager
-def running(*servers: Server) -> Iterator[tuple[Server, ...]]:
+def running(*servers: ServerProcess) -> Iterator[tuple[ServerProcess, ...]]:
     try:
         yield servers
     finally:

@@ -25,8 +25,10 @@ import click
 import requests
 import yaml
 
+from emulator.launcher import ServerProcess
+
 from . import analysis, plots
-from .common import REPO, Server, credentials, ensure_tenant, running, start_connector, start_emulator
+from .common import REPO, credentials, ensure_tenant, running, start_connector, start_emulator
 from .harness import run_locust
 
 HERE = Path(__file__).resolve().parent
@@ -236,7 +238,7 @@ class ConnectorSide:
 
     emulator_url: str
     tenant: dict
-    server: Server
+    server: ServerProcess
     write_key: str
     limit: float = CONNECTOR_LIMIT
     burst: float = CONNECTOR_BURST
@@ -305,9 +307,8 @@ class ConnectorSide:
         listing = requests.get(f"{base}/journal", params={"tenant": tenant_id, "limit": 100000}, timeout=120).json()
         self.journal = sorted(listing["items"], key=lambda e: e["at"])
         self.journal_evicted = int(self.stats.get("journal_evicted") or 0)
-        log = Path(self.server.log_path)
-        if log.exists():  # Server.stop deletes it; keep the connector's output beside the report
-            (out / "connector.log").write_text(log.read_text())
+        # stopping the connector deletes its log: keep its output beside the report
+        (out / "connector.log").write_text(self.server.output())
 
     def calls(self) -> list[analysis.Sample]:
         """The connector's throttled SFMC calls (token calls left out) as samples at their emulator time."""

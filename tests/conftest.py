@@ -13,13 +13,12 @@ import pytest
 import requests
 from hypothesis import HealthCheck, settings
 
-from conformance import service
 from conformance.pgcluster import PostgresCluster
-from conformance.service import ManagedEmulator
-from emulator import Config
+from emulator import Config, launcher
 from emulator.app import create_app
 from emulator.clock import Clock
 from emulator.domain.tenants import TenantSettings
+from emulator.launcher import ServerProcess, start_emulator
 
 IDENTIFY_FIELDS = [
     {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
@@ -169,11 +168,11 @@ def tenant_factory(client):
 
 @pytest.fixture
 def live_server_factory():
-    servers: list[ManagedEmulator] = []
+    servers: list[ServerProcess] = []
 
-    def start(*args: str) -> ManagedEmulator:
+    def start(*args: str) -> ServerProcess:
         """A ``sfmc-emulator serve`` process with the demo tenant; ``args`` as on its command line."""
-        server = ManagedEmulator(*args, demo=True).start()
+        server = start_emulator(*args, demo=True)
         servers.append(server)
         return server
 
@@ -185,8 +184,8 @@ def live_server_factory():
 # -- an emulator on a real socket inside the test process: real HTTP, and the test can move its clock --
 
 
-class ThreadedEmulator(service.ThreadedEmulator):
-    """conformance's in-process emulator, with the admin shortcuts these tests use."""
+class ThreadedEmulator(launcher.ThreadedEmulator):
+    """The launcher's in-process emulator, with the admin shortcuts these tests use."""
 
     def __init__(self, clock: Clock, database: str = ":memory:"):
         super().__init__(clock, database=database, journal_size=Config().journal_size, threads=8)

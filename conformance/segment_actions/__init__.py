@@ -33,9 +33,10 @@ import tempfile
 from pathlib import Path
 
 from connector.transform import title_case
+from emulator.launcher import start_emulator
 
 from ..adapters import AdapterError, CommandAdapter
-from ..service import EmulatorClient, ManagedEmulator
+from ..service import EmulatorClient
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "run.js"
@@ -302,7 +303,7 @@ def proxied_emulator(url: str | None = None):
         return
     with tempfile.TemporaryDirectory(prefix="sfmc-segment-ca-") as ca_dir:
         args, variables = proxy_serve_args(ca_dir)
-        server = ManagedEmulator(*args).start()
+        server = start_emulator(*args)
         try:
             yield EmulatorClient(server.url), variables
         finally:

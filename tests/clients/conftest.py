@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from conformance.service import ManagedEmulator
+from emulator.launcher import ServerProcess, start_emulator
 
 IDENTIFY = {
     "key": "identify",
@@ -37,7 +37,7 @@ EVENTS = {
 
 @dataclass
 class ClientTenant:
-    server: ManagedEmulator
+    server: ServerProcess
     id: str
     subdomain: str
     client_id: str
@@ -58,7 +58,7 @@ class ClientTenant:
 @pytest.fixture(scope="session")
 def proxied_emulator(tmp_path_factory):
     ca_dir = tmp_path_factory.mktemp("client-ca")
-    server = ManagedEmulator("--proxy-port", "0", "--ca-dir", str(ca_dir)).start()
+    server = start_emulator("--proxy-port", "0", "--ca-dir", str(ca_dir))
     port = re.search(r"proxy on http://[^:]+:(\d+)/", "\n".join(server.banner)).group(1)
     exports = subprocess.run(
         [sys.executable, "-m", "emulator", "env", "--ca-dir", str(ca_dir), "--proxy-port", port],

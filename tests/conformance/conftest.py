@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.service import EmulatorClient, ThreadedEmulator
+from conformance.service import EmulatorClient
+from emulator.launcher import ThreadedEmulator
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 import requests
 import yaml
 
+from emulator.launcher import start_process
 from tests.connector.delivery_helpers import identify, order, sfmc_tenant
 
 
@@ -110,31 +110,9 @@ def test_killed_connector_resumes_and_loses_nothing(emulator_server, tmp_path):
 def ingest_server(emulator_server, tmp_path):
     tenant = sfmc_tenant(emulator_server)
     settings = write_settings(tmp_path / "settings.yaml", emulator_server, tenant)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "connector",
-            "serve",
-            "--settings",
-            settings,
-            "--port",
-            "0",
-            "--write-key",
-            "wk-test",
-            "--interval",
-            "0.2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    line = proc.stdout.readline()
-    url = re.search(r"(http://\S+?)/ ", line).group(1)
-    yield url, tenant
-    proc.terminate()
-    proc.wait(10)
+    cmd = [sys.executable, "-m", "connector", "serve", "--settings", settings, "--port", "0", "--write-key", "wk-test"]
+    with start_process([*cmd, "--interval", "0.2"], name="sfmc-connector", health="/health") as server:
+        yield server.url, tenant
 
 
 def wait_for(predicate, timeout=20.0):

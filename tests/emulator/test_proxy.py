@@ -12,7 +12,7 @@ import pytest
 import requests
 from cryptography import x509
 
-from conformance.service import ManagedEmulator
+from emulator.launcher import start_emulator
 from emulator.tls import Backends, FrontDoor, ensure_ca
 
 DEMO_SUB = "mc563885gzs27c5t9-63k636ttgm"
@@ -23,7 +23,7 @@ ROW = [{"keys": {"Contact Key": "proxy-1"}, "values": {"Email": "p@example.com"}
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     ca_dir = tmp_path_factory.mktemp("ca")
-    server = ManagedEmulator("--proxy-port", "0", "--tls-port", "0", "--ca-dir", str(ca_dir), demo=True).start()
+    server = start_emulator("--proxy-port", "0", "--tls-port", "0", "--ca-dir", str(ca_dir), demo=True)
     text = "\n".join(server.banner)
     server.proxy = "http://" + re.search(r"proxy on http://(\S+?)/", text).group(1)
     server.https = "https://" + re.search(r"HTTPS on https://(\S+?)/", text).group(1)

@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conformance.service import ManagedEmulator
+from emulator.launcher import ServerProcess, start_emulator
 
 DEMO = {"grant_type": "client_credentials", "client_id": "demo-client-id", "client_secret": "demo-client-secret"}
 IDENTIFY = "segment-identify"
@@ -25,8 +25,8 @@ IDENTIFY = "segment-identify"
 def shared_server(pg_cluster):
     servers = []
 
-    def start(*args: str) -> ManagedEmulator:
-        server = ManagedEmulator("--db", pg_cluster.create_schema(), "--workers", "2", *args, demo=True).start()
+    def start(*args: str) -> ServerProcess:
+        server = start_emulator("--workers", "2", *args, database=pg_cluster.create_schema(), demo=True)
         servers.append(server)
         return server
 
@@ -35,7 +35,7 @@ def shared_server(pg_cluster):
         server.stop()
 
 
-def workers_of(server: ManagedEmulator, count: int = 2, timeout: float = 20.0) -> list[int]:
+def workers_of(server: ServerProcess, count: int = 2, timeout: float = 20.0) -> list[int]:
     """The worker processes' ids, once ``count`` of them run (the parent forks them after binding)."""
     pid = server.proc.pid
     deadline = time.monotonic() + timeout
