@@ -14,9 +14,28 @@ from .core import Config
 from .scenario import ScenarioError, demo_scenario_path
 
 DEFAULT_DB = "sfmc-emulator.sqlite3"
+PORT = click.IntRange(0, 65535)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def database_option(help: str):
+    """``--database/--db``, as every command names it; ``help`` says what the command does with it."""
+    return click.option("--database", "--db", default=DEFAULT_DB, help=help)
+
+
+ca_dir_option = click.option(
+    "--ca-dir",
+    type=click.Path(file_okay=False),
+    help="The local CA's directory (default: $SFMC_EMULATOR_CA_DIR, else next to the database).",
+)
+
+
+def scenario_option(help: str):
+    """``--scenario FILE``: a scenario file that must exist."""
+    return click.option("--scenario", type=click.Path(exists=True, dir_okay=False), help=help)
+
+
+# show_default for every command's options: those with a default print it in --help
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(package_name="sfmc-emulator")
 def main():
     """A local Salesforce Marketing Cloud: OAuth, Data Extensions, Journey Builder events and contacts,
@@ -25,27 +44,13 @@ def main():
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option(
-    "--port",
-    default=8085,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on (0 picks a free one).",
+@click.option("--host", default="127.0.0.1", help="Interface to listen on.")
+@click.option("--port", default=8085, type=PORT, help="Port to listen on (0 picks a free one).")
+@database_option(
+    "SQLite file holding all state, :memory: for a throw-away emulator, or a postgresql://user@host/dbname "
+    "URL for a shared one."
 )
-@click.option(
-    "--database",
-    "--db",
-    default=DEFAULT_DB,
-    show_default=True,
-    help="SQLite file holding all state, :memory: for a throw-away emulator, or a postgresql://user@host/dbname "
-    "URL for a shared one.",
-)
-@click.option(
-    "--scenario",
-    type=click.Path(exists=True, dir_okay=False),
-    help="YAML/JSON scenario declaring tenants. Default: the bundled demo account.",
-)
+@scenario_option("YAML/JSON scenario declaring tenants. Default: the bundled demo account.")
 @click.option("--no-demo", is_flag=True, help="Start with no tenants unless --scenario gives some.")
 @click.option(
     "--rate-limit",
@@ -57,15 +62,13 @@ def main():
 @click.option(
     "--connection-limit",
     default=1000,
-    show_default=True,
     type=click.IntRange(1, 100000),
     help="Open client connections at once (keep-alive load generators hold one each).",
 )
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Server worker threads.")
+@click.option("--threads", default=8, type=click.IntRange(1, 256), help="Server worker threads.")
 @click.option(
     "--workers",
     default=1,
-    show_default=True,
     type=click.IntRange(1, 64),
     help="Emulator processes sharing the port and the state (more than 1 needs a postgresql:// database).",
 )
@@ -78,31 +81,27 @@ def main():
 @click.option(
     "--journal-size",
     default=1000,
-    show_default=True,
     type=click.IntRange(1, 1_000_000),
     help="Request-journal entries kept per tenant; older ones are evicted and counted.",
 )
 @click.option(
     "--journal-mb",
     default=256,
-    show_default=True,
     type=click.IntRange(1, 1_000_000),
     help="Megabytes the request journal may hold across all tenants; the oldest entries go first past it.",
 )
 @click.option("--tls", "tls_default", is_flag=True, help="Serve HTTPS too: port 443 as root, else 8443.")
 @click.option(
     "--tls-port",
-    type=click.IntRange(0, 65535),
+    type=PORT,
     help="Serve HTTPS on this port with the local CA's certificate (for names mapped in /etc/hosts or DNS).",
 )
 @click.option(
     "--proxy-port",
-    type=click.IntRange(0, 65535),
+    type=PORT,
     help="Run a forward proxy here: CONNECT to SFMC's host names is served by the emulator (see `env`).",
 )
-@click.option(
-    "--ca-dir", type=click.Path(file_okay=False), help="The local CA's directory. Default: next to the database."
-)
+@ca_dir_option
 @click.option(
     "--public-url",
     help="Base URL for instance URLs when clients reach the emulator by address (a TLS terminator in front).",
@@ -312,7 +311,7 @@ Inspect state under {url}/_emulator/tenants . Stop with Ctrl-C.""")
 
 
 @main.command()
-@click.option("--database", "--db", default=DEFAULT_DB, show_default=True, help="SQLite file to reset.")
+@database_option("SQLite file to reset.")
 @click.option("--tenant", "tenant_id", help="Reset only this tenant (default: all).")
 @click.option("--delete-tenants", is_flag=True, help="Also delete the tenants themselves, not just their data.")
 def reset(database, tenant_id, delete_tenants):
@@ -340,18 +339,9 @@ def _ca_dir(ca_dir: str | None, database: str):
     return ca_dir or os.environ.get("SFMC_EMULATOR_CA_DIR") or default_ca_dir(database)
 
 
-ca_dir_option = click.option(
-    "--ca-dir",
-    type=click.Path(file_okay=False),
-    help="The local CA's directory (default: $SFMC_EMULATOR_CA_DIR, else next to the database).",
-)
-
-
 @main.command()
 @ca_dir_option
-@click.option(
-    "--database", "--db", default=DEFAULT_DB, show_default=True, help="Database whose directory holds the CA."
-)
+@database_option("Database whose directory holds the CA.")
 @click.option("--pem", is_flag=True, help="Print the CA certificate itself instead of its path.")
 def ca(ca_dir, database, pem):
     """Print the local CA's certificate path (made on first use): trust it in clients."""
@@ -362,9 +352,9 @@ def ca(ca_dir, database, pem):
 
 
 @main.command()
-@click.option("--database", "--db", default=DEFAULT_DB, show_default=True, help="Database holding the tenants.")
-@click.option("--scenario", type=click.Path(exists=True, dir_okay=False), help="Take the tenants from a scenario.")
-@click.option("--address", default="127.0.0.1", show_default=True, help="Address the names should resolve to.")
+@database_option("Database holding the tenants.")
+@scenario_option("Take the tenants from a scenario.")
+@click.option("--address", default="127.0.0.1", help="Address the names should resolve to.")
 def hosts(database, scenario, address):
     """Print /etc/hosts lines mapping each loaded tenant's SFMC host names (and the legacy hosts) here."""
     from .core import Emulator
@@ -388,13 +378,11 @@ def hosts(database, scenario, address):
 
 @main.command()
 @ca_dir_option
-@click.option(
-    "--database", "--db", default=DEFAULT_DB, show_default=True, help="Database whose directory holds the CA."
-)
-@click.option("--proxy-port", default=8086, show_default=True, type=click.IntRange(1, 65535), help="The proxy's port.")
-@click.option("--proxy-host", default="127.0.0.1", show_default=True, help="The proxy's address.")
+@database_option("Database whose directory holds the CA.")
+@click.option("--proxy-port", default=8086, type=click.IntRange(1, 65535), help="The proxy's port.")
+@click.option("--proxy-host", default="127.0.0.1", help="The proxy's address.")
 @click.option("--no-proxy", is_flag=True, help="Only the CA variables (for names mapped in /etc/hosts).")
-@click.option("--shell", type=click.Choice(["sh", "fish", "powershell"]), default="sh", show_default=True)
+@click.option("--shell", type=click.Choice(["sh", "fish", "powershell"]), default="sh")
 def env(ca_dir, database, proxy_port, proxy_host, no_proxy, shell):
     """Print shell exports pointing Python, Node and curl clients at the emulator (eval "$(sfmc-emulator env)")."""
     from .tls import ensure_ca, env_lines
