@@ -294,14 +294,8 @@ class Soap:
                 de = self._find_de(tenant_id, ref)
             if de is None:
                 flush()
-                results[index] = _row_failure(
-                    operation,
-                    index,
-                    ref,
-                    [],
-                    f"Error: Unable to find the data extension with CustomerKey '{ref}'.",
-                    ERROR_NO_DATA_EXTENSION,
-                )
+                message = f"Error: Unable to find the data extension with CustomerKey '{ref}'."
+                results[index] = _row_result(operation, index, ref, [], message, ERROR_NO_DATA_EXTENSION)
                 continue
             if batch_de is not None and batch_de.id != de.id:
                 flush()
@@ -342,26 +336,12 @@ class Soap:
         out = []
         for position, outcome in zip(writable, plan.outcomes, strict=True):
             index = batch[position][0]
-            if outcome.ok:
-                out.append((index, _row_result(operation, index, de.key, echoes[position])))
-            else:
-                duplicate = any("PRIMARY KEY" in p for p in outcome.problems)
-                out.append(
-                    (
-                        index,
-                        _row_failure(
-                            operation,
-                            index,
-                            de.key,
-                            echoes[position],
-                            "Error: " + "; ".join(outcome.problems),
-                            ERROR_DUPLICATE_KEY if duplicate else ERROR_ROW,
-                        ),
-                    )
-                )
+            failure = None if outcome.ok else "Error: " + "; ".join(outcome.problems)
+            code = ERROR_DUPLICATE_KEY if any("PRIMARY KEY" in p for p in outcome.problems) else ERROR_ROW
+            out.append((index, _row_result(operation, index, de.key, echoes[position], failure, code)))
         for position, message in missing.items():
             index = batch[position][0]
-            out.append((index, _row_failure(operation, index, de.key, echoes[position], message, ERROR_ROW)))
+            out.append((index, _row_result(operation, index, de.key, echoes[position], message)))
         return out
 
     def _delete_rows(self, tenant_id: str, de: DataExtension, batch, inputs, echoes):
@@ -376,17 +356,14 @@ class Soap:
             else:
                 problem = None
             if problem:
-                out.append((index, _row_failure("Delete", index, de.key, echoes[position], problem, ERROR_ROW)))
+                out.append((index, _row_result("Delete", index, de.key, echoes[position], problem)))
                 continue
             keys.append((index, position, outcome.row_key))
         existing = self.rows.existing(tenant_id, de, [k for _, _, k in keys])
         self.rows.delete(tenant_id, de, [k for _, _, k in keys if k in existing])
         for index, position, key in keys:
-            if key in existing:
-                out.append((index, _row_result("Delete", index, de.key, echoes[position])))
-            else:
-                message = "Error: Unable to delete the row: no row with these primary key values exists."
-                out.append((index, _row_failure("Delete", index, de.key, echoes[position], message, ERROR_ROW)))
+            failure = None if key in existing else NO_ROW_TO_DELETE
+            out.append((index, _row_result("Delete", index, de.key, echoes[position], failure)))
         return out
 
     def _write_de(self, tenant_id: str, operation: str, index: int, element) -> ObjectResult:
@@ -432,16 +409,18 @@ def _request_id() -> str:
     return str(uuid.uuid4())
 
 
-def _row_result(operation: str, index: int, key: str, pairs) -> ObjectResult:
+NO_ROW_TO_DELETE = "Error: Unable to delete the row: no row with these primary key values exists."
+
+
+def _row_result(
+    operation: str, index: int, key: str, pairs, failure: str | None = None, code: int = ERROR_ROW
+) -> ObjectResult:
+    """One row's result: SFMC's message for ``operation``, or ``failure`` with its error ``code``."""
     obj = {"ObjectID": None, "CustomerKey": key, ("Keys" if operation == "Delete" else "Properties"): pairs}
+    message, error_code = (MESSAGES[operation], None) if failure is None else (failure, code)
     return ObjectResult(
-        True, MESSAGES[operation], index, "DataExtensionObject", obj, None, 0, None, RESULT_TYPES[operation]
+        failure is None, message, index, "DataExtensionObject", obj, error_code, 0, None, RESULT_TYPES[operation]
     )
-
-
-def _row_failure(operation: str, index: int, key: str, pairs, message: str, code: int) -> ObjectResult:
-    obj = {"ObjectID": None, "CustomerKey": key, ("Keys" if operation == "Delete" else "Properties"): pairs}
-    return ObjectResult(False, message, index, "DataExtensionObject", obj, code, 0, None, RESULT_TYPES[operation])
 
 
 def _folder(mid, folder_id, parent, name, key, content_type, editable=True) -> dict:
@@ -460,17 +439,27 @@ def _folder(mid, folder_id, parent, name, key, content_type, editable=True) -> d
     }
 
 
-def _lookup(obj: dict, path: str) -> object:
-    """A property by its SOAP name, dotted for nested ones (``DataExtension.CustomerKey``), case-insensitive."""
+_ABSENT = object()
+
+
+def _find(obj: dict, path: str) -> object:
+    """A property by its SOAP name, dotted for nested ones (``DataExtension.CustomerKey``), case-insensitive;
+    ``_ABSENT`` when the object has no such property."""
     current: object = obj
     for part in path.split("."):
         if not isinstance(current, dict):
-            return None
+            return _ABSENT
         match = next((k for k in current if k.lower() == part.lower()), None)
         if match is None:
-            return None
+            return _ABSENT
         current = current[match]
     return current
+
+
+def _lookup(obj: dict, path: str) -> object:
+    """A property's value as a filter compares it: None when absent."""
+    value = _find(obj, path)
+    return None if value is _ABSENT else value
 
 
 def _project(obj: dict, properties: list[str]) -> dict:
@@ -480,8 +469,8 @@ def _project(obj: dict, properties: list[str]) -> dict:
         return obj
     out: dict = {}
     for path in properties:
-        value = _lookup(obj, path)
-        if value is None and not _has(obj, path):
+        value = _find(obj, path)
+        if value is _ABSENT:
             continue
         parts = path.split(".")
         target = out
@@ -493,18 +482,6 @@ def _project(obj: dict, properties: list[str]) -> dict:
         name = next(k for k in source if k.lower() == parts[-1].lower())
         target[name] = value
     return out
-
-
-def _has(obj: dict, path: str) -> bool:
-    current: object = obj
-    for part in path.split("."):
-        if not isinstance(current, dict):
-            return False
-        match = next((k for k in current if k.lower() == part.lower()), None)
-        if match is None:
-            return False
-        current = current[match]
-    return True
 
 
 def _where(node, de: DataExtension):
