@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -39,7 +39,22 @@ HARNESS_JOURNAL_SIZE = 5000
 _URL_LINE = re.compile(r"listening on (http://\S+?)/")
 
 
-class ServerProcess:
+class _Stoppable:
+    """``with server:`` stops it at the end of the block."""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class ServerProcess(_Stoppable):
     """A server running as a child process: its URL, what it printed before the URL line, its log."""
 
     def __init__(self, proc: subprocess.Popen[str], name: str, log_path: str):
@@ -70,14 +85,6 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
-
-    def __enter__(self) -> ServerProcess:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def start_process(
@@ -180,7 +187,7 @@ def start_emulator(
     return start_process(cmd, name="sfmc-emulator", health="/_emulator/health", env=env, cwd=cwd, timeout=timeout)
 
 
-class ThreadedEmulator:
+class ThreadedEmulator(_Stoppable):
     """An emulator served by waitress on a free port of 127.0.0.1 inside this process.
 
     Built from ``clock``, ``database`` and ``journal_size``, or around a ready ``app`` (``create_app(...)``).
@@ -220,11 +227,3 @@ class ThreadedEmulator:
         self.server.close()
 
     close = stop
-
-    def __enter__(self) -> ThreadedEmulator:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
