@@ -27,8 +27,10 @@ from pathlib import Path
 
 import click
 
+from emulator.launcher import start_process
+
 from .bench_sync import TOOL, line, measure
-from .common import _start, child_env, running
+from .common import REPO, child_env, running
 
 SERVERS = ("waitress", "gunicorn", "granian")
 
@@ -120,12 +122,8 @@ def main(ctx, names, seconds, users, threads, json_out):
             env = child_env(LOADTEST_SERVERS_DB=str(folder / f"{name}.sqlite3"))
             cmd = [sys.executable, "-m", "loadtests.servers", "serve", "--server", name, "--threads", str(threads)]
             started = [
-                _start(
-                    [*cmd, "--app", app],
-                    f"{app} on {name}",
-                    health,
-                    env=env,
-                    timeout=60,
+                start_process(
+                    [*cmd, "--app", app], name=f"{app} on {name}", health=health, env=env, cwd=REPO, timeout=60
                 )
                 for app, health in (("emulator", "/_emulator/health"), ("bare", "/health"))
             ]
