@@ -7,6 +7,13 @@ bodies against the same schemas, so the docs and the behaviour cannot drift.
 ``tests/emulator/test_openapi.py`` checks that every Flask route is documented and every
 documented operation exists.
 
+Each SFMC operation documents its success body (a schema per answer, cited from the SFMC reference,
+``sfmc-api-notes.md`` or the recordings in ``docs/fidelity.md``; no schema and no content where the
+answer has no body), the chain's 401/403/429 in SFMC's envelope and its other 4xx in the route's
+own; non-JSON answers (the inspector, metrics, SOAP, OPTIONS) carry their real media types. Fields
+a route refuses the absence of are ``required`` in the served document (``REFUSED_WHEN_ABSENT``).
+``tests/emulator/test_schemathesis.py`` checks live answers against all of it.
+
 An operation's ``x-error-envelope`` says how a body that fails its schema is answered: ``sfmc``
 (400, errorcode 10003, one ``additionalErrors`` entry per problem), ``oauth`` (400
 ``invalid_request``) or ``async`` (400 ``resultMessages``).
@@ -84,6 +91,8 @@ SCHEMAS: dict[str, dict] = {
     },
     "TokenResponse": {
         "type": "object",
+        "description": "sfmc-api-notes.md (OAuth2 v2); the instance URLs point back at the emulator.",
+        "required": ["access_token", "token_type", "expires_in", "scope", "soap_instance_url", "rest_instance_url"],
         "properties": {
             "access_token": {"type": "string"},
             "token_type": {"const": "Bearer"},
@@ -102,6 +111,18 @@ SCHEMAS: dict[str, dict] = {
             "refreshToken": {"type": "string"},
         },
     },
+    "LegacyTokenResponse": {
+        "type": "object",
+        "description": "sfmc-api-notes.md (Legacy v1): refreshToken with accessType offline, "
+        "legacyToken with ?legacy=1.",
+        "required": ["accessToken", "expiresIn"],
+        "properties": {
+            "accessToken": {"type": "string"},
+            "expiresIn": {"type": "integer"},
+            "refreshToken": {"type": "string"},
+            "legacyToken": {"type": "string"},
+        },
+    },
     "Rowset": {
         "type": "array",
         "description": "Rows to upsert on the primary key; not atomic (rows before the first bad "
@@ -115,7 +136,261 @@ SCHEMAS: dict[str, dict] = {
             },
         },
     },
+    "HubAsyncRowset": {
+        "type": "array",
+        "description": "The sync rowset's shape; accepted with 202 and written later, each row standing "
+        "or failing alone.",
+        "items": {"type": "object", "properties": {"keys": {}, "values": {}}},
+    },
     "RowValues": {"type": "object", "properties": {"values": {"type": ["object", "null"]}}},
+    "HubAsyncRowValues": {"type": "object", "properties": {"values": {"type": ["object", "null"]}}},
+    "RowsetEcho": {
+        "type": "array",
+        "description": "The rowset as sent (sfmc-api-notes.md: 200 echoes the array).",
+        "items": {"type": "object"},
+    },
+    "RowEcho": {
+        "type": "object",
+        "description": "One {keys, values} (sfmc-api-notes.md), keys from the path.",
+        "required": ["keys", "values"],
+        "properties": {"keys": OBJ, "values": OBJ},
+    },
+    "RowsetPage": {
+        "type": "object",
+        "description": "sfmc-api-notes.md (Reading rows); items absent when the page is empty. Recorded answers "
+        "(sfmc-devtools test/resources) read every value back as a string, dates as M/d/yyyy h:mm:ss AM.",
+        "required": ["links", "requestToken", "customObjectKey", "pageSize", "page", "count", "top"],
+        "properties": {
+            "links": {
+                "type": "object",
+                "properties": {"self": {"type": "string"}, "next": {"type": "string"}, "prev": {"type": "string"}},
+            },
+            "requestToken": {"type": "string"},
+            "tokenExpireDateUtc": {"type": "string"},
+            "customObjectId": {"type": "string"},
+            "customObjectKey": {"type": "string"},
+            "pageSize": {"type": "integer"},
+            "page": {"type": "integer"},
+            "count": {"type": "integer"},
+            "top": {"type": "integer"},
+            "items": {
+                "type": "array",
+                "items": {"type": "object", "required": ["keys", "values"], "properties": {"keys": OBJ, "values": OBJ}},
+            },
+        },
+    },
+    "DataExtension": {
+        "type": "object",
+        "description": "sfmc-api-notes.md (POST /data/v1/customobjects → 201 {id, key, name, ...}).",
+        "required": ["id", "key", "name", "fields"],
+        "properties": {
+            "id": {"type": "string"},
+            "key": {"type": "string"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "isSendable": {"type": "boolean"},
+            "categoryId": {"type": ["integer", "string"]},
+            "fieldCount": {"type": "integer"},
+            "fields": {"type": "array", "items": {"$ref": "#/components/schemas/Field"}},
+        },
+    },
+    "Field": {
+        "type": "object",
+        "required": ["name", "type", "isPrimaryKey", "isNullable"],
+        "properties": {
+            "name": {"type": "string"},
+            "type": {"type": "string"},
+            "length": {"type": ["integer", "null"]},
+            "scale": {"type": ["integer", "null"]},
+            "precision": {"type": ["integer", "null"]},
+            "isPrimaryKey": {"type": "boolean"},
+            "isNullable": {"type": "boolean"},
+            "defaultValue": {},
+            "ordinal": {"type": "integer"},
+        },
+    },
+    "DataExtensionFields": {
+        "type": "object",
+        "description": "sfmc-api-notes.md (GET /data/v1/customobjects/{id}/fields: {fields: [...]}).",
+        "required": ["id", "key", "fields"],
+        "properties": {
+            "id": {"type": "string"},
+            "key": {"type": "string"},
+            "fields": {"type": "array", "items": {"$ref": "#/components/schemas/Field"}},
+        },
+    },
+    "DataExtensionList": {
+        "type": "object",
+        "description": "Pages of 25 with links and each DE's rowCount (docs/fidelity.md [probe-notes]).",
+        "required": ["count", "page", "pageSize", "links", "items"],
+        "properties": {
+            "count": {"type": "integer"},
+            "page": {"type": "integer"},
+            "pageSize": {"type": "integer"},
+            "links": OBJ,
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "key", "name"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "key": {"type": "string"},
+                        "name": {"type": "string"},
+                        "rowCount": {"type": "integer"},
+                    },
+                },
+            },
+        },
+    },
+    "AsyncAccepted": {
+        "type": "object",
+        "description": "ResponseAsyncDataExtensionRows_202 of the SFMC REST reference (requestId required).",
+        "required": ["requestId", "resultMessages"],
+        "properties": {
+            "requestId": {"type": "string"},
+            "resultMessages": {"type": "array", "items": {"$ref": "#/components/schemas/ResultMessage"}},
+        },
+    },
+    "ResultMessage": {
+        "type": "object",
+        "required": ["resultType", "resultClass", "resultCode", "message"],
+        "properties": {k: {"type": "string"} for k in ("resultType", "resultClass", "resultCode", "message")},
+    },
+    "AsyncStatus": {
+        "type": "object",
+        "description": "ResponseAsyncStatus_200 of the SFMC REST reference; status is absent until the request "
+        "is picked up (sfmc-api-notes.md), requestId is the status call's own.",
+        "required": ["requestId", "resultMessages"],
+        "properties": {
+            "status": {
+                "type": "object",
+                "required": ["requestStatus", "requestId"],
+                "properties": {
+                    "callDateTime": {"type": "string"},
+                    "completionDateTime": {"type": "string"},
+                    "pickupDateTime": {"type": "string"},
+                    "hasErrors": {"type": "boolean"},
+                    "requestStatus": {"enum": ["Pending", "Executing", "Complete", "Error"]},
+                    "resultStatus": {"enum": ["OK", "Has Errors"]},
+                    "requestId": {"type": "string"},
+                },
+            },
+            "requestId": {"type": "string"},
+            "resultMessages": {"type": "array", "items": {"$ref": "#/components/schemas/ResultMessage"}},
+        },
+    },
+    "AsyncResults": {
+        "type": "object",
+        "description": "ResponseAsyncResults_200 of the SFMC REST reference (page, pageSize, count, requestId "
+        "required); one item per submitted row (docs/fidelity.md [sf-async-results]).",
+        "required": ["page", "pageSize", "count", "requestId", "items"],
+        "properties": {
+            "page": {"type": "integer"},
+            "pageSize": {"type": "integer"},
+            "count": {"type": "integer"},
+            "requestId": {"type": "string"},
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["status", "message"],
+                    "properties": {
+                        "status": {"enum": ["OK", "Error"]},
+                        "message": {"type": "string"},
+                        "errorCode": {"type": "integer"},
+                        "errors": {"type": "array", "items": OBJ},
+                    },
+                },
+            },
+            "resultMessages": {"type": "array", "items": {"$ref": "#/components/schemas/ResultMessage"}},
+        },
+    },
+    "EventInstance": {
+        "type": "object",
+        "description": "ResponsePostEvent_200 of the SFMC REST reference.",
+        "required": ["eventInstanceId"],
+        "properties": {"eventInstanceId": {"type": "string"}},
+    },
+    "AsyncEventsAccepted": {
+        "type": "object",
+        "description": "sfmc-api-notes.md (POST /interaction/v1/async/events); a refused member carries errorcode "
+        "and message instead of an eventInstanceId.",
+        "required": ["requestId", "count", "notQueuedCount", "members"],
+        "properties": {
+            "requestId": {"type": "string"},
+            "count": {"type": "integer"},
+            "notQueuedCount": {"type": "integer"},
+            "members": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "contactKey": {},
+                        "eventInstanceId": {"type": "string"},
+                        "errorcode": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "EventDefinitionView": {
+        "type": "object",
+        "description": "An event definition as recorded by sfmc-devtools (docs/fidelity.md [devtools-events]).",
+        "required": ["id", "type", "name", "eventDefinitionKey", "dataExtensionId", "mode"],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "createdDate": {"type": "string"},
+            "modifiedDate": {"type": "string"},
+            "mode": {"type": "string"},
+            "eventDefinitionKey": {"type": "string"},
+            "dataExtensionId": {"type": "string"},
+            "dataExtensionName": {"type": "string"},
+            "schema": OBJ,
+            "arguments": OBJ,
+            "metaData": OBJ,
+        },
+    },
+    "EventDefinitionList": {
+        "type": "object",
+        "required": ["count", "page", "pageSize", "items"],
+        "properties": {
+            "count": {"type": "integer"},
+            "page": {"type": "integer"},
+            "pageSize": {"type": "integer"},
+            "links": OBJ,
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/EventDefinitionView"}},
+        },
+    },
+    "ContactResult": {
+        "type": "object",
+        "description": "sfmc-api-notes.md (Contacts: 200 {operationStatus, rowsAffected, contactKey, ...}).",
+        "required": ["operationStatus", "rowsAffected", "contactKey", "contactId", "isNewContactKey", "hasErrors"],
+        "properties": {
+            "operationStatus": {"type": "string"},
+            "rowsAffected": {"type": "integer"},
+            "contactKey": {"type": "string"},
+            "contactId": {"type": "integer"},
+            "contactTypeID": {"type": "integer"},
+            "isNewContactKey": {"type": "boolean"},
+            "isNewContactId": {"type": "boolean"},
+            "hasErrors": {"type": "boolean"},
+            "resultMessages": {"type": "array"},
+            "requestServiceMessageID": {"type": "string"},
+            "responseDateTime": {"type": "string"},
+            "serviceMessageID": {"type": "string"},
+        },
+    },
+    "SoapEndpoint": {
+        "type": "object",
+        "description": "What FuelSDK reads its SOAP address from.",
+        "required": ["url"],
+        "properties": {"url": {"type": "string"}},
+    },
     "DataExtensionDefinition": {
         "type": "object",
         "properties": {
@@ -166,9 +441,29 @@ SCHEMAS: dict[str, dict] = {
             "dataExtensionId": {"type": "string"},
         },
     },
+    "NewEventDefinition": {
+        "type": "object",
+        "description": "With a schema instead of a dataExtensionId, the event's Data Extension is created first "
+        "(docs/fidelity.md [devtools-events]).",
+        "properties": {
+            "eventDefinitionKey": {"type": "string"},
+            "key": {"description": "read as eventDefinitionKey when that is absent"},
+            "name": {"type": "string"},
+            "dataExtensionId": {"type": "string"},
+            "schema": {"description": "the fields of a Data Extension to create for the event"},
+        },
+    },
     "ContactUpsert": {
         "type": "object",
         "properties": {"contactKey": STR_OR_NUM, "attributeSets": {"type": "array", "items": OBJ}},
+    },
+    "ContactUpdate": {
+        "type": "object",
+        "properties": {
+            "contactKey": STR_OR_NUM,
+            "contactID": {"description": "the contact's id, instead of contactKey"},
+            "attributeSets": {"type": "array", "items": OBJ},
+        },
     },
     "TenantDefinition": {
         "type": "object",
@@ -248,6 +543,43 @@ SCHEMAS: dict[str, dict] = {
     },
 }
 
+# Fields whose absence each route refuses with its own SFMC error (10002 "... is required", 10006 for a
+# row, 401 for missing credentials, ...). The served document marks them; the body check before the
+# view leaves them to the route, so a client sees the error SFMC sends for each, not a generic 10003.
+# Property names matched in any case (API events) or with an alternative spelling are not marked
+# beyond what JSON Schema can say (anyOf).
+REFUSED_WHEN_ABSENT: dict[str, dict] = {
+    "TokenRequest": {"required": ["grant_type", "client_id", "client_secret"]},
+    "LegacyTokenRequest": {"required": ["clientId", "clientSecret"]},
+    "Rowset": {"minItems": 1, "items": {"required": ["keys", "values"]}},
+    "HubAsyncRowset": {"minItems": 1},
+    "RowValues": {"required": ["values"]},
+    "DataExtensionDefinition": {"required": ["name", "fields"]},
+    "FieldDefinition": {"required": ["name"]},
+    "AddFields": {"required": ["fields"]},
+    "AsyncRows": {"required": ["items"]},
+    "NewEventDefinition": {
+        "allOf": [
+            {"anyOf": [{"required": ["eventDefinitionKey"]}, {"required": ["key"]}]},
+            {"anyOf": [{"required": ["dataExtensionId"]}, {"required": ["schema"]}]},
+        ]
+    },
+    "ContactUpsert": {"required": ["contactKey", "attributeSets"]},
+    "ContactUpdate": {
+        "required": ["attributeSets"],
+        "anyOf": [{"required": ["contactKey"]}, {"required": ["contactID"]}],
+    },
+}
+
+
+def _merge(schema: dict, extra: dict) -> None:
+    for name, value in extra.items():
+        if isinstance(value, dict) and isinstance(schema.get(name), dict):
+            _merge(schema[name], value)
+        else:
+            schema[name] = copy.deepcopy(value)
+
+
 ERROR_RESPONSES = {
     "sfmc": {"$ref": "#/components/responses/SfmcError"},
     "oauth": {"$ref": "#/components/responses/OAuthError"},
@@ -262,12 +594,15 @@ def operation(
     body: str | None = None,
     ok: int = 200,
     response: str | None = None,
+    ok_media: str | None = "application/json",
     scope: str | None = None,
     envelope: str = "sfmc",
     params: list[dict] | None = None,
     content_type: str = "application/json",
     description: str | None = None,
 ) -> dict:
+    """One operation: its body, its success answer (``response``: a schema name; ``ok_media`` None: no
+    body; another media type: not JSON) and the errors as the emulator answers them."""
     out: dict = {"summary": summary, "tags": [tag], "x-error-envelope": envelope}
     if description:
         out["description"] = description
@@ -279,14 +614,18 @@ def operation(
         if body == "TokenRequest":
             content["application/x-www-form-urlencoded"] = media
         out["requestBody"] = {"required": True, "content": content}
-    schema = {"$ref": f"#/components/schemas/{response}"} if response else ANY_JSON
-    out["responses"] = {
-        str(ok): {"description": "success", "content": {"application/json": {"schema": schema}}},
-        "4XX": ERROR_RESPONSES[envelope],
-        "5XX": ERROR_RESPONSES["sfmc"],
-    }
+    success: dict = {"description": "success"}
+    if ok_media == "application/json":
+        schema = {"$ref": f"#/components/schemas/{response}"} if response else OBJ
+        success["content"] = {ok_media: {"schema": schema}}
+    elif ok_media:
+        success["content"] = {ok_media: {"schema": {"type": "string"}}}
+    out["responses"] = {str(ok): success, "4XX": ERROR_RESPONSES[envelope], "5XX": ERROR_RESPONSES["sfmc"]}
     if tag != "admin" and tag != "auth":
         out["security"] = [{"bearer": []}]
+        # the request chain refuses a call before its route runs: always SFMC's REST envelope
+        out["responses"]["401"] = ERROR_RESPONSES["sfmc"]
+        out["responses"]["403"] = ERROR_RESPONSES["sfmc"]
         out["responses"]["429"] = {"$ref": "#/components/responses/RateLimited"}
     elif tag == "admin":
         out["security"] = [{}, {"adminBearer": []}, {"adminHeader": []}]
@@ -305,11 +644,43 @@ def query(name: str, description: str, schema: dict | None = None) -> dict:
     }
 
 
-PAGE = [query("$page", "1-based page", {"type": "integer"}), query("$pageSize", "rows per page", {"type": "integer"})]
+MAX_PAGE = 10**9
+
+
+def page_params(max_page_size: int) -> list[dict]:
+    """``$page`` and ``$pageSize``: whole numbers in range, anything else a 400 errorcode 10001."""
+    return [
+        query("$page", "1-based page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+        query("$pageSize", "items per page", {"type": "integer", "minimum": 1, "maximum": max_page_size}),
+    ]
 
 
 def flask_to_openapi(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def options_operation(sibling: dict) -> dict:
+    """OPTIONS as Flask answers it for every rule: 200 with Allow and no body, after the request chain
+    (a call to an SFMC route still needs a token; SOAP reads its token from an envelope, so it is a fault)."""
+    allowed = {
+        "description": "the methods of this path",
+        "headers": {"Allow": {"schema": {"type": "string"}, "required": True}},
+    }
+    out: dict = {"summary": "The methods this path answers (Allow)", "tags": sibling["tags"]}
+    if sibling.get("x-error-envelope") == "soap":
+        out["responses"] = {k: v for k, v in sibling["responses"].items() if k != "200"}
+        return out
+    # a path parameter that makes the URL match no rule (an empty one, say) is a plain 404
+    out["responses"] = {"200": allowed, "404": ERROR_RESPONSES["sfmc"]}
+    if "security" in sibling:
+        out["security"] = sibling["security"]
+    if sibling.get("security") == [{"bearer": []}]:
+        out["responses"].update(
+            {k: sibling["responses"][k] for k in ("401", "403", "429") if k in sibling["responses"]}
+        )
+    if sibling["tags"] == ["admin"]:
+        out["responses"]["4XX"] = ERROR_RESPONSES["sfmc"]  # an admin token or cross-site refusal
+    return out
 
 
 def _error_response(description: str, schema: str) -> dict:
@@ -330,6 +701,8 @@ def build_document(operations: dict[tuple[str, str], dict]) -> dict:
             item["parameters"] = [
                 {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
             ]
+    for item in paths.values():
+        item["options"] = options_operation(next(op for op in item.values() if isinstance(op, dict) and "tags" in op))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -369,17 +742,25 @@ class OpenApi:
     """The document of a set of declared operations, and their request-body validators."""
 
     def __init__(self, operations: dict[tuple[str, str], dict]):
-        self.document = build_document(operations)
-        schemas = self.document["components"]["schemas"]
+        checked = build_document(operations)
+        schemas = checked["components"]["schemas"]
         self._validators: dict[tuple[str, str], tuple[jsonschema.Draft202012Validator, str]] = {}
         self._surely_valid: dict[tuple[str, str], Callable[[object], bool]] = {}
-        for path, item in self.document["paths"].items():
+        for path, item in checked["paths"].items():
             for method, op in item.items():
-                if method == "parameters" or "requestBody" not in op:
+                if (
+                    method == "parameters"
+                    or "requestBody" not in op
+                    or "application/json" not in op["requestBody"]["content"]
+                ):
                     continue
                 schema = _inline(op["requestBody"]["content"]["application/json"]["schema"], schemas)
                 self._validators[(method, path)] = (jsonschema.Draft202012Validator(schema), op["x-error-envelope"])
                 self._surely_valid[(method, path)] = surely_valid_check(schema)
+        # the served document: the same, with the fields each route refuses the absence of marked required
+        self.document = copy.deepcopy(checked)
+        for name, extra in REFUSED_WHEN_ABSENT.items():
+            _merge(self.document["components"]["schemas"][name], extra)
 
     def body_problems(self, method: str, flask_rule: str, body: object) -> tuple[list[str], str]:
         """Problems of a parsed JSON body against the route's schema (none if it has none), and its envelope."""

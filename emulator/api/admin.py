@@ -278,7 +278,7 @@ def openapi_document():
     return ok(routes().document)
 
 
-@api.get("/metrics", "Prometheus metrics (text exposition format)")
+@api.get("/metrics", "Prometheus metrics (text exposition format)", ok_media="text/plain")
 def metrics():
     registry = current_app.extensions.get("sfmc_metrics")
     if registry is None:

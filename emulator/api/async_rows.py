@@ -17,7 +17,7 @@ from flask import Response
 
 from .. import errors
 from ..domain import async_rows as jobs
-from ..openapi import PAGE
+from ..openapi import page_params
 from .common import auth, data_extension, emulator, find_data_extension, int_arg, json_body, ok, reference
 from .routes import Api
 from .rows import parse_primary_keys
@@ -73,6 +73,7 @@ def _rows(ref: str, insert_only: bool):
     "Insert rows asynchronously",
     ok=202,
     body="AsyncRows",
+    response="AsyncAccepted",
     scope=W,
     envelope="async",
     description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items; a duplicate primary key "
@@ -88,6 +89,7 @@ def insert_rows(ref: str):
     "Upsert rows asynchronously",
     ok=202,
     body="AsyncRows",
+    response="AsyncAccepted",
     scope=W,
     envelope="async",
     description="ref is key:{key}, id:{guid} or a bare guid. At most 32,000 items.",
@@ -107,6 +109,7 @@ def _job(request_id: str) -> dict:
 @api.get(
     "/data/v1/async/<request_id>/status",
     "Status of an async request ('status' absent until it is picked up)",
+    response="AsyncStatus",
     scope=R,
     envelope="async",
 )
@@ -120,7 +123,8 @@ def job_status(request_id: str):
     "Per-row results of an async request, in submission order",
     scope=R,
     envelope="async",
-    params=PAGE,
+    response="AsyncResults",
+    params=page_params(jobs.MAX_ITEMS),
 )
 @async_envelope
 def job_results(request_id: str):
@@ -133,7 +137,14 @@ def job_results(request_id: str):
 # -- /hub/v1/dataeventsasync: the sync rowset shapes, processed by the same jobs -------------------
 
 
-@api.post("/hub/v1/dataeventsasync/<ref>/rowset", "Upsert a rowset asynchronously", ok=202, body="Rowset", scope=W)
+@api.post(
+    "/hub/v1/dataeventsasync/<ref>/rowset",
+    "Upsert a rowset asynchronously (202, no body)",
+    ok=202,
+    ok_media=None,
+    body="HubAsyncRowset",
+    scope=W,
+)
 def hub_rowset(ref: str):
     de = data_extension(ref)
     body = json_body(list, what="A rowset")
@@ -146,9 +157,10 @@ def hub_rowset(ref: str):
 
 @api.put(
     "/hub/v1/dataeventsasync/<ref>/rows/<path:primary_keys>",
-    "Upsert one row asynchronously",
+    "Upsert one row asynchronously (202, no body)",
     ok=202,
-    body="RowValues",
+    ok_media=None,
+    body="HubAsyncRowValues",
     scope=W,
 )
 def hub_row(ref: str, primary_keys: str):

@@ -42,7 +42,7 @@ def token():
     return ok(answer)
 
 
-@api.post("/v1/requestToken", "Legacy v1 token", body="LegacyTokenRequest")
+@api.post("/v1/requestToken", "Legacy v1 token", body="LegacyTokenRequest", response="LegacyTokenResponse")
 def request_token():
     body = json_body(dict)
     legacy = request.args.get("legacy", "").lower() in ("1", "true")

@@ -110,10 +110,8 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = arg(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
+    # plain ASCII digits only: int() also takes " 2", "+2", "1_000" and other scripts' digits
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
     if value is None or not low <= value <= high:
         raise errors.invalid_parameter(f"Parameter {name} is invalid: expected a whole number {low}..{high}.")
     return value

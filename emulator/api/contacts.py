@@ -17,6 +17,7 @@ WRITE = "list_and_subscribers_write"
     "/contacts/v1/contacts",
     "Create a contact, or update it when the contact key exists (isNewContactKey says which)",
     body="ContactUpsert",
+    response="ContactResult",
     scope=WRITE,
 )
 def create_contact():
@@ -26,7 +27,8 @@ def create_contact():
 @api.patch(
     "/contacts/v1/contacts",
     "Update an existing contact by contactKey or contactID (404 when it does not exist)",
-    body="ContactUpsert",
+    body="ContactUpdate",
+    response="ContactResult",
     scope=WRITE,
 )
 def update_contact():

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from .. import errors
 from ..domain.data_extensions import rest_create_problems, summary
-from ..openapi import PAGE, query
+from ..openapi import page_params, query
 from .common import arg, auth, data_extension, emulator, int_arg, json_body, ok
 from .routes import Api
 
@@ -15,7 +15,14 @@ api = Api("data_extensions", __name__, tag="data-extensions")
 LIST_PAGE_SIZE = 25  # SFMC's page of Data Extensions
 
 
-@api.post("/data/v1/customobjects", "Create a Data Extension", ok=201, body="DataExtensionDefinition", scope=W)
+@api.post(
+    "/data/v1/customobjects",
+    "Create a Data Extension",
+    ok=201,
+    body="DataExtensionDefinition",
+    response="DataExtension",
+    scope=W,
+)
 def create_custom_object():
     body = json_body(dict)
     if emulator().tenants.get(auth().tenant_id).settings.require_complete_definitions:
@@ -30,7 +37,8 @@ def create_custom_object():
     "/data/v1/customobjects",
     "List Data Extensions",
     scope=R,
-    params=[*PAGE, query("$search", "required: substring of name, key or description")],
+    response="DataExtensionList",
+    params=[*page_params(2500), query("$search", "required: substring of name, key or description")],
 )
 def list_custom_objects():
     """SFMC requires ``$search`` and pages by 25 with ``links`` and each DE's ``rowCount`` (probe-notes)."""
@@ -58,18 +66,27 @@ def list_custom_objects():
     return ok({"count": len(found), "page": page, "pageSize": page_size, "links": links, "items": items})
 
 
-@api.get("/data/v1/customobjects/<ref>", "Get a Data Extension", scope=R)
+@api.get("/data/v1/customobjects/<ref>", "Get a Data Extension", response="DataExtension", scope=R)
 def get_custom_object(ref: str):
     return ok(data_extension(ref).to_dict())
 
 
-@api.get("/data/v1/customobjects/<ref>/fields", "Get a Data Extension's fields", scope=R)
+@api.get(
+    "/data/v1/customobjects/<ref>/fields", "Get a Data Extension's fields", response="DataExtensionFields", scope=R
+)
 def get_custom_object_fields(ref: str):
     de = data_extension(ref)
     return ok({"id": de.id, "key": de.key, "fields": [f.to_dict() for f in de.fields]})
 
 
-@api.post("/data/v1/customobjects/<ref>/fields", "Add nullable fields (inferred)", ok=201, body="AddFields", scope=W)
+@api.post(
+    "/data/v1/customobjects/<ref>/fields",
+    "Add nullable fields (inferred)",
+    ok=201,
+    body="AddFields",
+    response="DataExtensionFields",
+    scope=W,
+)
 def add_custom_object_fields(ref: str):
     """Add nullable columns (inferred: SFMC's public docs show no REST call for it)."""
     de = data_extension(ref)

@@ -12,7 +12,7 @@ from flask import Response, request
 
 from .. import errors
 from ..domain.journeys import definition_view, schema_data_extension, schema_view
-from ..openapi import PAGE, query
+from ..openapi import page_params, query
 from .common import auth, emulator, json_body, ok, paged, reference
 from .routes import Api
 
@@ -26,6 +26,7 @@ api = Api("journeys", __name__, tag=TAG)
     "Fire an API event: the contact enters the journey, Data becomes a row of the event's DE",
     ok=201,
     body="ApiEvent",
+    response="EventInstance",
     scope=JOURNEYS,
 )
 def fire_event():
@@ -38,6 +39,7 @@ def fire_event():
     "Fire an API event for up to 100 members, each accepted or refused on its own",
     ok=202,
     body="AsyncApiEvents",
+    response="AsyncEventsAccepted",
     scope=JOURNEYS,
 )
 def fire_events():
@@ -60,8 +62,9 @@ def _definition(raw: str) -> dict:
     "/interaction/v1/eventDefinitions",
     "List event definitions",
     scope=JOURNEYS,
+    response="EventDefinitionList",
     params=[
-        *PAGE,
+        *page_params(50),
         query("name", "substring of the name"),
     ],
 )
@@ -77,7 +80,8 @@ def list_definitions():
     "/interaction/v1/eventDefinitions",
     "Create an event definition (eventDefinitionKey, name, dataExtensionId)",
     ok=201,
-    body="EventDefinition",
+    body="NewEventDefinition",
+    response="EventDefinitionView",
     scope=JOURNEYS,
 )
 def create_definition():
@@ -91,7 +95,12 @@ def create_definition():
     return ok(definition_view(definition, schema_view(de)), 201)
 
 
-@api.get("/interaction/v1/eventDefinitions/<ref>", "Get an event definition by id or key:{key}", scope=JOURNEYS)
+@api.get(
+    "/interaction/v1/eventDefinitions/<ref>",
+    "Get an event definition by id or key:{key}",
+    response="EventDefinitionView",
+    scope=JOURNEYS,
+)
 def get_definition(ref: str):
     return ok(definition_view(_definition(ref)))
 
@@ -100,6 +109,7 @@ def get_definition(ref: str):
     "/interaction/v1/eventDefinitions/<ref>",
     "Update an event definition by id or key:{key}",
     body="EventDefinition",
+    response="EventDefinitionView",
     scope=JOURNEYS,
 )
 def update_definition(ref: str):
@@ -107,7 +117,12 @@ def update_definition(ref: str):
     return ok(definition_view(emulator().journeys.update(auth().tenant_id, current, json_body(dict))))
 
 
-@api.delete("/interaction/v1/eventDefinitions/<ref>", "Delete an event definition by id or key:{key}", scope=JOURNEYS)
+@api.delete(
+    "/interaction/v1/eventDefinitions/<ref>",
+    "Delete an event definition by id or key:{key} (200, no body)",
+    ok_media=None,
+    scope=JOURNEYS,
+)
 def delete_definition(ref: str):
     emulator().journeys.delete(auth().tenant_id, _definition(ref))
     return Response(status=200)  # SFMC answers a delete with an empty body (devtools-events)

@@ -11,7 +11,7 @@ import re
 from .. import errors
 from ..domain import rowsets
 from ..domain.rows import RowInput, RowPlan
-from ..openapi import PAGE, query
+from ..openapi import MAX_PAGE, page_params, query
 from .common import arg, auth, data_extension, emulator, int_arg, json_body, ok
 from .routes import Api
 
@@ -38,6 +38,7 @@ def rowset_inputs(body: list) -> list[RowInput]:
     "/hub/v1/dataevents/<ref>/rowset",
     "Upsert rows (sync)",
     body="Rowset",
+    response="RowsetEcho",
     scope=W,
     description="ref is key:{key}, id:{guid} or a bare guid. Failures: 400 errorcode 10006.",
 )
@@ -67,6 +68,7 @@ def parse_primary_keys(text: str) -> dict[str, str]:
     "/hub/v1/dataevents/<ref>/rows/<path:primary_keys>",
     "Upsert one row (sync)",
     body="RowValues",
+    response="RowEcho",
     scope=W,
     description="primary_keys: Column:value, several separated by ',' or '&'.",
 )
@@ -111,7 +113,8 @@ def _rowset(de):
     "/data/v1/customobjectdata/key/<key>/rowset",
     "Read rows by DE key",
     scope=R,
-    params=[*PAGE, query("$filter", "e.g. Email eq 'a@b.c'")],
+    response="RowsetPage",
+    params=[*page_params(rowsets.DEFAULT_PAGE_SIZE), query("$filter", "e.g. Email eq 'a@b.c'")],
 )
 def rowset_by_key(key: str):
     return _rowset(data_extension(key, by="key"))
@@ -121,7 +124,8 @@ def rowset_by_key(key: str):
     "/data/v1/customobjectdata/id/<de_id>/rowset",
     "Read rows by DE id",
     scope=R,
-    params=[*PAGE, query("$filter", "e.g. Age gt 30")],
+    response="RowsetPage",
+    params=[*page_params(rowsets.DEFAULT_PAGE_SIZE), query("$filter", "e.g. Age gt 30")],
 )
 def rowset_by_id(de_id: str):
     return _rowset(data_extension(de_id, by="id"))
@@ -131,7 +135,8 @@ def rowset_by_id(de_id: str):
     "/data/v1/customobjectdata/token/<token>/rowset",
     "Read the next pages of a row read through its requestToken (links.next)",
     scope=R,
-    params=[query("$page", "1-based page", {"type": "integer"})],
+    response="RowsetPage",
+    params=[query("$page", "1-based page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE})],
 )
 def rowset_by_token(token: str):
     """The pages after the first: the cursor keeps the DE, filter and page size of the first read."""

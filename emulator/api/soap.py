@@ -97,7 +97,11 @@ def wsdl():
     return Response(text, status=200, content_type=XML)
 
 
-@platform_api.get("/platform/v1/endpoints/soap", 'The SOAP endpoint\'s address, as FuelSDK asks for it: {"url": ...}')
+@platform_api.get(
+    "/platform/v1/endpoints/soap",
+    'The SOAP endpoint\'s address, as FuelSDK asks for it: {"url": ...}',
+    response="SoapEndpoint",
+)
 def soap_endpoint():
     """FuelSDK asks here for its SOAP address (``{"url": ...}``)."""
     return ok({"url": token_instance_urls()["soap_instance_url"].rstrip("/") + SERVICE_PATH})

@@ -26,11 +26,25 @@ def _serve(name: str) -> Response:
     return Response(data, mimetype=mimetype, headers={"Cache-Control": "no-cache"})
 
 
-@api.get("", "The web inspector (HTML)")
+@api.get("", "The web inspector (HTML)", ok_media="text/html")
 def page():
     return _serve("index.html")
 
 
-@api.get("/<path:filename>", "The inspector's static files")
+@api.get(
+    "/<path:filename>",
+    "The inspector's static files",
+    written_out={
+        "x-error-envelope": "sfmc",
+        "security": [{}, {"adminBearer": []}, {"adminHeader": []}],
+        "responses": {
+            "200": {
+                "description": "index.html, app.js or style.css",
+                "content": {t: {"schema": {"type": "string"}} for t in ("text/html", "text/javascript", "text/css")},
+            },
+            "4XX": {"$ref": "#/components/responses/SfmcError"},
+        },
+    },
+)
 def asset(filename: str):
     return _serve(filename)
