@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The emulator's own tests again with every emulator on PostgreSQL (the storage contract runs on both always)
 PG_TESTS ?= tests/emulator
 
-.PHONY: serve test lint format bench clean browser postgresql segment-actions node-clients
+.PHONY: serve test lint format bench fuzz clean browser postgresql segment-actions node-clients
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,9 @@ format: $(STAMP)  ## apply the project's code style
 
 bench: $(STAMP)  ## throughput of the sync rowset path with throttling off
 	$(BIN)/python -m loadtests.bench_sync
+
+fuzz: $(STAMP)  ## schemathesis from the served OpenAPI document: over 10,000 calls to a fresh emulator
+	$(BIN)/python -m loadtests.fuzz $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
