@@ -9,7 +9,7 @@ documented status code and content type and fit the documented schema of its sta
 
 from __future__ import annotations
 
-from conformance.service import ThreadedEmulator
+from emulator.launcher import ThreadedEmulator
 from loadtests.fuzz import fuzz, prepare
 
 EXAMPLES = 10  # per operation, valid and invalid mixed: about 850 calls
