@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from .clock import Clock
 from .domain.data_extensions import DataExtension
@@ -26,9 +27,11 @@ from .services.data_extensions import DataExtensions
 from .services.journeys import Journeys
 from .services.rows import Rows
 from .services.shared_async_rows import SharedAsyncRows
+from .services.shared_faults import SharedFaultSet
 from .services.soap import Soap
 from .services.tenants import Tenants
 from .store import Store
+from .store.base import SharedStore
 
 
 @dataclass
@@ -51,7 +54,8 @@ class Emulator:
         self.throttle = (  # several processes on one database share each tenant's bucket through it
             SharedThrottle(self.clock, store.take_token, store.forget_buckets) if store.shared else Throttle(self.clock)
         )
-        self.faults = FaultSet(self.clock)
+        # several processes on one database share fault rules (and their firing counts) through it
+        self.faults = SharedFaultSet(self.clock, cast(SharedStore, store)) if store.shared else FaultSet(self.clock)
         self.journal = Journal(self.clock, self.config.journal_size, self.config.journal_bytes)
         self.stats = Stats(self.clock)
         self._lock = threading.RLock()  # one writer at a time across tenants, definitions and rows

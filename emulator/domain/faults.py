@@ -220,6 +220,32 @@ def _rule_problems(raw: RawRule) -> list[str]:
     return problems
 
 
+def check(raw: object) -> RawRule:
+    """``raw`` as a rule, or FaultRuleError listing every problem of it."""
+    return _validated(raw)
+
+
+def new_rule(raw: RawRule, rule_id: str, created_at: float) -> FaultRule:
+    """A rule from its checked JSON form, its id and when (emulator clock) it was added."""
+    return FaultRule(
+        id=rule_id,
+        kind=raw["kind"],
+        created_at=created_at,
+        raw=raw.copy(),
+        tenant=raw.get("tenant"),
+        method=(raw.get("method") or "").upper() or None,
+        path=raw.get("path"),
+        path_regex=re.compile(regex) if (regex := raw.get("path_regex")) else None,
+        data_extension=raw.get("data_extension"),
+        delay=float(raw.get("delay", 0)),
+        times=raw.get("times"),
+        probability=float(raw.get("probability", 1.0)),
+        after=float(raw.get("after", 0)),
+        until=raw.get("until"),
+        rng=random.Random(raw.get("seed", 0)),
+    )
+
+
 class FaultSet:
     """The rules in force, in the order they were added; thread-safe."""
 
@@ -235,25 +261,14 @@ class FaultSet:
             rule_id = raw.get("id") or f"fault-{next(self._ids)}"
             if any(r.id == rule_id for r in self._rules):
                 raise FaultRuleError([f"id: a fault rule '{rule_id}' already exists"])
-            rule = FaultRule(
-                id=rule_id,
-                kind=raw["kind"],
-                created_at=self.clock.now(),
-                raw=raw.copy(),
-                tenant=raw.get("tenant"),
-                method=(raw.get("method") or "").upper() or None,
-                path=raw.get("path"),
-                path_regex=re.compile(regex) if (regex := raw.get("path_regex")) else None,
-                data_extension=raw.get("data_extension"),
-                delay=float(raw.get("delay", 0)),
-                times=raw.get("times"),
-                probability=float(raw.get("probability", 1.0)),
-                after=float(raw.get("after", 0)),
-                until=raw.get("until"),
-                rng=random.Random(raw.get("seed", 0)),
-            )
+            rule = new_rule(raw, rule_id, self.clock.now())
             self._rules.append(rule)
         return rule
+
+    def _fire(self, rule: FaultRule) -> bool:
+        """Take one firing of a matching rule (the caller holds the set's lock); a store-backed set
+        counts firings in the database, so a counted rule fires N times across processes."""
+        return rule.roll()
 
     def list(self) -> list[dict[str, object]]:
         now = self.clock.now()
@@ -291,7 +306,7 @@ class FaultSet:
                     continue
                 if token_call and not (rule.path or rule.path_regex):
                     continue
-                if not rule.roll():
+                if not self._fire(rule):
                     continue
                 delay += rule.delay
                 if rule.kind != "latency":
@@ -313,7 +328,7 @@ class FaultSet:
                     rule.kind in TOKEN_KINDS
                     and issued_at <= rule.created_at
                     and rule.matches(tenant_id, None, None, now)
-                    and rule.roll()
+                    and self._fire(rule)
                 ):
                     return "expired" if rule.kind == "expire_tokens" else "revoked"
         return None
@@ -333,7 +348,7 @@ class FaultSet:
                     continue
                 if rule.data_extension and not fnmatch.fnmatchcase(de_key.lower(), rule.data_extension.lower()):
                     continue
-                if rule.roll():
+                if self._fire(rule):
                     if rule.kind == "async_stall":
                         return AsyncFault("stall", rule.id, "")
                     return AsyncFault("fail_rows", rule.id, rule.raw.get("message", DEADLOCK))

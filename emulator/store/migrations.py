@@ -116,6 +116,26 @@ MIGRATIONS = [
     ALTER TABLE async_jobs ADD PRIMARY KEY (tenant_id, id);
     """,
     },
+    # what several processes on one database share beyond rows: fault rules with their firing counts,
+    # the request journal (bounded, with evictions counted per tenant) and the statistics counters.
+    # SQLite serves one process, which keeps these in memory (emulator/domain), so it needs no tables.
+    {
+        "sqlite": "",
+        "postgresql": """
+    CREATE TABLE fault_rules (
+        seq BIGSERIAL, id TEXT PRIMARY KEY, tenant_id TEXT, created_at DOUBLE PRECISION NOT NULL,
+        times INTEGER, fired INTEGER NOT NULL DEFAULT 0, body TEXT NOT NULL);
+    CREATE TABLE journal (
+        id BIGSERIAL PRIMARY KEY, tenant_key TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, method TEXT,
+        status INTEGER, bytes INTEGER NOT NULL, body TEXT NOT NULL);
+    CREATE INDEX journal_tenant ON journal (tenant_key, id);
+    CREATE TABLE journal_tenants (
+        tenant_key TEXT PRIMARY KEY, held INTEGER NOT NULL, bytes BIGINT NOT NULL, evicted BIGINT NOT NULL);
+    CREATE TABLE stats (
+        tenant_key TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, value BIGINT NOT NULL,
+        PRIMARY KEY (tenant_key, kind, name));
+    """,
+    },
 ]
 
 DIALECTS = {

@@ -32,6 +32,7 @@ from .sqlite import _de_from_json, _de_to_json
 
 MIGRATION_LOCK = 0x5F3C_E0A1  # advisory lock id: one process migrates, the others wait for it
 DEFINITIONS_CHANNEL = "sfmc_definitions"  # NOTIFY channel: tenants or Data Extensions changed
+FAULTS_CHANNEL = "sfmc_faults"  # NOTIFY channel: fault rules added or removed
 
 _REFILLED = "least(b.burst, b.tokens + greatest(0, excluded.updated - b.updated) * b.rate)"
 TAKE_TOKEN = f"""
@@ -68,6 +69,8 @@ class PostgresStore:
         self._connections: list = []
         self._connections_lock = threading.Lock()
         self._closed = False
+        self._watchers: dict[str, list] = {}  # NOTIFY channel -> callbacks
+        self._listener: threading.Thread | None = None
         self._migrate()
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -172,21 +175,41 @@ class PostgresStore:
 
     def watch_definitions(self, callback) -> None:
         """Call ``callback(tenant_id)`` from a background thread whenever any process changed a
-        tenant or its Data Extensions (LISTEN on its own connection, reconnecting after errors)."""
-        thread = threading.Thread(target=self._listen, args=(callback,), name="sfmc-definitions", daemon=True)
-        thread.start()
+        tenant or its Data Extensions (and ``callback(None)`` after each (re)connection)."""
+        self._watch(DEFINITIONS_CHANNEL, callback)
 
-    def _listen(self, callback) -> None:
+    def watch_faults(self, callback) -> None:
+        """Call ``callback(None)`` from a background thread whenever any process added or removed fault rules."""
+        self._watch(FAULTS_CHANNEL, callback)
+
+    def _watch(self, channel: str, callback) -> None:
+        with self._connections_lock:
+            self._watchers.setdefault(channel, []).append(callback)
+            if self._listener is None:
+                self._listener = threading.Thread(target=self._listen, name="sfmc-notify", daemon=True)
+                self._listener.start()
+
+    def _listen(self) -> None:
+        """One connection LISTENs on every watched channel, reconnecting after errors."""
         while not self._closed:
             try:
                 with self._psycopg.connect(self.url, autocommit=True) as conn:
                     with self._connections_lock:
                         self._connections.append(conn)
-                    conn.execute(f"LISTEN {DEFINITIONS_CHANNEL}")
-                    callback(None)  # anything missed while not listening
+                    listening: set[str] = set()
                     while not self._closed:
+                        with self._connections_lock:
+                            fresh = {c: list(cbs) for c, cbs in self._watchers.items() if c not in listening}
+                        for channel, callbacks in fresh.items():
+                            conn.execute(f"LISTEN {channel}")
+                            listening.add(channel)
+                            for callback in callbacks:  # anything missed while not listening
+                                callback(None)
                         for note in conn.notifies(timeout=1.0):
-                            callback(note.payload)
+                            with self._connections_lock:
+                                callbacks = list(self._watchers.get(note.channel, ()))
+                            for callback in callbacks:
+                                callback(note.payload or None)
             except Exception:
                 if self._closed:
                     return
@@ -356,6 +379,53 @@ class PostgresStore:
     def next_async_due(self, states: tuple[str, ...]) -> float | None:
         """When the earliest job in ``states`` becomes due (None when there is none)."""
         return self._query("SELECT min(due_at) FROM async_jobs WHERE state = ANY(%s)", (list(states),))[0][0]
+
+    # -- fault rules shared by processes --------------------------------------------------------
+
+    def add_fault_rule(
+        self, rule_id: str | None, raw: dict, tenant_id: str | None, times: int | None, at: float
+    ) -> str | None:
+        """Store a rule (``fault-<n>`` when ``rule_id`` is None); its id, or None when the id is taken."""
+        with self.transaction() as db:
+            if rule_id is None:
+                number = db.execute("SELECT nextval(pg_get_serial_sequence('fault_rules', 'seq'))").fetchone()[0]
+                rule_id = f"fault-{number}"
+            added = db.execute(
+                "INSERT INTO fault_rules (id, tenant_id, created_at, times, body) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (id) DO NOTHING",
+                (rule_id, tenant_id, at, times, json.dumps(raw)),
+            ).rowcount
+            if added:
+                db.execute("SELECT pg_notify(%s, '')", (FAULTS_CHANNEL,))
+            return rule_id if added else None
+
+    def list_fault_rules(self) -> list[dict]:
+        """Every rule in the order added: ``id``, ``raw``, ``created_at``, ``fired``."""
+        rows = self._query("SELECT id, body, created_at, fired FROM fault_rules ORDER BY seq")
+        return [{"id": i, "raw": json.loads(b), "created_at": at, "fired": f} for i, b, at, f in rows]
+
+    def fire_fault_rule(self, rule_id: str) -> int | None:
+        """Take one firing: the rule's firings so far, or None when it is used up or gone (one statement,
+        so a rule limited to N firings fires N times however many processes ask)."""
+        rows = self._query(
+            "UPDATE fault_rules SET fired = fired + 1 WHERE id = %s AND (times IS NULL OR fired < times) "
+            "RETURNING fired",
+            (rule_id,),
+        )
+        return rows[0][0] if rows else None
+
+    def remove_fault_rules(self, *, rule_id: str | None = None, tenant_id: str | None = None) -> int:
+        """Remove one rule (``rule_id``), a tenant's rules (``tenant_id``) or, with neither, all."""
+        with self.transaction() as db:
+            if rule_id is not None:
+                removed = db.execute("DELETE FROM fault_rules WHERE id = %s", (rule_id,)).rowcount
+            elif tenant_id is not None:
+                removed = db.execute("DELETE FROM fault_rules WHERE tenant_id = %s", (tenant_id,)).rowcount
+            else:
+                removed = db.execute("DELETE FROM fault_rules").rowcount
+            if removed:
+                db.execute("SELECT pg_notify(%s, '')", (FAULTS_CHANNEL,))
+            return removed
 
     # -- Journey Builder, contacts --------------------------------------------------------------
 

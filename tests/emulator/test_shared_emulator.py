@@ -224,3 +224,74 @@ def test_a_tenant_created_through_one_worker_is_served_by_every_worker(shared_se
         answered_by.add(requests.get(f"{server.url}/_emulator/health", headers=close, timeout=10).json()["process"])
     assert [c.status_code for c in codes] == [200] * 20, [c.text for c in codes if c.status_code != 200]
     assert len(answered_by) == 2
+
+
+def sessions_on_each_worker(url: str, per_worker: int) -> dict[int, list[requests.Session]]:
+    """Keep-alive sessions, ``per_worker`` of them held by each of the two workers (a session stays on
+    the worker that accepted its connection)."""
+    found: dict[int, list[requests.Session]] = {}
+    for _ in range(200):
+        session = requests.Session()
+        process = session.get(f"{url}/_emulator/health", timeout=10).json()["process"]
+        held = found.setdefault(process, [])
+        if len(held) < per_worker:
+            held.append(session)
+        else:
+            session.close()
+        if len(found) == 2 and all(len(s) == per_worker for s in found.values()):
+            return found
+    raise AssertionError(f"connections did not reach both workers: {[len(s) for s in found.values()]}")
+
+
+def test_a_counted_fault_rule_fires_exactly_n_times_across_two_workers(shared_server):
+    server = shared_server("--rate-limit", "0")
+    url, times = server.url, 40
+    headers = bearer(url)
+    by_worker = sessions_on_each_worker(url, 4)
+    added = requests.post(
+        f"{url}/_emulator/faults",
+        json={"id": "flaky", "kind": "unavailable", "path": "/data/v1/customobjects/*", "times": times},
+        timeout=10,
+    )
+    assert added.status_code == 201, added.text
+    time.sleep(0.5)  # the other worker loads the rule on the database's notice (milliseconds)
+    faulted: dict[int, int] = {process: 0 for process in by_worker}
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def hammer(process: int, session: requests.Session):
+        for _ in range(30):
+            code = session.get(f"{url}/data/v1/customobjects/key:{IDENTIFY}", headers=headers, timeout=10).status_code
+            with lock:
+                codes.append(code)
+                faulted[process] += code == 503
+
+    threads = [
+        threading.Thread(target=hammer, args=(process, session))
+        for process, sessions in by_worker.items()
+        for session in sessions
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(codes) == 8 * 30 and set(codes) == {200, 503}
+    assert codes.count(503) == times  # not up to N per worker
+    assert all(count > 0 for count in faulted.values()), faulted  # the rule was in force on both workers
+    listed = requests.get(f"{url}/_emulator/faults/flaky", timeout=10).json()
+    assert listed["fired"] == times and listed["remaining"] == 0
+
+
+def test_a_fault_rule_removed_through_one_worker_stops_on_every_worker(shared_server):
+    server = shared_server("--rate-limit", "0")
+    url = server.url
+    headers = bearer(url)
+    by_worker = sessions_on_each_worker(url, 1)
+    rule = {"id": "down", "kind": "unavailable", "path": "/data/v1/customobjects/*"}
+    assert requests.post(f"{url}/_emulator/faults", json=rule, timeout=10).status_code == 201
+    time.sleep(0.5)
+    target = f"{url}/data/v1/customobjects/key:{IDENTIFY}"
+    assert [s[0].get(target, headers=headers, timeout=10).status_code for s in by_worker.values()] == [503, 503]
+    assert requests.delete(f"{url}/_emulator/faults/down", timeout=10).status_code == 200
+    time.sleep(0.5)
+    assert [s[0].get(target, headers=headers, timeout=10).status_code for s in by_worker.values()] == [200, 200]
