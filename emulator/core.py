@@ -28,6 +28,8 @@ from .services.journeys import Journeys
 from .services.rows import Rows
 from .services.shared_async_rows import SharedAsyncRows
 from .services.shared_faults import SharedFaultSet
+from .services.shared_journal import SharedJournal
+from .services.shared_stats import SharedStats
 from .services.soap import Soap
 from .services.tenants import Tenants
 from .store import Store
@@ -56,8 +58,16 @@ class Emulator:
         )
         # several processes on one database share fault rules (and their firing counts) through it
         self.faults = SharedFaultSet(self.clock, cast(SharedStore, store)) if store.shared else FaultSet(self.clock)
-        self.journal = Journal(self.clock, self.config.journal_size, self.config.journal_bytes)
-        self.stats = Stats(self.clock)
+        # the journal and the counters too: in this process's memory on SQLite, in the database when shared
+        self.journal: Journal | SharedJournal
+        self.stats: Stats
+        if store.shared:
+            shared = cast(SharedStore, store)
+            self.journal = SharedJournal(self.clock, shared, self.config.journal_size, self.config.journal_bytes)
+            self.stats = SharedStats(self.clock, shared)
+        else:
+            self.journal = Journal(self.clock, self.config.journal_size, self.config.journal_bytes)
+            self.stats = Stats(self.clock)
         self._lock = threading.RLock()  # one writer at a time across tenants, definitions and rows
         self.tenants = Tenants(store, self.clock, self.config.default_settings, self._lock)
         self.auth = Auth(store, self.clock, self.tenants, self.faults)

@@ -249,6 +249,8 @@ def _work(ref: weakref.ref, cond: threading.Condition) -> None:
         try:
             wait = service.run_due()
         except Exception:  # a store error must not kill the worker; try again shortly
+            if getattr(service.store, "closed", False):  # the emulator is shutting down: a clean stop
+                return
             log.exception("async worker step failed")
             wait = POLL
         del service  # hold no reference while asleep, so a dropped emulator can be collected

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 
 from ..domain.data_extensions import DataExtension
@@ -33,6 +34,54 @@ from .sqlite import _de_from_json, _de_to_json
 MIGRATION_LOCK = 0x5F3C_E0A1  # advisory lock id: one process migrates, the others wait for it
 DEFINITIONS_CHANNEL = "sfmc_definitions"  # NOTIFY channel: tenants or Data Extensions changed
 FAULTS_CHANNEL = "sfmc_faults"  # NOTIFY channel: fault rules added or removed
+JOURNAL_TRIM_LOCK = 0x5F3C_E0A2  # advisory lock id: one transaction at a time trims the journal to its byte bound
+
+# Recording a journal entry is one call of this function (one round trip): add the entry, evict the
+# tenant's oldest past ``p_size`` entries, then the oldest of any tenant while all together hold more
+# than ``p_max_bytes``; every eviction is counted in its tenant's row of journal_tenants. The tenant's
+# row lock serialises its recorders; deletions skip rows another transaction holds, and only one
+# transaction trims by bytes at a time, so no two recorders wait on each other in a circle.
+# (Re)defined on every start, after the migrations.
+JOURNAL_RECORD = f"""
+CREATE OR REPLACE FUNCTION sfmc_journal_record(
+    p_tenant TEXT, p_at DOUBLE PRECISION, p_method TEXT, p_status INTEGER, p_bytes INTEGER, p_body TEXT,
+    p_size INTEGER, p_max_bytes BIGINT) RETURNS BIGINT LANGUAGE plpgsql AS $$
+DECLARE
+    new_id BIGINT;
+    held_now INTEGER;
+    gone_count INTEGER;
+    gone_bytes BIGINT;
+    victim RECORD;
+BEGIN
+    INSERT INTO journal_tenants AS t (tenant_key, held, bytes, evicted) VALUES (p_tenant, 1, p_bytes, 0)
+    ON CONFLICT (tenant_key) DO UPDATE SET held = t.held + 1, bytes = t.bytes + p_bytes
+    RETURNING t.held INTO held_now;
+    INSERT INTO journal (tenant_key, at, method, status, bytes, body)
+    VALUES (p_tenant, p_at, p_method, p_status, p_bytes, p_body) RETURNING id INTO new_id;
+    IF held_now > p_size THEN
+        WITH gone AS (
+            DELETE FROM journal WHERE id IN (
+                SELECT j.id FROM journal j WHERE j.tenant_key = p_tenant ORDER BY j.id LIMIT held_now - p_size
+                FOR UPDATE SKIP LOCKED)
+            RETURNING journal.bytes)
+        SELECT count(*), coalesce(sum(gone.bytes), 0) INTO gone_count, gone_bytes FROM gone;
+        UPDATE journal_tenants SET held = held - gone_count, bytes = bytes - gone_bytes,
+            evicted = evicted + gone_count WHERE tenant_key = p_tenant;
+    END IF;
+    IF (SELECT sum(bytes) FROM journal_tenants) > p_max_bytes AND pg_try_advisory_xact_lock({JOURNAL_TRIM_LOCK}) THEN
+        LOOP
+            EXIT WHEN (SELECT sum(bytes) FROM journal_tenants) <= p_max_bytes;
+            DELETE FROM journal WHERE id = (
+                SELECT j.id FROM journal j WHERE j.id <> new_id ORDER BY j.id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING journal.tenant_key, journal.bytes INTO victim;
+            EXIT WHEN NOT FOUND;
+            UPDATE journal_tenants SET held = held - 1, bytes = bytes - victim.bytes, evicted = evicted + 1
+            WHERE tenant_key = victim.tenant_key;
+        END LOOP;
+    END IF;
+    RETURN new_id;
+END $$
+"""
 
 _REFILLED = "least(b.burst, b.tokens + greatest(0, excluded.updated - b.updated) * b.rate)"
 TAKE_TOKEN = f"""
@@ -59,6 +108,16 @@ def _psycopg():
     return psycopg
 
 
+_open_stores: weakref.WeakSet[PostgresStore] = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Close every PostgreSQL store of this process: its background threads (async worker, statistics,
+    notices) then stop cleanly instead of failing against a server about to go away."""
+    for store in list(_open_stores):
+        store.close()
+
+
 class PostgresStore:
     shared = True  # several processes may use this store at once
 
@@ -72,6 +131,7 @@ class PostgresStore:
         self._watchers: dict[str, list] = {}  # NOTIFY channel -> callbacks
         self._listener: threading.Thread | None = None
         self._migrate()
+        _open_stores.add(self)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -101,6 +161,7 @@ class PostgresStore:
                 for statement in statements(number, "postgresql"):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+            conn.execute(JOURNAL_RECORD)
 
     @contextmanager
     def transaction(self):
@@ -113,6 +174,10 @@ class PostgresStore:
 
     def _execute(self, sql: str, params=()) -> int:
         return self._conn().execute(sql, params).rowcount
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         self._closed = True
@@ -427,6 +492,79 @@ class PostgresStore:
                 db.execute("SELECT pg_notify(%s, '')", (FAULTS_CHANNEL,))
             return removed
 
+    # -- the request journal, shared by processes ------------------------------------------------
+    # Tenants are keyed by id; '' stands for the unknown tenant (calls that failed authentication).
+
+    def record_journal(
+        self, tenant_key: str, at: float, method: str | None, status: int | None, size: int, body: str,
+        keep: int, max_bytes: int,
+    ) -> int:  # fmt: skip
+        """Add an entry, evicting past ``keep`` per tenant and ``max_bytes`` in all; the entry's id."""
+        return self._query(
+            "SELECT sfmc_journal_record(%s, %s, %s, %s, %s, %s, %s, %s)",
+            (tenant_key, at, method, status, size, body, keep, max_bytes),
+        )[0][0]
+
+    def journal_entries(self, where: dict, limit: int | None) -> list[tuple[int, str]]:
+        """(id, body) newest first; ``where`` may hold ``tenant_key``, ``method``, ``status``,
+        ``status_class``, ``since`` (time), ``since_id`` and ``id``."""
+        condition, params = _journal_where(where)
+        sql = f"SELECT id, body FROM journal {condition} ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return self._query(sql, params)
+
+    def count_journal(self, where: dict) -> int:
+        condition, params = _journal_where(where)
+        return self._query(f"SELECT count(*) FROM journal {condition}", params)[0][0]
+
+    def clear_journal(self, tenant_key: str | None = None) -> int:
+        """Remove every entry (or one tenant's) with the eviction counts; how many entries went."""
+        with self.transaction() as db:
+            if tenant_key is None:
+                db.execute("DELETE FROM journal_tenants")
+                return db.execute("DELETE FROM journal").rowcount
+            db.execute("DELETE FROM journal_tenants WHERE tenant_key = %s", (tenant_key,))
+            return db.execute("DELETE FROM journal WHERE tenant_key = %s", (tenant_key,)).rowcount
+
+    def journal_tenants(self) -> dict[str, tuple[int, int, int]]:
+        """tenant key -> (entries held, bytes held, entries evicted)."""
+        rows = self._query("SELECT tenant_key, held, bytes, evicted FROM journal_tenants")
+        return {key: (held, size, evicted) for key, held, size, evicted in rows}
+
+    # -- statistics counters, shared by processes ------------------------------------------------
+
+    def add_stats(self, rows: list[tuple[str, str, str, int]], prune_before: float | None = None) -> None:
+        """Add (tenant key, kind, name, delta) to the totals in one statement (rows sorted and unique,
+        so concurrent adders lock in one order); drop per-second points older than ``prune_before``."""
+        with self.transaction() as db:
+            if rows:
+                keys, kinds, names, values = (list(column) for column in zip(*rows, strict=True))
+                db.execute(
+                    "INSERT INTO stats AS s (tenant_key, kind, name, value) "
+                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[]) ORDER BY 1, 2, 3 "
+                    "ON CONFLICT (tenant_key, kind, name) DO UPDATE SET value = s.value + excluded.value",
+                    (keys, kinds, names, values),
+                )
+            if prune_before is not None:
+                db.execute("DELETE FROM stats WHERE kind IN ('sa', 'st') AND name::bigint < %s", (int(prune_before),))
+
+    def stats_rows(self, tenant_key: str | None, kinds: tuple[str, ...]) -> list[tuple[str, str, str, int]]:
+        """(tenant key, kind, name, value) of one tenant or (None) all, of the given kinds."""
+        if tenant_key is None:
+            return self._query("SELECT tenant_key, kind, name, value FROM stats WHERE kind = ANY(%s)", (list(kinds),))
+        return self._query(
+            "SELECT tenant_key, kind, name, value FROM stats WHERE tenant_key = %s AND kind = ANY(%s)",
+            (tenant_key, list(kinds)),
+        )
+
+    def forget_stats(self, tenant_key: str | None = None) -> None:
+        if tenant_key is None:
+            self._execute("DELETE FROM stats")
+        else:
+            self._execute("DELETE FROM stats WHERE tenant_key = %s", (tenant_key,))
+
     # -- Journey Builder, contacts --------------------------------------------------------------
 
     def put_event_definition(self, tenant_id: str, definition: dict) -> None:
@@ -494,6 +632,22 @@ class PostgresStore:
         if not keep_definitions:
             db.execute("DELETE FROM data_extensions WHERE tenant_id = %s", (tenant_id,))
             db.execute("DELETE FROM event_definitions WHERE tenant_id = %s", (tenant_id,))
+
+
+_JOURNAL_FILTERS = {
+    "tenant_key": "tenant_key = %s",
+    "method": "method = %s",
+    "status": "status = %s",
+    "status_class": "coalesce(status, 0) / 100 = %s",
+    "since": "at >= %s",
+    "since_id": "id > %s",
+    "id": "id = %s",
+}
+
+
+def _journal_where(where: dict) -> tuple[str, list]:
+    clauses = [_JOURNAL_FILTERS[name] for name in where]
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), list(where.values())
 
 
 def _where_sql(node) -> tuple[str, list]:

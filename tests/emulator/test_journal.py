@@ -106,8 +106,8 @@ def test_unknown_paths_are_journaled_under_the_unknown_tenant(client):
     assert entry["route"] == "(unmatched)" and entry["status"] == 404
 
 
-def test_each_tenant_keeps_a_bounded_ring_and_counts_evictions():
-    app = create_app(Config(database=":memory:", journal_size=3), clock=Clock())
+def test_each_tenant_keeps_a_bounded_ring_and_counts_evictions(database):
+    app = create_app(Config(database=database, journal_size=3), clock=Clock())
     client = app.test_client()
     busy, quiet = make_tenant(client), make_tenant(client)
     quiet.call("GET", "/data/v1/customobjects?$search=")
@@ -119,6 +119,8 @@ def test_each_tenant_keeps_a_bounded_ring_and_counts_evictions():
     stats = client.get(f"/_emulator/tenants/{busy.id}/stats").get_json()
     assert stats["journal_evicted"] == 3 and stats["requests"] == 6  # the counters never evict
     assert client.get("/_emulator/journal").get_json()["evicted"] == 3
+    app.extensions["sfmc"].async_rows.stop()
+    app.extensions["sfmc"].store.close()
 
 
 def test_bodies_are_capped_at_16_kb(client, tenant):
@@ -143,9 +145,9 @@ def test_a_huge_header_is_kept_cut_and_says_how_long_it_was(client, tenant):
     assert kept.startswith("t" * 1024) and kept.endswith("(250000 characters)") and len(kept) < 1100
 
 
-def test_all_tenants_together_stay_under_the_byte_bound_and_evictions_are_counted():
+def test_all_tenants_together_stay_under_the_byte_bound_and_evictions_are_counted(database):
     """Issue D12: each tenant had its own ring and nothing bounded them together, so many tenants grew it."""
-    app = create_app(Config(database=":memory:", journal_size=1000, journal_bytes=200_000), clock=Clock())
+    app = create_app(Config(database=database, journal_size=1000, journal_bytes=200_000), clock=Clock())
     client = app.test_client()
     tenants = [make_tenant(client) for _ in range(4)]
     body = [{"keys": {"Contact Key": "k"}, "values": {"Email": "a@b.co", "Padding": "x" * 4_000}}]
@@ -167,3 +169,4 @@ def test_all_tenants_together_stay_under_the_byte_bound_and_evictions_are_counte
     newest = journal(client, tenant=tenants[-1].id, path="/hub/*")
     assert newest, "the newest entries are the ones kept"
     app.extensions["sfmc"].async_rows.stop()
+    app.extensions["sfmc"].store.close()

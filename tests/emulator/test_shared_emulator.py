@@ -295,3 +295,39 @@ def test_a_fault_rule_removed_through_one_worker_stops_on_every_worker(shared_se
     assert requests.delete(f"{url}/_emulator/faults/down", timeout=10).status_code == 200
     time.sleep(0.5)
     assert [s[0].get(target, headers=headers, timeout=10).status_code for s in by_worker.values()] == [200, 200]
+
+
+def test_the_journal_and_the_stats_show_every_workers_calls_with_one_bound(shared_server):
+    server = shared_server("--rate-limit", "0", "--journal-size", "100")
+    url = server.url
+    headers = bearer(url)  # the token call: journaled and counted too
+    by_worker = sessions_on_each_worker(url, 4)
+
+    def call(session: requests.Session):
+        for _ in range(25):
+            response = session.get(f"{url}/data/v1/customobjects/key:{IDENTIFY}", headers=headers, timeout=10)
+            assert response.status_code == 200
+
+    threads = [threading.Thread(target=call, args=(s,)) for sessions in by_worker.values() for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    calls = 1 + 8 * 25
+    pattern = {"tenant": "demo", "method": "GET", "path": "/data/v1/customobjects/*"}
+    for process, sessions in by_worker.items():  # read through each worker: one journal, one bound
+        session = sessions[0]
+        listed = session.get(f"{url}/_emulator/journal", params={"tenant": "demo", "limit": 1000}, timeout=10).json()
+        assert listed["count"] == 100, process  # the tenant's ring across workers, not 100 per worker
+        assert session.post(f"{url}/_emulator/journal/count", json=pattern, timeout=10).json()["count"] == 100
+        ids = [e["id"] for e in listed["items"]]
+        assert ids == sorted(set(ids), reverse=True)  # one sequence of ids, newest first
+        deadline = time.monotonic() + 10  # the other worker adds its counts within a fraction of a second
+        while True:
+            stats = session.get(f"{url}/_emulator/tenants/demo/stats", timeout=10).json()
+            if stats["requests"] >= calls or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert stats["requests"] == calls and stats["2xx"] == calls, (process, stats)
+        assert stats["journal_evicted"] == calls - 100, (process, stats)
+        assert listed["evicted"] == calls - 100
