@@ -8,9 +8,10 @@ written with ignored keys or refused rows. ``$filter`` parsing is ``domain/filte
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Protocol
 
 from .. import errors
@@ -22,6 +23,36 @@ from ..domain.rowsets import Cursors
 from ..domain.stats import Stats
 from ..store import Store
 from .tenants import Tenants
+
+BULK_ROWS = 1000  # a write of at least this many rows runs with the cyclic garbage collector paused
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0  # writes (in any thread) running with the collector paused
+_gc_was_enabled = False
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one bulk write (reference counting still frees everything).
+
+    A 32,000-row write makes some 200,000 objects that live until it ends; the collector would
+    walk them (and every other object of the process) again and again meanwhile, a third of
+    the write's CPU time. Whatever cycles the write leaves are collected once it has resumed.
+    Nested and concurrent pauses are counted: the last one out restores the collector as it was.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 class WriteRows(Protocol):
@@ -76,6 +107,7 @@ class Rows:
         # process's lock, or on a shared store under the Data Extension's lock in the database
         shared = self.store.shared
         with (
+            cyclic_gc_paused() if len(rows) >= BULK_ROWS else nullcontext(),
             nullcontext() if shared else self.lock,
             self.store.transaction() if then is not None or shared else nullcontext(),
         ):
@@ -94,14 +126,16 @@ class Rows:
                 self.store.write_rows(tenant_id, de.id, plan.writes, plan.appends)
             if then is not None:
                 then(plan)
+        failed, ignored_keys = plan.failed, plan.ignored_keys
+        problems = [p for o in failed for p in o.problems]
         self.stats.record_write(
             tenant_id,
-            saved=len(plan.saved),
-            failed=len(plan.failed),
-            ignored_keys=plan.ignored_keys,
-            problems=[p for o in plan.failed for p in o.problems],
+            saved=len(rows) - len(failed),
+            failed=len(failed),
+            ignored_keys=ignored_keys,
+            problems=problems,
         )
-        if plan.ignored_keys or plan.failed:
+        if ignored_keys or failed:
             self.store.log_write(
                 tenant_id,
                 {
@@ -109,9 +143,9 @@ class Rows:
                     "source": source,
                     "data_extension": de.key,
                     "rows_submitted": len(rows),
-                    "rows_saved": len(plan.saved),
-                    "ignored_keys": plan.ignored_keys,
-                    "problems": [p for o in plan.failed for p in o.problems][:50],
+                    "rows_saved": len(rows) - len(failed),
+                    "ignored_keys": ignored_keys,
+                    "problems": problems[:50],
                 },
             )
         return plan

@@ -1,0 +1,159 @@
+"""The compiled row validator (whole-column checks) answers exactly what the per-row rules answer.
+
+``RowValidator.prepare`` checks plain rows a column at a time and sends anything else row by row
+through ``prepare_row``; these properties hold it to ``prepare_row`` on generated rows: same stored
+values (in the same key order), same row keys, same problems and ignored names, for the default
+date rules and for SFMC's date notations.
+"""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emulator.domain.column_checks import column_check
+from emulator.domain.data_extensions import build_data_extension
+from emulator.domain.fields import CHECKS, SFMC_DATE_CHECKS, ValueProblem, is_empty
+from emulator.domain.rows import RowInput, plan_rows, prepare_row, row_validator
+
+FIELDS = [
+    {"name": "Id", "type": "Text", "length": 12, "isPrimaryKey": True},
+    {"name": "Region", "type": "Text", "length": 4, "isPrimaryKey": True},
+    {"name": "Email", "type": "EmailAddress"},
+    {"name": "Name", "type": "Text", "length": 6},
+    {"name": "Age", "type": "Number"},
+    {"name": "Score", "type": "Decimal", "precision": 6, "scale": 2},
+    {"name": "Whole", "type": "Decimal", "precision": 4, "scale": 0},
+    {"name": "At", "type": "Date"},
+    {"name": "Opt In", "type": "Boolean"},
+    {"name": "Phone", "type": "Phone"},
+    {"name": "Locale", "type": "Locale"},
+    {"name": "Required", "type": "Text", "isNullable": False},
+]
+DE = build_data_extension({"name": "People", "key": "people", "fields": FIELDS})
+
+blank = st.sampled_from([None, "", "  ", "\t"])
+odd = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.just({"a": 1}),
+    st.just([1]),
+)
+padded = st.sampled_from(["", " ", "\n"])
+
+
+def _text(alphabet: str, max_size: int):
+    return st.text(alphabet, min_size=1, max_size=max_size)
+
+
+PLAIN = {
+    "Id": _text(string.ascii_letters + string.digits + 'ÄÉ"\\', 14),
+    "Region": _text("EUSAeusa", 5),
+    "Email": st.builds(lambda a, b, pad: f"{pad}{a}@{b}.io{pad}", _text("abc.", 6), _text("xyz", 4), padded),
+    "Name": _text("Anna Bo", 7),
+    "Age": st.one_of(st.integers(min_value=-(2**31) - 2, max_value=2**31 + 2), st.sampled_from(["42", " 7 "])),
+    "Score": st.one_of(
+        st.floats(min_value=-99999, max_value=99999, allow_nan=False).map(lambda x: round(x, 2)),
+        st.sampled_from([0, -0.0, 1, 12.5, "3.1", "-0.5", "1234.567", "9999.99", "10000", "1e3", "0.125"]),
+        st.integers(min_value=-20000, max_value=20000),
+    ),
+    "Whole": st.one_of(st.integers(min_value=-20000, max_value=20000), st.sampled_from(["12", "0", 3.0, "7."])),
+    "At": st.sampled_from(
+        [
+            "2024-01-31",
+            " 2024-02-29 ",
+            "2023-02-29",
+            "2024-05-30T13:30:00Z",
+            "2024-05-30T13:30:00+02:00",
+            "2024-05-30 13:30",
+            "5/30/2024",
+            "5/30/2024 1:30 PM",
+            "13/40/2024",
+            "20240101",
+        ]
+    ),
+    "Opt In": st.one_of(st.booleans(), st.sampled_from(["true", "No", "1", 0, 1, "maybe"])),
+    "Phone": st.sampled_from(["+1 555 0100", " 555-0101 ", "12", "(0)30 1234"]),
+    "Locale": st.sampled_from(["en-US", "fr_FR", "de", " en-GB ", "english"]),
+    "Required": _text("xyz", 5),
+}
+
+
+def value_of(name: str):
+    """Mostly values a column takes as they are, sometimes an empty, refused or unusual one."""
+    return st.one_of(PLAIN[name], PLAIN[name], PLAIN[name], blank, odd)
+
+
+@st.composite
+def batches(draw):
+    """Rows naming mostly the same columns in the same order (one group), some spelled otherwise."""
+    names = draw(st.lists(st.sampled_from(list(PLAIN)), min_size=1, max_size=len(PLAIN), unique=True))
+    plain = draw(st.booleans())  # every value plainly fine: the whole batch takes the column path
+    rows = []
+    for _ in range(draw(st.integers(min_value=1, max_value=12))):
+        spelled = list(names)
+        if draw(st.integers(0, 9)) == 0:
+            spelled = draw(st.permutations(names))
+        if draw(st.integers(0, 9)) == 0:
+            spelled = [n.upper() if draw(st.booleans()) else n for n in spelled]
+        if draw(st.integers(0, 14)) == 0:
+            spelled = [*spelled, draw(st.sampled_from(["Nope", "id", "ID"]))]
+        row = {n: draw(PLAIN[_canonical(n)] if plain else value_of(_canonical(n))) for n in spelled}
+        if draw(st.integers(0, 14)) == 0:
+            rows.append(RowInput({"Id": "k"}, row, needs_value=True))
+        else:
+            rows.append(RowInput({}, row, needs_value=draw(st.booleans())))
+    return rows
+
+
+def _canonical(name: str) -> str:
+    column = DE.column(name)
+    return column.name if column is not None else "Name"
+
+
+def _seen(outcomes) -> list[tuple]:
+    return [(o.index, o.row_key, o.data, list(o.data or ()), o.problems, o.ignored) for o in outcomes]
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=batches(), strict=st.booleans(), sfmc_dates=st.booleans())
+def test_compiled_validator_answers_as_prepare_row(rows, strict, sfmc_dates):
+    checks = SFMC_DATE_CHECKS if sfmc_dates else CHECKS
+    expected = [prepare_row(DE, row, i, strict, checks) for i, row in enumerate(rows)]
+    assert _seen(row_validator(DE, checks).prepare(DE, rows, strict)) == _seen(expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), name=st.sampled_from(list(PLAIN)), sfmc_dates=st.booleans())
+def test_a_column_check_agrees_with_the_value_check_or_declines(data, name, sfmc_dates):
+    checks = SFMC_DATE_CHECKS if sfmc_dates else CHECKS
+    field = DE.column(name)
+    values = data.draw(st.lists(value_of(name), min_size=1, max_size=12))
+    stored = column_check(field, checks)(values)
+    if stored is None:
+        return  # declined: these rows go row by row
+    assert not any(is_empty(v) for v in values)
+    expected = []
+    for value in values:
+        try:
+            expected.append(checks[field.type](field, value))
+        except ValueProblem:
+            raise AssertionError(f"column check accepted {value!r}, which the value check refuses") from None
+    assert stored == expected
+
+
+def test_plain_rows_take_the_column_path_and_a_refused_value_is_worded_as_before():
+    rows = [RowInput({}, {"Id": f"u{i}", "Region": "EU", "Required": "x", "Score": 1.5}) for i in range(50)]
+    validator = row_validator(DE)
+    assert validator is row_validator(DE)  # compiled once per schema version
+    assert validator._prepare_group(DE, tuple(rows[0].values), list(range(50)), rows) is not None
+    plan = plan_rows(DE, rows, lambda keys: {}, stop_at_first_error=False)
+    assert not plan.failed and plan.writes['["u7", "eu"]']["Score"] == "1.50"
+    rows[7] = RowInput({}, {"Id": "u7", "Region": "EU", "Required": "x", "Score": "lots"})
+    plan = plan_rows(DE, rows, lambda keys: {}, stop_at_first_error=False)
+    assert [o.index for o in plan.failed] == [7]
+    assert plan.failed[0].problems == ["Score: The value for column [Score] is not a valid decimal."]
