@@ -99,6 +99,22 @@ def test_clean_job_is_ok_and_upsert_keeps_unsent_columns(fast):
     assert row["Contact Key"] == "u1" and row["Age"] == "31" and row["Email"] == "a@example.com"
 
 
+def test_integers_beyond_64_bits_reach_the_rules_as_integers(fast):
+    """A job's items are stored and read back exactly: a 30-digit integer stays an integer (its
+    digits in a Text column, out of range for a Number), as the sync rowset path sees it."""
+    big = 123456789012345678901234567890
+    request_id = submit(
+        fast,
+        [{"Contact Key": "big", "First Name": 2**80}, {"Contact Key": "range", "Age": big}, {"Contact Key": "ok"}],
+    )
+    finished(fast, request_id)
+    items = results(fast, request_id)["items"]
+    assert [i["status"] for i in items] == ["Error", "Error", "OK"]
+    too_long = "is too long (25 characters, the column allows 20)."
+    assert items[0]["message"] == f"First Name: The value for column [First Name] {too_long}"
+    assert items[1]["message"] == "Age: The value for column [Age] is out of range for a Number."
+
+
 def test_insert_refuses_duplicate_keys_per_row_never_the_job(fast):
     assert fast.rowset("identify", [{"keys": {"Contact Key": "old"}, "values": {"Age": 1}}]).status_code == 200
     request_id = submit(fast, [{"Contact Key": "old"}, {"Contact Key": "new"}, {"Contact Key": "NEW"}], "POST")
