@@ -16,6 +16,7 @@ and those after the first second of warm-up).
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -59,7 +60,18 @@ def events(n: int, prefix: str):
         }
 
 
-def run_mode(url: str, workdir: Path, name: str, n: int, rate: float, **settings) -> dict:
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of a process so far: this one, or another by pid (Linux /proc)."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_mode(
+    url: str, workdir: Path, name: str, n: int, rate: float, emulator_pid: int | None = None, **settings
+) -> dict:
     tenant = make_tenant(url, rate)
     package = tenant["packages"][0]
     dest = Destination(
@@ -78,12 +90,14 @@ def run_mode(url: str, workdir: Path, name: str, n: int, rate: float, **settings
             },
         )
     )
+    cpu_before = cpu_seconds(), cpu_seconds(emulator_pid) if emulator_pid else 0.0
     started = time.monotonic()
     dest.accept(events(n, name))
     queued = time.monotonic()
     first_429_cutoff = started + 1.0
     summary = dest.deliver_pending()
     elapsed = time.monotonic() - started
+    cpu_after = cpu_seconds(), cpu_seconds(emulator_pid) if emulator_pid else 0.0
     stats = dest.client.stats
     rows = requests.get(
         f"{url}/_emulator/tenants/{tenant['id']}/data-extensions/identify/rows", params={"page_size": 1}, timeout=60
@@ -100,6 +114,9 @@ def run_mode(url: str, workdir: Path, name: str, n: int, rate: float, **settings
         "seconds": round(elapsed, 2),
         "queue_seconds": round(queued - started, 2),
         "rows_per_s": round(summary.delivered / elapsed, 1),
+        # CPU seconds of each side: what holds up on a shared machine, where the wall time follows its load
+        "connector_cpu_s": round(cpu_after[0] - cpu_before[0], 2),
+        "emulator_cpu_s": round(cpu_after[1] - cpu_before[1], 2) if emulator_pid else None,
         "requests": stats.requests,
         "http_429": stats.throttled,
         "http_429_after_warmup": late_429,
@@ -118,19 +135,25 @@ def main(rate, unbatched, grouped, backfill, json_out):
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         emulator = start_emulator(workdir)
-        url = emulator.url
+        url, pid = emulator.url, emulator.proc.pid
         try:
             results = []
             if unbatched:
-                results.append(run_mode(url, workdir, "unbatched", unbatched, rate, sync_group_size=1))
+                results.append(run_mode(url, workdir, "unbatched", unbatched, rate, pid, sync_group_size=1))
                 results[-1]["ceiling_rows_per_s"] = rate
             if grouped:
-                results.append(run_mode(url, workdir, "sync-grouped", grouped, rate, sync_group_size=50))
+                results.append(run_mode(url, workdir, "sync-grouped", grouped, rate, pid, sync_group_size=50))
                 results[-1]["ceiling_rows_per_s"] = rate * 50
             if backfill:
                 results.append(
                     run_mode(
-                        url, workdir, "async-batched", backfill, rate, batching={"enabled": True, "poll_interval": 0.25}
+                        url,
+                        workdir,
+                        "async-batched",
+                        backfill,
+                        rate,
+                        pid,
+                        batching={"enabled": True, "poll_interval": 0.25},
                     )
                 )
         finally:
@@ -144,7 +167,8 @@ def main(rate, unbatched, grouped, backfill, json_out):
             f"{r['rows_per_s']:>9.1f} rows/s"
             f"{ratio}; {r['requests']} requests, {r['http_429']} x 429"
             + (f" ({r['http_429_after_warmup']} after warm-up)" if r["http_429_after_warmup"] is not None else "")
-            + f", outbox queueing {r['queue_seconds']} s"
+            + f", outbox queueing {r['queue_seconds']} s; CPU: connector {r['connector_cpu_s']} s, "
+            f"emulator {r['emulator_cpu_s']} s"
         )
     if json_out:
         Path(json_out).write_text(json.dumps(results, indent=2))

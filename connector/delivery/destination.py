@@ -32,10 +32,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import orjson
+
 from .. import personas
 from ..plan import EnsurePersonasDataExtension, FireApiEvent, Plan, UpsertContact, UpsertRow, plan
 from ..settings import Settings
-from ..transform import AmbiguousDate, bind_to_columns
+from ..transform import DATE_TYPE, AmbiguousDate, bind_to_columns
 from .client import DeliveryError, SfmcClient
 from .outbox import DELIVERED, DROPPED, PENDING, REJECTED, Outbox, OutboxEvent
 from .outcomes import TRANSIENT, is_type_problem, row_error_kind, row_result
@@ -94,6 +96,16 @@ def _is_row_error(response) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and body.get("errorcode") == 10006 and bool(body.get("additionalErrors"))
+
+
+def _row_bytes(row: dict) -> bytes:
+    """One async item as compact UTF-8 JSON: orjson (several times faster on a backfill's million rows),
+    or ``json.dumps`` for what orjson refuses (an integer beyond 64 bits; a lone surrogate, which
+    fails to encode either way). Values here are ``normalize_scalar``'s, never NaN or infinite."""
+    try:
+        return orjson.dumps(row)
+    except orjson.JSONEncodeError:
+        return json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass
@@ -337,13 +349,28 @@ class Destination:
     def _bound_rows(self, rows: list[tuple[int, UpsertRow]], this_pass: _Pass) -> list[tuple[int, UpsertRow]]:
         """Rows with values bound to their DE's column types, and naming at least one of its columns."""
         bound: list[tuple[int, UpsertRow]] = []
+        date_columns: dict[str, frozenset[str]] = {}  # DE key -> its Date columns (folded), for this call
         for seq, op in rows:
             types = self.column_types(op.de_key)
             if types is None:
                 bound.append((seq, op))
                 continue
+            dates = date_columns.get(op.de_key)
+            if dates is None:
+                dates = date_columns[op.de_key] = frozenset(
+                    c for c, kind in types.items() if kind.casefold() == DATE_TYPE
+                )
+            names_a_column = to_bind = False
+            for column, value in op.values.items():
+                folded = column.casefold()
+                if folded in types:
+                    names_a_column = True
+                    to_bind = to_bind or (folded in dates and isinstance(value, str))
+            if names_a_column and not to_bind:  # nothing to change (bind_to_columns would copy it as it is)
+                bound.append((seq, op))
+                continue
             values = dict(op.values)
-            if not any(column.casefold() in types for column in values):
+            if not names_a_column:
                 # no value names a column of the DE: SFMC would refuse the row ("At least one existing
                 # field is required in the values property"); the keys are columns, so they go there
                 values = {**values, **op.keys}
@@ -399,7 +426,7 @@ class Destination:
         chunk, size = [], 0
         for seq, op in items:
             # each row is encoded once: its size decides the split, its bytes go into the body
-            row = json.dumps({**op.values, **op.keys}, separators=(",", ":"), ensure_ascii=False).encode()
+            row = _row_bytes({**op.values, **op.keys})
             if chunk and (len(chunk) >= limit_items or size + len(row) + 1 > limit_bytes):
                 yield chunk
                 chunk, size = [], 0
