@@ -21,19 +21,7 @@ from emulator.clock import Clock
 from emulator.domain.tenants import TenantSettings
 from emulator.launcher import ServerProcess, start_emulator
 from emulator.store.postgres import close_all
-
-IDENTIFY_FIELDS = [
-    {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-    {"name": "Email", "type": "EmailAddress"},
-    {"name": "First Name", "type": "Text", "length": 20},
-    {"name": "Age", "type": "Number"},
-    {"name": "Score", "type": "Decimal", "precision": 5, "scale": 2},
-    {"name": "Created At", "type": "Date"},
-    {"name": "Opted In", "type": "Boolean"},
-    {"name": "Phone", "type": "Phone"},
-    {"name": "Locale", "type": "Locale"},
-]
-
+from tests.fixtures import IDENTIFY_DE
 
 # Property tests on a loaded 2-core machine: no wall-clock limits (deadline, too_slow), so a slow
 # moment never fails a run. "ci" (set by .ci/run) also fixes the examples and bounds their number,
@@ -142,7 +130,7 @@ class Tenant:
 
 def make_tenant(client, **body) -> Tenant:
     body.setdefault("settings", {"rate_limit": 0})
-    body.setdefault("data_extensions", [{"key": "identify", "name": "Identify", "fields": IDENTIFY_FIELDS}])
+    body.setdefault("data_extensions", [IDENTIFY_DE])
     response = client.post("/_emulator/tenants", json=body)
     assert response.status_code == 201, response.get_json()
     created = response.get_json()

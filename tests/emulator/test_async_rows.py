@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import IDENTIFY_FIELDS
+from tests.fixtures import IDENTIFY_FIELDS
 
 ROWS_PATH = "/data/v1/async/dataextensions/key:identify/rows"
 

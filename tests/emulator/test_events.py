@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from emulator.domain.tenants import SEED_SCOPES
+from tests.fixtures import contact_de
 
-EVENT_DE = {
-    "key": "registered",
-    "name": "Registered",
-    "fields": [
-        {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-        {"name": "Plan", "type": "Text"},
-        {"name": "Age", "type": "Number"},
-    ],
-}
+EVENT_DE = contact_de("registered", "Registered", {"name": "Plan", "type": "Text"}, {"name": "Age", "type": "Number"})
 DEFINITION = {"key": "APIEvent-registered", "name": "Registered Journey", "data_extension": "registered"}
 
 

@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from emulator.clock import Clock
-from tests.conftest import IDENTIFY_FIELDS, ThreadedEmulator
+from tests.conftest import ThreadedEmulator
+from tests.fixtures import IDENTIFY_DE
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 NO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?$")
@@ -32,7 +33,7 @@ class Account:
 
     def __init__(self, server: ThreadedEmulator, **body):
         body.setdefault("settings", {"rate_limit": 0})
-        body.setdefault("data_extensions", [{"key": "identify", "name": "Identify", "fields": IDENTIFY_FIELDS}])
+        body.setdefault("data_extensions", [IDENTIFY_DE])
         created = server.create_tenant(**body)
         self.server, self.url, self.id = server, server.url, created["id"]
         self.package = created["packages"][0]

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from tests.conftest import IDENTIFY_FIELDS, make_tenant
+from tests.conftest import make_tenant
+from tests.fixtures import IDENTIFY_DE, IDENTIFY_FIELDS
 
 TIME_BUDGET = 3.0  # seconds; generous for a loaded CI machine, far below any runaway computation
 EVENT_DE = {"key": "registered", "name": "Registered", "fields": IDENTIFY_FIELDS[:4]}
@@ -351,13 +352,11 @@ CASES = [
 
 @pytest.fixture
 def world(client):
-    a = make_tenant(
-        client, id="a", data_extensions=[{"key": "identify", "name": "Identify", "fields": IDENTIFY_FIELDS}]
-    )
+    a = make_tenant(client, id="a", data_extensions=[IDENTIFY_DE])
     b = make_tenant(
         client,
         id="b",
-        data_extensions=[{"key": "identify", "name": "Identify", "fields": IDENTIFY_FIELDS}, EVENT_DE],
+        data_extensions=[IDENTIFY_DE, EVENT_DE],
         event_definitions=[DEFINITION],
     )
     assert b.rowset("identify", row(key="b1", Email="b@example.com", Age=3)).status_code == 200

@@ -13,15 +13,9 @@ import threading
 from emulator import Config
 from emulator.app import create_app
 from tests.conftest import LENIENT_DEFINITIONS, make_tenant
+from tests.fixtures import contact_de
 
-NEW_DE = {
-    "key": "stolen",
-    "name": "Stolen",
-    "fields": [
-        {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-        {"name": "First Name", "type": "Text"},
-    ],
-}
+NEW_DE = contact_de("stolen", "Stolen", {"name": "First Name", "type": "Text"})
 
 
 def _b_rows(b) -> list[dict]:
@@ -55,11 +49,7 @@ def test_a_client_chosen_de_id_of_another_tenant_gets_a_fresh_id(tmp_path):
     assert _b_rows(b) == [{"Contact Key": "b1", "First Name": "Bea"}]
 
 
-EVENT_DE = {
-    "key": "registered",
-    "name": "Registered",
-    "fields": [{"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True}],
-}
+EVENT_DE = contact_de("registered", "Registered")
 
 
 def test_a_client_chosen_event_definition_id_of_another_tenant_gets_a_fresh_id(tmp_path):
