@@ -4,32 +4,29 @@ from __future__ import annotations
 
 from connector.delivery.destination import Destination
 from connector.settings import load_settings
+from tests.fixtures import contact_de
 
-IDENTIFY_DE = {
-    "key": "identify",
-    "name": "Identify",
-    "fields": [
-        {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-        {"name": "Email", "type": "EmailAddress"},
-        {"name": "First Name", "type": "Text"},
-        {"name": "Last Name", "type": "Text"},
-        {"name": "Created At", "type": "Date"},
-        {"name": "IP Address", "type": "Text"},
-        {"name": "UTM Source", "type": "Text"},
-        {"name": "Device-model", "type": "Text"},
-        {"name": "Screen Width", "type": "Number"},
-    ],
-}
-ORDERS_DE = {
-    "key": "orders",
-    "name": "Orders",
-    "fields": [
-        {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-        {"name": "Product Id", "type": "Text", "isPrimaryKey": True},
-        {"name": "Revenue", "type": "Decimal", "precision": 18, "scale": 2},
-        {"name": "Quantity", "type": "Number"},
-    ],
-}
+# the DEs the connector's default settings (``destination``) write to: traits, Order Completed, Button Clicked
+IDENTIFY_DE = contact_de(
+    "identify",
+    "Identify",
+    {"name": "Email", "type": "EmailAddress"},
+    {"name": "First Name", "type": "Text"},
+    {"name": "Last Name", "type": "Text"},
+    {"name": "Created At", "type": "Date"},
+    {"name": "IP Address", "type": "Text"},
+    {"name": "UTM Source", "type": "Text"},
+    {"name": "Device-model", "type": "Text"},
+    {"name": "Screen Width", "type": "Number"},
+)
+PRODUCT_ID = {"name": "Product Id", "type": "Text", "isPrimaryKey": True}
+ORDERS_DE = contact_de(
+    "orders",
+    "Orders",
+    PRODUCT_ID,
+    {"name": "Revenue", "type": "Decimal", "precision": 18, "scale": 2},
+    {"name": "Quantity", "type": "Number"},
+)
 CLICKS_DE = {
     "key": "clicks",
     "name": "Clicks",
@@ -45,6 +42,12 @@ def sfmc_tenant(emulator, **body) -> dict:
     body.setdefault("settings", {"rate_limit": 0, "async_pickup_delay": 0})
     body.setdefault("data_extensions", [IDENTIFY_DE, ORDERS_DE, CLICKS_DE])
     return emulator.create_tenant(**body)
+
+
+def fault(emulator, tenant: dict, **rule) -> None:
+    """Add a fault rule for this tenant through the admin API."""
+    response = emulator.admin("POST", "/faults", json={"tenant": tenant["id"], **rule})
+    assert response.status_code in (200, 201), response.text
 
 
 def destination(emulator, tenant: dict, tmp_path, **overrides) -> Destination:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.connector.delivery_helpers import destination, identify, sfmc_tenant
+from tests.connector.delivery_helpers import destination, fault, identify, sfmc_tenant
 
 ROWSET = "/hub/v1/dataevents/*/rowset"
 
@@ -13,11 +13,6 @@ ROWSET = "/hub/v1/dataevents/*/rowset"
 @pytest.fixture
 def tenant(emulator_server):
     return sfmc_tenant(emulator_server)
-
-
-def fault(emulator, tenant, **rule):
-    response = emulator.admin("POST", "/faults", json={"tenant": tenant["id"], **rule})
-    assert response.status_code in (200, 201), response.text
 
 
 def quick(dest):

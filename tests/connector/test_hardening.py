@@ -12,31 +12,21 @@ from click.testing import CliRunner
 from connector.cli import main as connector_cli
 from connector.plan import DropReason, UpsertRow, plan
 from connector.settings import ConversionEvent, Settings
-from tests.connector.delivery_helpers import CLICKS_DE, IDENTIFY_DE, ORDERS_DE, destination, identify, sfmc_tenant
+from tests.connector.delivery_helpers import (
+    CLICKS_DE,
+    IDENTIFY_DE,
+    ORDERS_DE,
+    PRODUCT_ID,
+    destination,
+    fault,
+    identify,
+    sfmc_tenant,
+)
+from tests.fixtures import contact_de
 
 BASE = {"client_id": "id-123", "client_secret": "s3cret"}
-DATED_DE = {
-    "key": "dated",
-    "name": "Dated",
-    "fields": [
-        {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-        {"name": "Order Ref", "type": "Text"},
-        {"name": "Order Date", "type": "Date"},
-    ],
-}
-KEY_ONLY_DE = {
-    "key": "keyonly",
-    "name": "Key Only",
-    "fields": [
-        {"name": "Contact Key", "type": "Text", "length": 254, "isPrimaryKey": True},
-        {"name": "Product Id", "type": "Text", "isPrimaryKey": True},
-    ],
-}
-
-
-def fault(emulator, tenant, **rule):
-    response = emulator.admin("POST", "/faults", json={"tenant": tenant["id"], **rule})
-    assert response.status_code in (200, 201), response.text
+DATED_DE = contact_de("dated", "Dated", {"name": "Order Ref", "type": "Text"}, {"name": "Order Date", "type": "Date"})
+KEY_ONLY_DE = contact_de("keyonly", "Key Only", PRODUCT_ID)
 
 
 def journal(emulator, tenant, **pattern) -> list[dict]:
