@@ -12,6 +12,7 @@ from flask import Response, current_app, g, jsonify, request
 
 from .. import errors
 from ..core import Emulator
+from ..domain.stats import WriteCapture
 from .routes import RouteTable
 
 MAX_PAYLOAD = 5 * 1024 * 1024  # SFMC's documented payload limit
@@ -132,6 +133,12 @@ def ok(body, status: int = 200):
 def auth():
     """The caller's AuthContext, set by the request chain."""
     return g.auth
+
+
+def write_capture() -> WriteCapture | None:
+    """Where this SFMC call's row writes are recorded for its journal entry (the chain's journal step
+    creates it); a view that writes rows passes it to the row writer. None outside a journaled call."""
+    return g.get("write_capture")
 
 
 GUID_CHARS = set("0123456789abcdefABCDEF-")

@@ -18,6 +18,7 @@ from waitress.channel import ClientDisconnected
 from .. import errors
 from ..core import Emulator
 from ..domain.journal import cap, cap_headers
+from ..domain.stats import WriteCapture
 from .common import parsed_json, reference, routes
 
 DROP = "emulator.drop_connection"  # WSGI environ flag set when a fault drops the connection
@@ -164,7 +165,7 @@ def validate_body(family: str) -> None:
 
 def start_journal(emulator: Emulator) -> None:
     g.journal_started = time.perf_counter()
-    emulator.stats.begin_request()
+    g.write_capture = WriteCapture()  # the view hands it to the row writer (common.write_capture)
 
 
 def tenant_of_token_call(emulator: Emulator) -> str | None:
@@ -254,7 +255,7 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
     started = g.pop("journal_started", None)
     if started is None:
         return
-    capture = emulator.stats.end_request()
+    capture = g.pop("write_capture", None) or WriteCapture()
     ctx = g.get("auth")
     tenant = ctx.tenant_id if ctx is not None else g.get("token_tenant")
     req = request._get_current_object()  # the proxy resolved once, not on every attribute below

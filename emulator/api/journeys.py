@@ -13,7 +13,7 @@ from flask import Response, request
 from .. import errors
 from ..domain.journeys import definition_view, schema_data_extension, schema_view
 from ..openapi import page_params, query
-from .common import auth, emulator, json_body, ok, paged, reference
+from .common import auth, emulator, json_body, ok, paged, reference, write_capture
 from .routes import Api
 
 JOURNEYS = "journeys_read"
@@ -30,7 +30,7 @@ api = Api("journeys", __name__, tag=TAG)
     scope=JOURNEYS,
 )
 def fire_event():
-    entry = emulator().journeys.fire(auth().tenant_id, json_body(dict))
+    entry = emulator().journeys.fire(auth().tenant_id, json_body(dict), capture=write_capture())
     return ok({"eventInstanceId": entry["eventInstanceId"]}, 201)
 
 
@@ -43,7 +43,8 @@ def fire_event():
     scope=JOURNEYS,
 )
 def fire_events():
-    return ok(emulator().journeys.fire_many(auth().tenant_id, json_body(dict)), 202)
+    fired = emulator().journeys.fire_many(auth().tenant_id, json_body(dict), capture=write_capture())
+    return ok(fired, 202)
 
 
 def _definition(raw: str) -> dict:

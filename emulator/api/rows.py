@@ -12,7 +12,7 @@ from .. import errors
 from ..domain import rowsets
 from ..domain.rows import RowInput, RowPlan
 from ..openapi import MAX_PAGE, page_params, query
-from .common import arg, auth, data_extension, emulator, int_arg, json_body, ok
+from .common import arg, auth, data_extension, emulator, int_arg, json_body, ok, write_capture
 from .routes import Api
 
 R, W = "data_extensions_read", "data_extensions_write"
@@ -45,7 +45,9 @@ def rowset_inputs(body: list) -> list[RowInput]:
 def post_rowset(ref: str):
     de = data_extension(ref)
     body = json_body(list, what="A rowset")
-    plan = emulator().rows.write(auth().tenant_id, de, rowset_inputs(body), source="hub rowset")
+    plan = emulator().rows.write(
+        auth().tenant_id, de, rowset_inputs(body), source="hub rowset", capture=write_capture()
+    )
     if plan.failed:
         raise rows_failed(de, plan)
     return ok(body)
@@ -79,7 +81,8 @@ def put_row(ref: str, primary_keys: str):
     values = body.get("values", {})
     if not isinstance(values, dict):
         raise errors.incorrect_format("'values' must be an object.")
-    plan = emulator().rows.write(auth().tenant_id, de, [RowInput(keys, values, needs_value=True)], source="hub row")
+    rows = [RowInput(keys, values, needs_value=True)]
+    plan = emulator().rows.write(auth().tenant_id, de, rows, source="hub row", capture=write_capture())
     if plan.failed:
         raise rows_failed(de, plan)
     return ok({"keys": keys, "values": values})

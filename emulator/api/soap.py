@@ -15,7 +15,7 @@ from flask import Response, g, request
 
 from .. import errors
 from ..domain.soap import SoapProblem, parse_request
-from .common import auth, emulator, ok
+from .common import auth, emulator, ok, write_capture
 from .hosts import token_instance_urls
 from .routes import Api
 
@@ -77,7 +77,7 @@ def fault_response(err: errors.EmulatorError) -> Response:
 )
 def soap_service():
     try:
-        answer = emulator().soap.handle(auth(), g.soap_request)
+        answer = emulator().soap.handle(auth(), g.soap_request, write_capture())
     except SoapProblem as problem:
         raise errors.SoapFault(problem.status, problem.kind, problem.message) from None
     g.soap_call["object_types"] = answer.object_types

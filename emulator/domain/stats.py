@@ -2,9 +2,9 @@
 
 Unlike the journal these never evict, so totals stay exact over a long run; the per-second
 series keeps the last ``WINDOW`` seconds of the emulator clock for the inspector's chart.
-The row service reports every row write (sync, async, events) through ``record_write``; the request
-chain brackets each SFMC call with ``begin_request``/``end_request`` to learn what that one call
-wrote, so the journal entry can show its ignored keys and broken rules.
+The row service reports every row write (sync, async, events) through ``record_write``. What one SFMC
+call wrote (for its journal entry: ignored keys, broken rules) is a ``WriteCapture`` the request chain
+creates and the call's view hands to the row writer, which adds each write's outcome to it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,14 +24,19 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 OTHER_METHOD = "OTHER"
 UNKNOWN_HOST = "(unknown tenant)"
 
-_current: ContextVar[WriteCapture | None] = ContextVar("emulator_write_capture", default=None)
-
 
 @dataclass
 class WriteCapture:
+    """The row writes of one SFMC call: rows saved, keys ignored (each once), problems of refused rows."""
+
     rows_written: int = 0
     keys_ignored: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+    def add(self, *, saved: int, ignored_keys: list[str], problems: list[str]) -> None:
+        self.rows_written += saved
+        self.keys_ignored.extend(k for k in ignored_keys if k not in self.keys_ignored)
+        self.problems.extend(problems)
 
 
 @dataclass
@@ -55,16 +59,6 @@ class Stats:
         self._routes: dict[tuple[Any, ...], int] = defaultdict(int)  # (tenant, route, method, status) -> count
         self._hosts: dict[tuple[Any, ...], int] = defaultdict(int)  # (tenant, SFMC host name or "") -> count
         self._lock = threading.Lock()
-
-    # -- the request chain ----------------------------------------------------------------------
-
-    def begin_request(self) -> None:
-        _current.set(WriteCapture())
-
-    def end_request(self) -> WriteCapture:
-        capture = _current.get() or WriteCapture()
-        _current.set(None)
-        return capture
 
     def record_request(
         self, tenant: str | None, route: str, method: str, status: int | None, *, fault: bool = False
@@ -108,19 +102,12 @@ class Stats:
 
     # -- row writes -------------------------------------------------------------------------------
 
-    def record_write(
-        self, tenant: str, *, saved: int, failed: int, ignored_keys: list[str], problems: list[str]
-    ) -> None:
+    def record_write(self, tenant: str, *, saved: int, failed: int, ignored_keys: list[str]) -> None:
         with self._lock:
             counters = self._tenants[tenant]
             counters.rows_written += saved
             counters.rows_failed += failed
             counters.keys_ignored += len(ignored_keys)
-        capture = _current.get()
-        if capture is not None:
-            capture.rows_written += saved
-            capture.keys_ignored.extend(k for k in ignored_keys if k not in capture.keys_ignored)
-            capture.problems.extend(problems)
 
     # -- readers --------------------------------------------------------------------------------
 

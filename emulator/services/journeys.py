@@ -15,6 +15,7 @@ from ..clock import Clock
 from ..domain import journeys as rules
 from ..domain.data_extensions import DataExtension
 from ..domain.journeys import EventDefinitionError
+from ..domain.stats import WriteCapture
 from ..store import Store
 from .rows import WriteRows
 
@@ -77,14 +78,21 @@ class Journeys:
 
     # -- events ---------------------------------------------------------------------------------
 
-    def fire(self, tenant_id: str, body: dict, *, source: str = "api event") -> dict:
-        """``POST /interaction/v1/events``: write the entry data, record the journey entry; SfmcError if refused."""
+    def fire(
+        self, tenant_id: str, body: dict, *, source: str = "api event", capture: WriteCapture | None = None
+    ) -> dict:
+        """``POST /interaction/v1/events``: write the entry data, record the journey entry; SfmcError if refused.
+
+        ``capture`` records the row write for the call's journal entry (``Rows.write``).
+        """
         contact_key, event_key, data, problems = rules.parse_event(body)
         if problems:
             raise errors.invalid_or_missing(problems)
-        return self._enter(tenant_id, contact_key, event_key, data, source)
+        return self._enter(tenant_id, contact_key, event_key, data, source, capture)
 
-    def _enter(self, tenant_id: str, contact_key: str, event_key: str, data: dict, source: str) -> dict:
+    def _enter(
+        self, tenant_id: str, contact_key: str, event_key: str, data: dict, source: str, capture: WriteCapture | None
+    ) -> dict:
         definition = self.find(tenant_id, key=event_key)
         if definition is None:
             raise errors.invalid_parameter(f"Event definition with the key '{event_key}' was not found.")
@@ -93,7 +101,12 @@ class Journeys:
             raise errors.invalid_parameter(f"The data extension of event definition '{event_key}' no longer exists.")
         # Data naming a field the event's DE lacks is refused, never ignored (docs/fidelity.md, EVT-4)
         plan = self.write_rows(
-            tenant_id, de, [rules.event_row(de, contact_key, data)], source=source, strict_columns=True
+            tenant_id,
+            de,
+            [rules.event_row(de, contact_key, data)],
+            source=source,
+            strict_columns=True,
+            capture=capture,
         )
         if plan.failed:
             raise errors.rows_not_saved(
@@ -103,7 +116,7 @@ class Journeys:
         self.store.add_journey_entry(tenant_id, entry)
         return entry
 
-    def fire_many(self, tenant_id: str, body: dict) -> dict:
+    def fire_many(self, tenant_id: str, body: dict, *, capture: WriteCapture | None = None) -> dict:
         """``POST /interaction/v1/async/events``: each member enters (or not) on its own."""
         fields = rules.any_case(body)
         event_key, members = fields.get("eventdefinitionkey"), fields.get("members")
@@ -130,7 +143,7 @@ class Journeys:
                     problem = "data must be an object of the event's attributes."
                 if problem is not None:
                     raise errors.incorrect_format(problem)
-                entry = self._enter(tenant_id, str(contact), event_key, data or {}, "async api event")
+                entry = self._enter(tenant_id, str(contact), event_key, data or {}, "async api event", capture)
                 out["eventInstanceId"] = entry["eventInstanceId"]
             except errors.SfmcError as err:
                 out["errorcode"] = str(err.errorcode)  # a string in SFMC's async-event answers

@@ -20,7 +20,7 @@ from ..domain.data_extensions import DataExtension
 from ..domain.filters import Compare, FilterError, columns_in, parse_filter
 from ..domain.rows import RowInput, RowPlan, plan_rows
 from ..domain.rowsets import Cursors
-from ..domain.stats import Stats
+from ..domain.stats import Stats, WriteCapture
 from ..store import Store
 from .tenants import Tenants
 
@@ -69,6 +69,7 @@ class WriteRows(Protocol):
         stop_at_first_error: bool = True,
         strict_columns: bool | None = None,
         then: Callable[[RowPlan], None] | None = None,
+        capture: WriteCapture | None = None,
     ) -> RowPlan: ...
 
 
@@ -96,10 +97,12 @@ class Rows:
         stop_at_first_error: bool = True,
         strict_columns: bool | None = None,
         then: Callable[[RowPlan], None] | None = None,
+        capture: WriteCapture | None = None,
     ) -> RowPlan:
         """Validate and store rows; logs what was written and ignored. Row failures are in the plan.
 
         ``then(plan)`` runs in the rows' store transaction (an async job records its outcome with them).
+        ``capture``: the SFMC call's record of what it wrote (its journal entry shows it).
         """
         tenant = self.tenants.get(tenant_id)
         strict = (tenant.settings.strict_columns if tenant else False) if strict_columns is None else strict_columns
@@ -128,13 +131,9 @@ class Rows:
                 then(plan)
         failed, ignored_keys = plan.failed, plan.ignored_keys
         problems = [p for o in failed for p in o.problems]
-        self.stats.record_write(
-            tenant_id,
-            saved=len(rows) - len(failed),
-            failed=len(failed),
-            ignored_keys=ignored_keys,
-            problems=problems,
-        )
+        self.stats.record_write(tenant_id, saved=len(rows) - len(failed), failed=len(failed), ignored_keys=ignored_keys)
+        if capture is not None:
+            capture.add(saved=len(rows) - len(failed), ignored_keys=ignored_keys, problems=problems)
         if ignored_keys or failed:
             self.store.log_write(
                 tenant_id,

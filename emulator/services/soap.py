@@ -20,6 +20,7 @@ from ..domain.data_extensions import DataExtension
 from ..domain.filters import BoolOp, Compare
 from ..domain.rows import RowInput, prepare_row
 from ..domain.soap import ObjectResult, RetrievedObject, SoapProblem
+from ..domain.stats import WriteCapture
 from ..errors import EmulatorError
 from .data_extensions import DataExtensions
 from .rows import Rows
@@ -86,7 +87,8 @@ class Soap:
 
     # -- entry point ------------------------------------------------------------------------------
 
-    def handle(self, ctx: AuthContext, request: soap.SoapRequest) -> SoapAnswer:
+    def handle(self, ctx: AuthContext, request: soap.SoapRequest, capture: WriteCapture | None = None) -> SoapAnswer:
+        """Answer one SOAP call; ``capture`` records its row writes for the journal (``Rows.write``)."""
         if request.operation == "Retrieve":
             return self.retrieve(ctx, soap.parse_retrieve(request.element))
         objects = soap.children(request.element, "Objects")
@@ -101,7 +103,7 @@ class Soap:
                 )
         self._require(ctx, WRITE_SCOPE)
         action = soap.save_action(request.element)
-        results = self._write(ctx.tenant_id, request.operation, objects, kinds, action)
+        results = self._write(ctx.tenant_id, request.operation, objects, kinds, action, capture)
         body = soap.write_answer(request.operation, results, request_id=_request_id(), now=self.clock.now())
         return SoapAnswer(body, sorted(set(kinds)))
 
@@ -271,7 +273,15 @@ class Soap:
 
     # -- Create, Update, Delete -------------------------------------------------------------------
 
-    def _write(self, tenant_id: str, operation: str, objects, kinds: list[str], action: str | None):
+    def _write(
+        self,
+        tenant_id: str,
+        operation: str,
+        objects,
+        kinds: list[str],
+        action: str | None,
+        capture: WriteCapture | None,
+    ):
         results: list[ObjectResult | None] = [None] * len(objects)
         batch: list[tuple[int, object]] = []
         batch_de: DataExtension | None = None
@@ -279,7 +289,7 @@ class Soap:
         def flush():
             nonlocal batch, batch_de
             if batch:
-                for index, result in self._write_rows(tenant_id, operation, batch_de, batch, action):
+                for index, result in self._write_rows(tenant_id, operation, batch_de, batch, action, capture):
                     results[index] = result
             batch, batch_de = [], None
 
@@ -304,7 +314,7 @@ class Soap:
         flush()
         return results
 
-    def _write_rows(self, tenant_id, operation, de: DataExtension, batch, action):
+    def _write_rows(self, tenant_id, operation, de: DataExtension, batch, action, capture: WriteCapture | None):
         pk_names = {c.name.lower() for c in de.primary_keys}
         inputs, echoes = [], []
         for _index, element in batch:
@@ -332,6 +342,7 @@ class Soap:
             source="soap",
             insert_only=operation == "Create" and not upsert,
             stop_at_first_error=False,
+            capture=capture,
         )
         out = []
         for position, outcome in zip(writable, plan.outcomes, strict=True):
