@@ -45,6 +45,20 @@ def test_event_enters_the_journey_and_writes_its_data(journey, client, body):
     assert entry["data"] == body.get("Data", body.get("data")) and entry["time"] and entry["at"]
 
 
+def test_the_journal_shows_what_events_wrote_and_the_rules_they_broke(journey, client):
+    one = {"ContactKey": "u1", "EventDefinitionKey": "APIEvent-registered", "Data": {"Plan": "pro"}}
+    assert journey.call("POST", "/interaction/v1/events", json=one).status_code == 201
+    refused = {"ContactKey": "u2", "EventDefinitionKey": "APIEvent-registered", "Data": {"Shoe Size": 9}}
+    assert journey.call("POST", "/interaction/v1/events", json=refused).status_code == 400
+    members = {"EventDefinitionKey": "APIEvent-registered", "Members": [{"ContactKey": "m1"}, {"ContactKey": "m2"}]}
+    assert journey.call("POST", "/interaction/v1/async/events", json=members).status_code == 202
+    listed = client.get("/_emulator/journal", query_string={"tenant": journey.id, "path_contains": "/events"})
+    many, bad, good = listed.get_json()["items"]  # newest first
+    assert (good["rows_written"], good["rules_broken"]) == (1, [])
+    assert bad["rows_written"] == 0 and any("Shoe Size" in rule for rule in bad["rules_broken"])
+    assert many["rows_written"] == 2
+
+
 def test_data_contact_key_wins_over_the_event_contact_key(journey):
     response = journey.call(
         "POST",

@@ -327,6 +327,16 @@ def test_journal_records_operation_and_object_type(tenant):
     assert soap_entries[-1]["soap"] == {"operation": "Create", "object_types": ["DataExtensionObject"]}
 
 
+def test_journal_shows_the_rows_a_call_wrote_and_the_keys_it_ignored(tenant):
+    objects = row_object("identify", {"Contact Key": "j1", "Shoe Size": "9"}) + row_object(
+        "identify", {"Contact Key": "j2"}
+    )
+    assert soap(tenant, create(objects), action="Create").status_code == 200
+    entries = tenant.client.get(f"/_emulator/journal?tenant={tenant.id}").get_json()["items"]
+    [entry] = [e for e in entries if e.get("soap")]
+    assert entry["rows_written"] == 2 and entry["keys_ignored"] == ["Shoe Size"]
+
+
 def test_wsdl_and_endpoint_discovery(tenant):
     wsdl = tenant.client.get("/etframework.wsdl")
     assert wsdl.status_code == 200 and b'location="http://localhost/Service.asmx"' in wsdl.data
