@@ -22,6 +22,7 @@ from typing import Any, Required, TypedDict, cast
 import jsonschema
 
 from ..clock import Clock
+from .safe_regex import MAX_SUBJECT, regex_problem, search
 
 # kind -> (status, errorcode, message, Retry-After default) for the kinds that answer with an SFMC error
 ERROR_PRESETS: dict[str, tuple[int, int, str, int | None]] = {
@@ -53,7 +54,12 @@ RULE_SCHEMA: dict[str, Any] = {  # a JSON Schema document
         "tenant": {"type": ["string", "null"], "description": "tenant id; absent or null: every tenant"},
         "method": {"type": ["string", "null"], "pattern": "^[A-Za-z]+$"},
         "path": {"type": ["string", "null"], "minLength": 1, "description": "glob on the request path; * spans /"},
-        "path_regex": {"type": ["string", "null"], "minLength": 1, "description": "regular expression (search)"},
+        "path_regex": {
+            "type": ["string", "null"],
+            "minLength": 1,
+            "description": "regular expression (search) in paths of up to "
+            f"{MAX_SUBJECT} characters; no nested or repeated groups, at most one unbounded repeat",
+        },
         "data_extension": {
             "type": ["string", "null"],
             "minLength": 1,
@@ -139,7 +145,7 @@ class FaultRule:
             return False
         if self.path and not (path is not None and fnmatch.fnmatchcase(path, self.path)):
             return False
-        return not (self.path_regex and not (path is not None and self.path_regex.search(path)))
+        return not (self.path_regex and not (path is not None and search(self.path_regex, path)))
 
     def roll(self) -> bool:
         """Take one firing if the probability allows it (the caller holds the set's lock)."""
@@ -205,11 +211,8 @@ def _validated(raw: object) -> RawRule:
 def _rule_problems(raw: RawRule) -> list[str]:
     """What RULE_SCHEMA cannot say: a compilable regex, latency with a delay, a window that is one."""
     problems = []
-    if regex := raw.get("path_regex"):
-        try:
-            re.compile(regex)
-        except re.error as err:
-            problems.append(f"path_regex: not a valid regular expression: {err}")
+    if (regex := raw.get("path_regex")) and (problem := regex_problem(regex)):
+        problems.append(f"path_regex: {problem}")
     if raw["kind"] == "latency" and not raw.get("delay"):
         problems.append("delay: a latency rule needs 'delay' (seconds) above 0")
     if raw["kind"] == "error" and "status" not in raw:

@@ -253,3 +253,34 @@ def test_drop_closes_the_connection_of_a_live_server(live_server_factory):
     entries = requests.get(f"{admin}/journal", params={"path": "/hub/*"}, timeout=10).json()["items"]
     assert [e["status"] for e in entries] == [200, None]
     assert requests.get(f"{admin}/tenants/demo/stats", timeout=10).json()["dropped"] == 1
+
+
+def test_a_path_regex_that_could_backtrack_without_bound_is_refused_naming_why(client):
+    for pattern, why in (
+        ("^/(a+)+$", "repeated group"),
+        ("(a|aa)*$", "repeated group"),
+        ("^/x/(\\w+)*$", "repeated group"),
+        (".*hub.*rowset", "more than one unbounded repeat"),
+        ("(a)\\1", "backreferences"),
+        ("(?=/hub)/", "lookarounds"),
+    ):
+        response = client.post("/_emulator/faults", json={"kind": "drop", "path_regex": pattern})
+        body = response.get_json()
+        assert response.status_code == 400 and body["errorcode"] == 10003, (pattern, body)
+        assert why in body["message"], (pattern, body["message"])
+    assert client.get("/_emulator/faults").get_json()["items"] == []
+
+
+def test_a_path_regex_rule_still_fires_and_a_hostile_path_is_answered_at_once(client, tenant):
+    rules = [
+        {"kind": "blocked", "tenant": tenant.id, "path_regex": "^/(hub|data)/v1/dataevents/[^/]*/rowset$"},
+        {"kind": "blocked", "tenant": tenant.id, "path_regex": "[a-z]*!"},  # one unbounded repeat: allowed
+    ]
+    assert client.post("/_emulator/faults", json=rules).status_code == 201
+    assert tenant.call("POST", "/hub/v1/dataevents/key:identify/rowset", json=[]).status_code == 429
+    started = time.perf_counter()
+    hostile = tenant.call("GET", "/data/v1/customobjects/" + "a" * 100_000)
+    assert hostile.status_code in (400, 404) and hostile.get_json()["errorcode"]
+    assert time.perf_counter() - started < 2.0
+    short = tenant.call("GET", "/data/v1/customobjects/key:abc!")
+    assert short.status_code == 429  # paths within the searched length still match

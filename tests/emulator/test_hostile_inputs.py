@@ -263,6 +263,35 @@ CASES = [
     # D9: the journal
     ("D9 journal path regex", "GET", "/_emulator/journal?path_regex=^/(a%2B)%2B$", {}, "admin"),
     ("journal since NaN", "GET", "/_emulator/journal?since=nan", {}, "admin"),
+    # fault rules: a path_regex searched on every request may not backtrack without bound
+    (
+        "fault path_regex nested repeat",
+        "POST",
+        "/_emulator/faults",
+        {"json": {"kind": "drop", "path_regex": "^/(a+)+$"}},
+        "admin",
+    ),
+    (
+        "fault path_regex repeated alternation",
+        "POST",
+        "/_emulator/faults",
+        {"json": {"kind": "drop", "path_regex": "(a|aa)*$"}},
+        "admin",
+    ),
+    (
+        "fault path_regex two unbounded repeats",
+        "POST",
+        "/_emulator/faults",
+        {"json": {"kind": "drop", "path_regex": ".*a.*a.*b"}},
+        "admin",
+    ),
+    (
+        "fault path_regex backreference",
+        "POST",
+        "/_emulator/faults",
+        {"json": {"kind": "drop", "path_regex": "(a)\\1"}},
+        "admin",
+    ),
     ("journal since_id of 5000 digits", "GET", "/_emulator/journal?since_id=" + "9" * 5000, {}, "admin"),
     ("journal limit negative", "GET", "/_emulator/journal?limit=-1", {}, "admin"),
     ("journal count with status text", "POST", "/_emulator/journal/count", {"json": {"status": "abc"}}, "admin"),
