@@ -85,6 +85,7 @@ def measure(
         "users": users,
         "tool": TOOL,
         "requests": figures["requests"],
+        "all_requests": len(samples),  # the warm-up second's too: what the server's CPU time covers
         "ok": figures["accepted"],
         "statuses": figures["statuses"],
         "seconds": figures["duration_s"],

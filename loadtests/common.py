@@ -102,6 +102,13 @@ def start_connector(settings_path: Path, write_key: str, interval: float = 0.2) 
     return start_process(cmd, name="sfmc-connector", health="/health", env=env, cwd=REPO)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``): a server's own work,
+    whatever else the machine runs beside it."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def running(*servers: ServerProcess) -> Iterator[tuple[ServerProcess, ...]]:
     try:
