@@ -315,6 +315,76 @@ def test_a_claimed_job_is_skipped_by_others_until_its_transaction_ends(pg_cluste
     second.close()
 
 
+# -- what a shared store also holds (PostgreSQL): journal, fault firings, counters -------------------
+
+
+def test_the_shared_journal_stays_bounded_under_concurrent_recorders_and_counts_every_eviction(pg_cluster):
+    """Two store objects (as two processes) record 4 x 150 entries for two tenants at once: each tenant
+    keeps exactly its newest ``keep``, every other entry is counted evicted, and the byte bound holds."""
+    url = pg_cluster.create_schema()
+    stores = [open_store(url), open_store(url)]
+    keep, size = 40, 1000
+
+    def record(store, tenant_key: str):
+        for i in range(150):
+            store.record_journal(tenant_key, float(i), "GET", 200, size, f'{{"n": {i}}}', keep, 10**9)
+
+    threads = [threading.Thread(target=record, args=(s, t)) for s in stores for t in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    counts = stores[0].journal_tenants()
+    assert counts == {"a": (keep, keep * size, 300 - keep), "b": (keep, keep * size, 300 - keep)}
+    assert stores[1].count_journal({"tenant_key": "a"}) == keep
+    newest = stores[1].journal_entries({"tenant_key": "b"}, None)
+    assert [i for i, _ in newest] == sorted((i for i, _ in newest), reverse=True)
+    # all tenants together under 50 entries' bytes: the oldest of any tenant go, the newest stays
+    stores[0].record_journal("c", 1.0, "GET", 200, size, "{}", keep, 50 * size)
+    counts = stores[1].journal_tenants()
+    assert sum(held for held, _, _ in counts.values()) == 50 and counts["c"][0] == 1
+    assert sum(evicted for _, _, evicted in counts.values()) == 600 - 49
+    for store in stores:
+        store.close()
+
+
+def test_a_counted_fault_rule_is_granted_exactly_n_times_to_concurrent_stores(pg_cluster):
+    url = pg_cluster.create_schema()
+    stores = [open_store(url), open_store(url)]
+    assert stores[0].add_fault_rule("r", {"kind": "unavailable", "times": 25}, None, 25, 1.0) == "r"
+    assert stores[1].add_fault_rule("r", {"kind": "unavailable"}, None, None, 2.0) is None  # id taken
+    granted: list[int] = []
+
+    def fire(store):
+        for _ in range(40):
+            if store.fire_fault_rule("r") is not None:
+                granted.append(1)
+
+    threads = [threading.Thread(target=fire, args=(s,)) for s in stores for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(granted) == 25 and stores[1].list_fault_rules()[0]["fired"] == 25
+    for store in stores:
+        store.close()
+
+
+def test_shared_counters_add_up_what_every_store_adds(pg_cluster):
+    url = pg_cluster.create_schema()
+    stores = [open_store(url), open_store(url)]
+    for store in stores:
+        store.add_stats([("a", "c", "requests", 3), ("a", "sa", "100", 2), ("", "c", "requests", 1)])
+    assert sorted(stores[0].stats_rows("a", ("c",))) == [("a", "c", "requests", 6)]
+    assert sorted(stores[1].stats_rows(None, ("c",))) == [("", "c", "requests", 2), ("a", "c", "requests", 6)]
+    stores[0].add_stats([], prune_before=101)  # per-second points older than the window go
+    assert stores[1].stats_rows("a", ("sa",)) == []
+    stores[1].forget_stats("a")
+    assert stores[0].stats_rows(None, ("c",)) == [("", "c", "requests", 2)]
+    for store in stores:
+        store.close()
+
+
 # -- Journey Builder, contacts, reset -------------------------------------------------------------
 
 
