@@ -112,7 +112,7 @@ class Rows:
         with (
             cyclic_gc_paused() if len(rows) >= BULK_ROWS else nullcontext(),
             nullcontext() if shared else self.lock,
-            self.store.transaction() if then is not None or shared else nullcontext(),
+            self.store.transaction(pipeline=shared) if then is not None or shared else nullcontext(),
         ):
             if shared:
                 self.store.lock_rows(tenant_id, de.id)

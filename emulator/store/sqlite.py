@@ -49,7 +49,7 @@ class SQLiteStore:
                 self._db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
 
     @contextmanager
-    def transaction(self):
+    def transaction(self, pipeline: bool = False):  # pipeline: no round trips to save in-process
         with self._lock:
             if self._db.in_transaction:  # nested in this thread's transaction (the lock is re-entrant)
                 with self._savepoint():
