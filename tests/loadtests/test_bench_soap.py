@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from loadtests.common import REPO
+from tests.loadtests.script_helpers import run_script
 
 
 def test_bench_soap_prints_figures_and_ratios(tmp_path):
     out = tmp_path / "soap.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "loadtests.bench_soap", "--rows", "60", "--repeats", "1", "--json-out", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "ratio SOAP ÷ REST one 60-row rowset" in done.stdout and "ratio SOAP ÷ REST 50-row rowsets" in done.stdout
+    stdout = run_script("bench_soap", "--rows", "60", "--repeats", "1", "--json-out", str(out))
+    assert "ratio SOAP ÷ REST one 60-row rowset" in stdout and "ratio SOAP ÷ REST 50-row rowsets" in stdout
     figures = json.loads(out.read_text())
     assert figures["rows"] == 60
     assert set(figures["figures"]) == {"soap_create", "rest_one_rowset", "rest_50_row_rowsets"}

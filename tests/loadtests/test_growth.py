@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
-from loadtests.common import REPO
+from tests.loadtests.script_helpers import run_script
 
 
 def test_growth_prints_every_table():
-    done = subprocess.run(
-        [sys.executable, "-m", "loadtests.growth", "--requests", "20", "--stored", "2000", "--tenants", "1,3"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
+    out = run_script("growth", "--requests", "20", "--stored", "2000", "--tenants", "1,3", timeout=300)
     assert len(re.findall(r"^\s+\d+ rows\s+[\d.]+ ms\s+[\d.]+ us/row$", out, re.M)) == 6
     assert len(re.findall(r"^\s+\d+ columns\s+[\d.]+ ms", out, re.M)) == 5
     assert re.search(r"2,000 stored  new 1 row\s+[\d.]+  new 50\s+[\d.]+  update 50\s+[\d.]+  \$filter read", out)

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
-from loadtests.common import REPO
+from tests.loadtests.script_helpers import run_script
 
 
 def test_journal_memory_reports_rss_and_the_journal_bound():
-    done = subprocess.run(
-        [sys.executable, "-m", "loadtests.journal_memory", "--requests", "60", "--tenants", "2", "--header-kb", "20"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "statuses {200: 60}" in done.stdout
-    held = float(re.search(r"journal holds ([\d.]+) MB \(bound 64 MB\)", done.stdout).group(1))
+    stdout = run_script("journal_memory", "--requests", "60", "--tenants", "2", "--header-kb", "20")
+    assert "statuses {200: 60}" in stdout
+    held = float(re.search(r"journal holds ([\d.]+) MB \(bound 64 MB\)", stdout).group(1))
     assert 0 < held < 64
-    assert re.search(r"RSS at start [\d.]+ MB, at end [\d.]+ MB, peak [\d.]+ MB", done.stdout)
+    assert re.search(r"RSS at start [\d.]+ MB, at end [\d.]+ MB, peak [\d.]+ MB", stdout)

@@ -11,16 +11,14 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import matplotlib.image
 import pytest
 from click.testing import CliRunner
 
 from loadtests import analysis
-from loadtests.common import REPO
 from loadtests.run import execute, main
+from tests.loadtests.script_helpers import run_script
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -136,15 +134,8 @@ def test_run_cli_help_lists_the_scenarios():
 
 def test_bench_sync_prints_figures_and_the_ratio(tmp_path):
     out = tmp_path / "bench.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "loadtests.bench_sync", "--seconds", "2", "--users", "2", "--json-out", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "1-row ratio emulator/bare" in done.stdout and "50-row ratio emulator/bare" in done.stdout
+    stdout = run_script("bench_sync", "--seconds", "2", "--users", "2", "--json-out", str(out))
+    assert "1-row ratio emulator/bare" in stdout and "50-row ratio emulator/bare" in stdout
     figures = json.loads(out.read_text())
     assert [f["rows_per_request"] for f in figures] == [1, 50]
     for pair in figures:
@@ -157,14 +148,7 @@ def test_bench_sync_prints_figures_and_the_ratio(tmp_path):
 def test_bench_segment_compares_the_batch_paths_in_one_run(tmp_path):
     """Segment's published destination (through the emulator's proxy) against the bundled connector."""
     out = tmp_path / "segment.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "loadtests.bench_segment", "--events", "40", "--wait", "3", "--json-out", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    stdout = run_script("bench_segment", "--events", "40", "--wait", "3", "--json-out", str(out), timeout=300)
     figures = {f["mode"]: f for f in json.loads(out.read_text())}
     assert list(figures) == ["bundled async", "segment asyncDataExtension", "segment dataExtension batched"]
     assert figures["bundled async"]["rows_in_emulator"] == 40
@@ -172,23 +156,15 @@ def test_bench_segment_compares_the_batch_paths_in_one_run(tmp_path):
     batched = figures["segment dataExtension batched"]
     assert batched["requests"] >= 4  # rowsets of Segment's default batch size, 10
     assert batched["rows_in_emulator"] + sum(batched["sender_report"]["rejected"].values()) == 40
-    assert "x bundled" in done.stdout
+    assert "x bundled" in stdout
 
 
 def test_fault_mix_runs_briefly_and_accounts_for_every_event(tmp_path):
     """The fault-mix script end to end on a few hundred events: stalls, deadlocks, 429s, a revoked token, kill -9."""
     env = {**os.environ, "FAULT_MIX_EVENTS": "400", "FAULT_MIX_STALL_SECONDS": "4"}
-    done = subprocess.run(
-        [sys.executable, "-m", "loadtests.fault_mix"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "every event delivered exactly once as a row or rejected with a reason: yes" in done.stdout
-    assert "x the baseline" in done.stdout
+    stdout = run_script("fault_mix", timeout=300, env=env)
+    assert "every event delivered exactly once as a row or rejected with a reason: yes" in stdout
+    assert "x the baseline" in stdout
 
 
 # -- the arithmetic the reports rest on -------------------------------------------------------------
