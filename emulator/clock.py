@@ -67,5 +67,5 @@ class Clock:
     def frozen(self) -> bool:
         return self._frozen_at is not None
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, float | bool]:
         return {"now": self.now(), "frozen": self.frozen, "offset": round(self._offset, 6)}

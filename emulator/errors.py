@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from .domain.soap import write_fault
 
@@ -37,7 +38,15 @@ BLOCKED = 50200
 UNAVAILABLE = 50300
 
 
-def detail(message: str, errorcode: int = GENERIC) -> dict:
+class Detail(TypedDict):
+    """One ``additionalErrors`` entry of the REST envelope."""
+
+    message: str
+    errorcode: int
+    documentation: str
+
+
+def detail(message: str, errorcode: int = GENERIC) -> Detail:
     """One ``additionalErrors`` entry."""
     return {"message": message, "errorcode": errorcode, "documentation": ""}
 
@@ -45,7 +54,7 @@ def detail(message: str, errorcode: int = GENERIC) -> dict:
 class EmulatorError(Exception):
     """Base: an answer that is an error, with its status, body and headers (subclasses set ``status``)."""
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, object]:
         raise TypeError("subclasses render their own body")
 
     def headers(self) -> dict[str, str]:
@@ -59,15 +68,15 @@ class SfmcError(EmulatorError):
     status: int
     errorcode: int
     message: str
-    additional: list[dict] = field(default_factory=list)
+    additional: list[Detail] = field(default_factory=list)
     extra_headers: dict[str, str] = field(default_factory=dict)
-    extra_body: dict = field(default_factory=dict)
+    extra_body: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         Exception.__init__(self, self.message)
 
-    def body(self) -> dict:
-        out = {"message": self.message, "errorcode": self.errorcode, "documentation": DOCS}
+    def body(self) -> dict[str, object]:
+        out: dict[str, object] = {"message": self.message, "errorcode": self.errorcode, "documentation": DOCS}
         if self.additional:
             out["additionalErrors"] = self.additional
         out.update(self.extra_body)
@@ -89,7 +98,7 @@ class OAuthError(EmulatorError):
     def __post_init__(self) -> None:
         Exception.__init__(self, self.description)
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, object]:
         return {"error": self.error, "error_description": self.description, "error_uri": OAUTH_DOCS}
 
     def headers(self) -> dict[str, str]:
@@ -109,7 +118,7 @@ class AsyncApiError(EmulatorError):
     def __post_init__(self) -> None:
         Exception.__init__(self, self.message)
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, object]:
         head = {"requestId": self.request_id} if self.request_id else {}
         return {
             **head,
@@ -131,7 +140,7 @@ class AsyncApiError(EmulatorError):
 # -- REST (SfmcError) ------------------------------------------------------------------------------
 
 
-def bad_request(message: str, errorcode: int = GENERIC, additional: list[dict] | None = None) -> SfmcError:
+def bad_request(message: str, errorcode: int = GENERIC, additional: list[Detail] | None = None) -> SfmcError:
     """A 400 with a given errorcode: the base of the named 400s below."""
     return SfmcError(400, errorcode, message, additional or [])
 
@@ -368,7 +377,7 @@ class SoapFault(EmulatorError):
     def __post_init__(self) -> None:
         Exception.__init__(self, self.message)
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, object]:
         return {"faultcode": self.kind, "faultstring": self.message}
 
     def headers(self) -> dict[str, str]:
