@@ -12,10 +12,10 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from connector.transform import CONTEXT_ATTRIBUTES, title_case
@@ -574,14 +574,17 @@ def _unknown_key_issue(path: str, key: object, known: tuple[str, ...]) -> Issue:
     return (path, f"unknown setting; {suggestion}known here: {', '.join(known)}")
 
 
+_Nested = TypeVar("_Nested")
+
+
 def _nested(
-    kind: type,
-    mapping: Mapping,
+    kind: Callable[..., _Nested],
+    mapping: Mapping[str, object],
     path: str,
     allowed: tuple[str, ...],
     issues: list[Issue],
     required: Mapping[str, object] | None = None,
-):
+) -> _Nested | None:
     """A nested settings object from its mapping: unknown keys and invalid values become issues under ``path``."""
     known: dict[str, object] = dict(required or {})
     for key, item in mapping.items():
