@@ -53,13 +53,17 @@ def bearer(url: str) -> dict:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def processes_answering(url: str, tries: int = 40) -> set[int]:
-    """Process ids behind fresh connections (each request on its own connection)."""
-    seen = set()
-    for _ in range(tries):
+def processes_answering(url: str, count: int = 2, timeout: float = 30.0) -> set[int]:
+    """Process ids behind fresh connections (each request on its own connection), until ``count`` answered.
+
+    A worker that is still opening its store on a loaded machine is not in ``accept`` yet, so the other
+    one takes every connection for a while: keep asking, with a pause, until the deadline.
+    """
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while len(seen) < count and time.monotonic() < deadline:
         seen.add(requests.get(f"{url}/_emulator/health", headers={"Connection": "close"}, timeout=10).json()["process"])
-        if len(seen) > 1:
-            break
+        time.sleep(0.02)
     return seen
 
 
