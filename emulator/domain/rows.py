@@ -145,33 +145,39 @@ def prepare_row(
     return outcome
 
 
+SMALL_BATCH = 8  # fewer rows than this go row by row: checking a column at a time pays off from about here
+
+
 class RowValidator:
     """The row rules of one Data Extension schema version, bound once: a column check per column.
 
-    ``prepare`` gives the same outcomes as ``prepare_row`` on each row. Rows of column names and
-    values only (the async API's flat items, rowsets without keys) that name the same columns in the
-    same order are checked a column at a time; a group with any value that is not plainly fine (empty,
-    refused, of an unusual type, an unknown or repeated column, a missing primary key) goes row by
-    row through ``prepare_row``, which decides and words every problem.
+    ``prepare`` gives the same outcomes as ``prepare_row`` on each row. Rows that name the same key
+    and value columns in the same order (the async API's flat items; a rowset's ``{keys, values}``
+    rows) are checked a column at a time; a group with any value that is not plainly fine (empty,
+    refused, of an unusual type), an unknown or repeated column, a key that is no primary key or a
+    missing primary key goes row by row through ``prepare_row``, which decides and words every
+    problem. Batches of fewer than ``SMALL_BATCH`` rows go row by row.
     """
 
     def __init__(self, de: DataExtension, checks: Mapping[str, Check]):
         self.checks = checks
         self.columns: dict[str, ColumnCheck] = {f.name: column_check(f, checks) for f in de.fields}
         self.primary_keys = tuple(pk.name for pk in de.primary_keys)
-        self._names: dict[Names, Names | None] = {}  # names as sent -> canonical names (None: row by row)
+        # (key names, value names) as sent -> the canonical names of the values, then of the keys
+        self._names: dict[tuple[Names, Names], Names | None] = {}
 
     def prepare(self, de: DataExtension, rows: list[RowInput], strict: bool) -> list[RowOutcome]:
         outcomes: list[RowOutcome | None] = [None] * len(rows)
-        groups: dict[Names, list[int]] = {}
-        for i, (keys, values, _needs_value) in enumerate(rows):
-            if values.__class__ is dict and keys.__class__ is dict and not keys and values:
-                sent = tuple(values)
-                group = groups.get(sent)
-                if group is None:
-                    groups[sent] = [i]
-                else:
-                    group.append(i)
+        groups: dict[tuple[Names, Names], list[int]] = {}
+        if len(rows) >= SMALL_BATCH:
+            for i, (keys, values, _needs_value) in enumerate(rows):
+                if values.__class__ is dict and keys.__class__ is dict and values:
+                    sent = (tuple(keys), tuple(values))
+                    group = groups.get(sent)
+                    if group is None:
+                        groups[sent] = [i]
+                    else:
+                        group.append(i)
         for sent, indexes in groups.items():
             prepared = self._prepare_group(de, sent, indexes, rows)
             if prepared is None:
@@ -186,29 +192,41 @@ class RowValidator:
             for i, outcome in enumerate(outcomes)
         ]
 
-    def _canonical(self, de: DataExtension, sent: Names) -> Names | None:
+    def _canonical(self, de: DataExtension, sent: tuple[Names, Names]) -> Names | None:
+        """Canonical names of the values, then of the keys (``prepare_row``'s order), when the rows are plain."""
         try:
             return self._names[sent]
         except KeyError:
             pass
-        columns = [de.column(name) for name in sent]
-        names = tuple(c.name for c in columns if c is not None)
-        plain = len(names) == len(sent) == len(set(names)) and all(pk in names for pk in self.primary_keys)
+        sent_keys, sent_values = sent
+        keys = [de.column(name) for name in sent_keys]
+        values = [de.column(name) for name in sent_values]
+        columns = [c for c in values + keys if c is not None]
+        names = tuple(c.name for c in columns)
+        plain = (
+            len(names) == len(sent_keys) + len(sent_values) == len(set(names))
+            and all(c is not None and c.is_primary_key for c in keys)
+            and all(pk in names for pk in self.primary_keys)
+        )
         if len(self._names) < 1024:
             self._names[sent] = names if plain else None
         return names if plain else None
 
     def _prepare_group(
-        self, de: DataExtension, sent: Names, indexes: list[int], rows: list[RowInput]
+        self, de: DataExtension, sent: tuple[Names, Names], indexes: list[int], rows: list[RowInput]
     ) -> list[RowOutcome] | None:
         """The outcomes of rows naming the columns ``sent``, or None when they go row by row."""
         names = self._canonical(de, sent)
         if names is None:
             return None
-        sent_rows = [cast(Row, rows[i].values) for i in indexes]  # dicts: the caller grouped only those
+        sent_keys, sent_values = sent
+        # dicts: the caller grouped only those
+        values_of = [cast(Row, rows[i].values) for i in indexes]
+        keys_of = [cast(Row, rows[i].keys) for i in indexes] if sent_keys else []
+        sources = [(given, values_of) for given in sent_values] + [(given, keys_of) for given in sent_keys]
         stored = []
-        for given, name in zip(sent, names, strict=True):
-            column = self.columns[name](list(map(itemgetter(given), sent_rows)))
+        for (given, source), name in zip(sources, names, strict=True):
+            column = self.columns[name](list(map(itemgetter(given), source)))
             if column is None:
                 return None
             stored.append(column)

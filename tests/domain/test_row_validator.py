@@ -90,23 +90,35 @@ def value_of(name: str):
 
 @st.composite
 def batches(draw):
-    """Rows naming mostly the same columns in the same order (one group), some spelled otherwise."""
-    names = draw(st.lists(st.sampled_from(list(PLAIN)), min_size=1, max_size=len(PLAIN), unique=True))
+    """Rows naming mostly the same columns in the same order (one group), some spelled otherwise;
+    flat rows (the async API's items) or ``{keys, values}`` rows (a rowset's)."""
+    keyed = draw(st.booleans())
+    key_names = draw(st.lists(st.sampled_from(["Id", "Region"]), min_size=1, max_size=2, unique=True)) if keyed else []
+    others = [n for n in PLAIN if n not in key_names]
+    names = draw(st.lists(st.sampled_from(others if keyed else list(PLAIN)), min_size=1, max_size=6, unique=True))
     plain = draw(st.booleans())  # every value plainly fine: the whole batch takes the column path
-    rows = []
-    for _ in range(draw(st.integers(min_value=1, max_value=12))):
-        spelled = list(names)
+
+    def value(name: str):
+        return draw(PLAIN[_canonical(name)] if plain else value_of(_canonical(name)))
+
+    def respelled(spelled: list[str]) -> list[str]:
         if draw(st.integers(0, 9)) == 0:
-            spelled = draw(st.permutations(names))
+            spelled = draw(st.permutations(spelled))
         if draw(st.integers(0, 9)) == 0:
             spelled = [n.upper() if draw(st.booleans()) else n for n in spelled]
         if draw(st.integers(0, 14)) == 0:
-            spelled = [*spelled, draw(st.sampled_from(["Nope", "id", "ID"]))]
-        row = {n: draw(PLAIN[_canonical(n)] if plain else value_of(_canonical(n))) for n in spelled}
-        if draw(st.integers(0, 14)) == 0:
-            rows.append(RowInput({"Id": "k"}, row, needs_value=True))
+            spelled = [*spelled, draw(st.sampled_from(["Nope", "id", "ID", "Name", "Region"]))]
+        return spelled
+
+    rows = []
+    for _ in range(draw(st.integers(min_value=1, max_value=20))):
+        values = {n: value(n) for n in respelled(list(names))}
+        if keyed:
+            rows.append(RowInput({n: value(n) for n in respelled(list(key_names))}, values, needs_value=True))
+        elif draw(st.integers(0, 14)) == 0:
+            rows.append(RowInput({"Id": "k"}, values, needs_value=True))
         else:
-            rows.append(RowInput({}, row, needs_value=draw(st.booleans())))
+            rows.append(RowInput({}, values, needs_value=draw(st.booleans())))
     return rows
 
 
@@ -150,10 +162,22 @@ def test_plain_rows_take_the_column_path_and_a_refused_value_is_worded_as_before
     rows = [RowInput({}, {"Id": f"u{i}", "Region": "EU", "Required": "x", "Score": 1.5}) for i in range(50)]
     validator = row_validator(DE)
     assert validator is row_validator(DE)  # compiled once per schema version
-    assert validator._prepare_group(DE, tuple(rows[0].values), list(range(50)), rows) is not None
+    assert validator._prepare_group(DE, ((), tuple(rows[0].values)), list(range(50)), rows) is not None
     plan = plan_rows(DE, rows, lambda keys: {}, stop_at_first_error=False)
     assert not plan.failed and plan.writes['["u7", "eu"]']["Score"] == "1.50"
     rows[7] = RowInput({}, {"Id": "u7", "Region": "EU", "Required": "x", "Score": "lots"})
     plan = plan_rows(DE, rows, lambda keys: {}, stop_at_first_error=False)
     assert [o.index for o in plan.failed] == [7]
     assert plan.failed[0].problems == ["Score: The value for column [Score] is not a valid decimal."]
+
+
+def test_rowset_rows_keep_prepare_rows_column_order_values_then_keys():
+    rows = [RowInput({"region": "eu", "Id": f"u{i}"}, {"Score": "2", "Required": "x"}, True) for i in range(10)]
+    plan = plan_rows(DE, rows, lambda keys: {}, stop_at_first_error=True)
+    assert not plan.failed
+    assert list(plan.writes['["u3", "eu"]'].items()) == [
+        ("Score", "2.00"),
+        ("Required", "x"),
+        ("Region", "eu"),
+        ("Id", "u3"),
+    ]
