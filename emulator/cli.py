@@ -246,8 +246,8 @@ def _serve_workers(config, scenario, overrides, host, port, threads, connection_
     store.close()
 
     def serve_one(_index: int, ready) -> None:
-        # tenants come from the database; the scenario's fault rules are added in each worker
-        app = create_app(config, scenario=scenario)
+        # tenants and the scenario's fault rules come from the database (the parent stored them once)
+        app = create_app(config)
         server = create_server(app, sockets=[sock], threads=threads, connection_limit=connection_limit)
         ready()
         server.run()

@@ -66,18 +66,24 @@ def apply_scenario(emulator, doc: dict, *, replace: bool = True) -> list[str]:
             created.append(emulator.create_tenant(tenant, replace=replace).id)
         except TenantError as err:
             problems.extend(f"tenants[{i}]: {p}" for p in err.problems)
-    problems.extend(_apply_faults(emulator, doc.get("faults") or []))
+    problems.extend(_apply_faults(emulator, doc.get("faults") or [], keep_stored=not replace))
     if problems:
         raise ScenarioError(problems)
     return created
 
 
-def _apply_faults(emulator, rules: list) -> list[str]:
-    """Add the scenario's fault rules (each checked against the fault-rule JSON Schema)."""
+def _apply_faults(emulator, rules: list, *, keep_stored: bool = False) -> list[str]:
+    """Add the scenario's fault rules (each checked against the fault-rule JSON Schema).
+
+    ``keep_stored``: on a store that keeps fault rules (PostgreSQL), a rule already there as the
+    scenario gives it is kept, not added again (a restart, or another process, applied it)."""
     from .domain.faults import FaultRuleError
 
     problems = []
+    stored = emulator.faults.list() if keep_stored and emulator.store.shared else []
     for i, rule in enumerate(rules):
+        if isinstance(rule, dict) and any(all(item.get(k) == v for k, v in rule.items()) for item in stored):
+            continue
         try:
             emulator.faults.add(rule)
         except FaultRuleError as err:

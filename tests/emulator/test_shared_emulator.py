@@ -7,10 +7,12 @@ jobs loses no acknowledged row and no job, and runs no job twice.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -335,3 +337,37 @@ def test_the_journal_and_the_stats_show_every_workers_calls_with_one_bound(share
         assert stats["requests"] == calls and stats["2xx"] == calls, (process, stats)
         assert stats["journal_evicted"] == calls - 100, (process, stats)
         assert listed["evicted"] == calls - 100
+
+
+def test_a_scenarios_fault_rules_are_stored_once_for_every_worker_and_kept_on_restart(pg_cluster, tmp_path):
+    demo = (Path(__file__).parents[2] / "emulator" / "scenarios" / "demo.yaml").read_text()
+    scenario = tmp_path / "faulty.yaml"
+    rules = [
+        {"id": "named", "kind": "unavailable", "path": "/data/v1/customobjects/*", "times": 5},
+        {"kind": "latency", "delay": 0.001, "path": "/nothing/*"},
+    ]
+    scenario.write_text(demo + "\nfaults: " + json.dumps(rules) + "\n")
+    database = pg_cluster.create_schema()
+    for _start in range(2):  # the second start finds the rules stored and adds none again
+        server = start_emulator(
+            "--workers", "2", "--rate-limit", "0", "--scenario", str(scenario), database=database
+        )  # fmt: skip
+        try:
+            listed = requests.get(f"{server.url}/_emulator/faults", timeout=10).json()["items"]
+            assert [r.get("id") for r in listed][:1] == ["named"] and len(listed) == 2, listed
+        finally:
+            server.stop()
+    server = start_emulator("--workers", "2", "--rate-limit", "0", "--scenario", str(scenario), database=database)
+    try:
+        headers = bearer(server.url)
+        codes = [
+            requests.get(
+                f"{server.url}/data/v1/customobjects/key:{IDENTIFY}",
+                headers={**headers, "Connection": "close"},
+                timeout=10,
+            ).status_code
+            for _ in range(20)
+        ]
+        assert codes.count(503) == 5, codes  # five across both workers, not five per worker
+    finally:
+        server.stop()
