@@ -50,22 +50,27 @@ def fault(emulator, tenant: dict, **rule) -> None:
     assert response.status_code in (200, 201), response.text
 
 
-def destination(emulator, tenant: dict, tmp_path, **overrides) -> Destination:
+ORDERS_EVENT = {"event": "Order Completed", "de_key": "orders", "primary_keys": "Contact Key,Product Id"}
+CLICKS_EVENT = {"event": "Button Clicked", "de_key": "clicks", "uuid_primary_key": True}
+
+
+def connector_settings(emulator, tenant: dict, outbox_dir, **overrides) -> dict:
+    """The settings (file format) of a connector for ``tenant``'s first package on ``emulator``."""
     package = tenant["packages"][0]
-    settings = {
+    return {
         "client_id": package["client_id"],
         "client_secret": package["client_secret"],
         "subdomain": tenant["subdomain"],
         "auth_base_url": emulator.url,
         "identify_de_key": "identify",
-        "conversion_events": [
-            {"event": "Order Completed", "de_key": "orders", "primary_keys": "Contact Key,Product Id"},
-            {"event": "Button Clicked", "de_key": "clicks", "uuid_primary_key": True},
-        ],
-        "outbox_path": str(tmp_path / "outbox.sqlite3"),
-        "rate_limit": 1000,
+        "conversion_events": [ORDERS_EVENT, CLICKS_EVENT],
+        "outbox_path": str(outbox_dir / "outbox.sqlite3"),
         **overrides,
     }
+
+
+def destination(emulator, tenant: dict, tmp_path, **overrides) -> Destination:
+    settings = connector_settings(emulator, tenant, tmp_path, **{"rate_limit": 1000, **overrides})
     return Destination(load_settings(overrides=settings, env={}))
 
 

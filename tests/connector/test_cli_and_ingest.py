@@ -14,24 +14,13 @@ import requests
 import yaml
 
 from emulator.launcher import start_process
-from tests.connector.delivery_helpers import identify, order, sfmc_tenant
+from tests.connector.delivery_helpers import ORDERS_EVENT, connector_settings, identify, order, sfmc_tenant
 
 
 def write_settings(path, emulator, tenant, **extra) -> str:
-    package = tenant["packages"][0]
-    settings = {
-        "client_id": package["client_id"],
-        "client_secret": package["client_secret"],
-        "subdomain": tenant["subdomain"],
-        "auth_base_url": emulator.url,
-        "identify_de_key": "identify",
-        "do_not_create_contacts": True,
-        "outbox_path": str(path.parent / "outbox.sqlite3"),
-        "conversion_events": [
-            {"event": "Order Completed", "de_key": "orders", "primary_keys": "Contact Key,Product Id"}
-        ],
-        **extra,
-    }
+    settings = connector_settings(
+        emulator, tenant, path.parent, do_not_create_contacts=True, conversion_events=[ORDERS_EVENT], **extra
+    )
     path.write_text(yaml.safe_dump(settings))
     return str(path)
 
