@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS contacts (
 """
 
 
+_SETTLE_CHUNK = 500  # seqs per UPDATE, well under SQLite's bound-parameter limit
+
+# bodies are stored as json.dumps(event, default=str) writes them; one encoder serves every event
+_ENCODER = json.JSONEncoder(default=str)
+
+
 @dataclass(frozen=True)
 class OutboxEvent:
     seq: int
@@ -79,7 +85,7 @@ class Outbox:
             if isinstance(event, dict) and not event.get("messageId"):
                 event = {**event, "messageId": f"generated-{uuid.uuid4()}"}
             message_id = str(event.get("messageId")) if isinstance(event, dict) else f"malformed-{uuid.uuid4()}"
-            rows.append((message_id, json.dumps(event, default=str), now, now))
+            rows.append((message_id, _ENCODER.encode(event), now, now))
         with self._lock:
             before = self._db.total_changes
             self._db.execute("BEGIN IMMEDIATE")
@@ -118,14 +124,25 @@ class Outbox:
         return [OutboxEvent(seq, json.loads(body), attempts, retries) for seq, body, attempts, retries in rows]
 
     def settle(self, outcomes: dict[int, tuple[str, str | None, str | None]]) -> None:
-        """Record final outcomes: seq -> (status, reason_code, reason)."""
+        """Record final outcomes: seq -> (status, reason_code, reason).
+
+        Events with the same outcome (a batch's delivered ones, mostly) are updated together, one
+        statement per few hundred events rather than one per event, in one transaction.
+        """
         now = time.time()
+        by_outcome: dict[tuple[str, str | None, str | None], list[int]] = {}
+        for seq, outcome in outcomes.items():
+            by_outcome.setdefault(outcome, []).append(seq)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "UPDATE events SET status = ?, reason_code = ?, reason = ?, updated_at = ? WHERE seq = ?",
-                [(status, code, reason, now, seq) for seq, (status, code, reason) in outcomes.items()],
-            )
+            for (status, code, reason), seqs in by_outcome.items():
+                for start in range(0, len(seqs), _SETTLE_CHUNK):
+                    part = seqs[start : start + _SETTLE_CHUNK]
+                    self._db.execute(
+                        "UPDATE events SET status = ?, reason_code = ?, reason = ?, updated_at = ? "
+                        f"WHERE seq IN ({','.join('?' * len(part))})",
+                        (status, code, reason, now, *part),
+                    )
             self._db.execute("COMMIT")
 
     def note_attempt(self, seqs: Iterable[int], reason: str) -> None:
