@@ -43,6 +43,7 @@ from connector.transform import (
 )
 
 UUID_COLUMN = "Uuid"
+_CONTACT_KEY_FOLDED = CONTACT_KEY.casefold()  # folded once: every planned row's columns are compared to it
 
 
 class DropReason(StrEnum):
@@ -203,15 +204,16 @@ class _Planner:
         replace a column the traits or properties already give.
         """
         row = flatten_payload(self.mapping(payload_name), self.warnings)
-        for column in [column for column in row if column.casefold() == CONTACT_KEY.casefold()]:
+        for column in [column for column in row if column.casefold() == _CONTACT_KEY_FOLDED]:
             del row[column]
             self.warnings.append(
                 f"{payload_name} column {column!r} left out: the Contact Key comes from userId or email (ID-2, TR-2)"
             )
         if key is not None:
             row = {CONTACT_KEY: key, **row}
-        taken = {column.casefold() for column in row}
-        for column, value in context_attributes(self.mapping("context")).items():
+        attributes = context_attributes(self.mapping("context"))
+        taken = {column.casefold() for column in row} if attributes else set()
+        for column, value in attributes.items():
             if column.casefold() in taken:
                 self.warnings.append(f"context attribute {column!r} not used: {payload_name} already give it")
                 continue
