@@ -68,11 +68,17 @@ class Tenants:
                 clients = {p.client_id: t.id for t in tenants.values() for p in t.packages}
                 self._tenants, self._clients = tenants, clients
                 return True
-            old = self._tenants.pop(tenant_id, None)
-            for package in old.packages if old else ():
-                self._clients.pop(package.client_id, None)
+            # read before touching the registry: readers (who take no lock) see the old tenant or the
+            # new one, never none (a tenant missing for one round trip lost the settings `serve` applies)
             tenant = self.store.get_tenant(tenant_id)
-            if tenant is not None:
+            old = self._tenants.get(tenant_id)
+            kept = {p.client_id for p in tenant.packages} if tenant else set()
+            for package in old.packages if old else ():
+                if package.client_id not in kept:
+                    self._clients.pop(package.client_id, None)
+            if tenant is None:
+                self._tenants.pop(tenant_id, None)
+            else:
                 self._remember(tenant)
             return tenant is not None
 

@@ -371,3 +371,36 @@ def test_a_scenarios_fault_rules_are_stored_once_for_every_worker_and_kept_on_re
         assert codes.count(503) == 5, codes  # five across both workers, not five per worker
     finally:
         server.stop()
+
+
+def test_a_tenant_read_again_after_a_change_notice_never_goes_missing(pg_cluster):
+    """A change notice makes every process read the tenant again; whoever asks for it meanwhile (a
+    request, or ``serve --workers`` applying --rate-limit before it forks) must still find it. It
+    once vanished for a database round trip, and the workers then ran with the scenario's rate."""
+    from emulator.core import Emulator
+    from emulator.scenario import apply_scenario, demo_scenario_path, load_scenario_file
+    from emulator.store import open_store
+
+    emulator = Emulator(open_store(pg_cluster.create_schema()))
+    apply_scenario(emulator, load_scenario_file(str(demo_scenario_path())))
+    stop = threading.Event()
+    reloads = 0
+
+    def read_again() -> None:
+        nonlocal reloads
+        while not stop.is_set():
+            emulator.tenants.reload("demo")
+            reloads += 1
+
+    reader = threading.Thread(target=read_again)
+    reader.start()
+    missing = 0
+    try:
+        while reloads < 200:  # look as the reader reads again, hundreds of times
+            missing += [t.id for t in emulator.tenants.all()] != ["demo"]
+            time.sleep(0)
+    finally:
+        stop.set()
+        reader.join()
+        emulator.store.close()
+    assert missing == 0
