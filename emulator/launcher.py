@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -39,11 +40,11 @@ HARNESS_JOURNAL_SIZE = 5000
 _URL_LINE = re.compile(r"listening on (http://\S+?)/")
 
 
-class _Stoppable:
+class _Stoppable(ABC):
     """``with server:`` stops it at the end of the block."""
 
-    def stop(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def stop(self) -> None: ...
 
     def __enter__(self) -> Self:
         return self

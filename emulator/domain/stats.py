@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,11 +131,7 @@ class Stats:
         now = math.floor(self.clock.now())
         with self._lock:
             series = dict(self._tenants[tenant].per_second) if tenant in self._tenants else {}
-        points = []
-        for second in range(now - seconds + 1, now + 1):
-            accepted, throttled = series.get(second, (0, 0))
-            points.append({"t": second, "accepted": accepted, "throttled": throttled})
-        return points
+        return traffic_points(series, now, seconds)
 
     def routes(self) -> list[tuple[tuple[Any, ...], int]]:
         with self._lock:
@@ -168,3 +165,12 @@ class Stats:
                 del self._routes[key]
             for key in [k for k in self._hosts if k[0] == tenant]:
                 del self._hosts[key]
+
+
+def traffic_points(series: Mapping[int, Sequence[int]], now: int, seconds: int) -> list[dict[str, Any]]:
+    """One point per second ending at ``now``, oldest first, from (accepted, throttled) per second."""
+    points: list[dict[str, Any]] = []
+    for second in range(now - seconds + 1, now + 1):
+        accepted, throttled = series.get(second, (0, 0))
+        points.append({"t": second, "accepted": accepted, "throttled": throttled})
+    return points

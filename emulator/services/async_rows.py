@@ -74,15 +74,19 @@ class AsyncRows:
             pickup_delay=settings.async_pickup_delay if settings else 0.0,
             count=len(items),
         )
-        self.store.put_async_job(job, items)
+        self.store.put_async_job(job, items)  # committed before the 202
         with self._cond:
-            self._queued[job["id"]] = (job["due_at"], tenant_id)
+            self._enqueue(job)
             self._kicked = True
             self._cond.notify_all()
             stopped = self._stopping
         if not stopped:  # an emulator used without create_app gets its worker on the first job
             self.start()
         return job
+
+    def _enqueue(self, job: dict) -> None:
+        """Queue a stored job for this process's worker (called with the condition held)."""
+        self._queued[job["id"]] = (job["due_at"], job["tenant_id"])
 
     def get(self, tenant_id: str, job_id: str) -> dict | None:
         """A job of ``tenant_id``; another tenant's job is not found."""

@@ -17,7 +17,6 @@ workers look for due jobs every ``POLL`` seconds (on the emulator clock, like th
 from __future__ import annotations
 
 from ..domain import async_rows as jobs
-from ..domain.data_extensions import DataExtension
 from .async_rows import POLL, AsyncRows
 
 
@@ -25,28 +24,8 @@ class SharedAsyncRows(AsyncRows):
     def _recover(self) -> None:
         """Nothing to load: unfinished jobs stay in the database until a worker claims them."""
 
-    def submit(
-        self, tenant_id: str, de: DataExtension, items: list, *, insert_only: bool, shape: str, source: str
-    ) -> dict:
-        tenant = self.tenant(tenant_id)
-        job = jobs.new_job(
-            tenant_id,
-            de,
-            insert_only=insert_only,
-            shape=shape,
-            source=source,
-            now=self.clock.now(),
-            pickup_delay=tenant.settings.async_pickup_delay if tenant else 0.0,
-            count=len(items),
-        )
-        self.store.put_async_job(job, items)  # committed before the 202: any worker may run it
-        with self._cond:
-            self._kicked = True
-            self._cond.notify_all()
-            stopped = self._stopping
-        if not stopped:
-            self.start()
-        return job
+    def _enqueue(self, job: dict) -> None:
+        """No queue in this process: any worker claims a due job from the database."""
 
     def queue_depth(self) -> int:
         return len(self.store.list_async_jobs(None, 1_000_000, jobs.UNFINISHED))

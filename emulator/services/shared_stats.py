@@ -21,7 +21,7 @@ from collections import defaultdict
 from typing import Any
 
 from ..clock import Clock
-from ..domain.stats import WINDOW, Stats, TenantCounters
+from ..domain.stats import WINDOW, Stats, TenantCounters, traffic_points
 from ..store.base import SharedStore
 
 log = logging.getLogger("sfmc_emulator.stats")
@@ -109,11 +109,7 @@ class SharedStats(Stats):
         series: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         for _tenant_key, kind, name, value in self._rows(_key(tenant), ("sa", "st")):
             series[int(name)][kind == "st"] += value
-        points = []
-        for second in range(now - seconds + 1, now + 1):
-            accepted, throttled = series.get(second, (0, 0))
-            points.append({"t": second, "accepted": accepted, "throttled": throttled})
-        return points
+        return traffic_points(series, now, seconds)
 
     def routes(self) -> list[tuple[tuple[Any, ...], int]]:
         return [((_tenant(key), *json.loads(name)), value) for key, _kind, name, value in self._rows(None, ("r",))]
