@@ -135,6 +135,24 @@ MIGRATIONS = [
         tenant_key TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, value BIGINT NOT NULL,
         PRIMARY KEY (tenant_key, kind, name));
     """,
+    },  # SQLite: a Data Extension's rows keyed by one small number instead of (tenant id, Data Extension id)
+    # text in every row and in both indexes; a bulk write spends about a third less in SQLite. The
+    # numbers are assigned on first write; PostgreSQL keeps its schema (its store sends arrays).
+    {
+        "sqlite": """
+    CREATE TABLE row_sets (
+        no INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, de_id TEXT NOT NULL, UNIQUE (tenant_id, de_id));
+    INSERT INTO row_sets (tenant_id, de_id) SELECT DISTINCT tenant_id, de_id FROM rows ORDER BY tenant_id, de_id;
+    CREATE TABLE rows_v6 (seq INTEGER PRIMARY KEY, set_no INTEGER NOT NULL, row_key TEXT, data TEXT NOT NULL);
+    INSERT INTO rows_v6 (seq, set_no, row_key, data)
+        SELECT r.seq, s.no, r.row_key, r.data FROM rows r
+        JOIN row_sets s ON s.tenant_id = r.tenant_id AND s.de_id = r.de_id ORDER BY r.seq;
+    DROP TABLE rows;
+    ALTER TABLE rows_v6 RENAME TO rows;
+    CREATE UNIQUE INDEX rows_key ON rows (set_no, row_key);
+    CREATE INDEX rows_de ON rows (set_no, seq);
+    """,
+        "postgresql": "",
     },
 ]
 

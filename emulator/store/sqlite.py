@@ -3,9 +3,10 @@
 One connection guarded by a lock: SQLite serialises writers anyway, and a single connection
 keeps ``:memory:`` databases shared by every server thread. WAL with ``synchronous=NORMAL``
 means a transaction that returned is on disk for any later process, including after the
-emulator is killed. Rows live in one generic table keyed by (tenant, Data Extension id, row key),
-with the row as JSON, so reads can filter with ``json_extract``. Every key starts with the tenant
-(see ``base.py``).
+emulator is killed. Rows live in one generic table keyed by (row set, row key), with the row as
+JSON, so reads can filter with ``json_extract``; a row set is one tenant's Data Extension
+(``row_sets`` numbers each (tenant, Data Extension id) once, so rows and their indexes carry a small
+integer instead of both ids). Every other key starts with the tenant (see ``base.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class SQLiteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._row_sets: dict[tuple[str, str], int] = {}  # (tenant, DE id) -> row set number, as committed
         self._migrate()
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -59,9 +61,14 @@ class SQLiteStore:
             try:
                 yield self._db
             except BaseException:
+                self._row_sets.clear()  # numbers assigned in the transaction are gone with it
                 self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._row_sets.clear()
+                raise
 
     @contextmanager
     def _savepoint(self):
@@ -69,6 +76,7 @@ class SQLiteStore:
         try:
             yield
         except BaseException:
+            self._row_sets.clear()
             self._db.execute("ROLLBACK TO nested")
             self._db.execute("RELEASE nested")
             raise
@@ -118,51 +126,85 @@ class SQLiteStore:
 
     def delete_data_extension(self, tenant_id: str, de_id: str) -> bool:
         with self.transaction() as db:
-            db.execute("DELETE FROM rows WHERE tenant_id = ? AND de_id = ?", (tenant_id, de_id))
+            no = self._row_set(tenant_id, de_id)
+            if no is not None:
+                db.execute("DELETE FROM rows WHERE set_no = ?", (no,))
             cursor = db.execute("DELETE FROM data_extensions WHERE tenant_id = ? AND id = ?", (tenant_id, de_id))
             return cursor.rowcount > 0
 
     # -- rows ---------------------------------------------------------------------------------
 
+    def _row_set(self, tenant_id: str, de_id: str, create: bool = False) -> int | None:
+        """The number of a Data Extension's row set (None when it never had a row and ``create`` is off).
+
+        Numbers are never deleted (a deleted Data Extension's rows are), so a cached number stays
+        right; only a rolled-back transaction can take back a number it assigned, and a rollback
+        empties the cache. Callers hold the store's lock from here to their last use of the number,
+        so no rollback happens between the two."""
+        key = (tenant_id, de_id)
+        no = self._row_sets.get(key)
+        if no is not None:
+            return no
+        with self._lock:
+            found = self._db.execute(
+                "SELECT no FROM row_sets WHERE tenant_id = ? AND de_id = ?", (tenant_id, de_id)
+            ).fetchone()
+            if found is not None:
+                no = found[0]
+            elif create:
+                no = self._db.execute(
+                    "INSERT INTO row_sets (tenant_id, de_id) VALUES (?, ?)", (tenant_id, de_id)
+                ).lastrowid
+            else:
+                return None
+            self._row_sets[key] = no
+            return no
+
     def delete_rows(self, tenant_id: str, de_id: str, row_keys: list[str]) -> int:
         deleted = 0
         with self.transaction() as db:
+            no = self._row_set(tenant_id, de_id)
+            if no is None:
+                return 0
             for start in range(0, len(row_keys), 500):
                 chunk = row_keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                cursor = db.execute(
-                    f"DELETE FROM rows WHERE tenant_id = ? AND de_id = ? AND row_key IN ({marks})",
-                    (tenant_id, de_id, *chunk),
-                )
+                cursor = db.execute(f"DELETE FROM rows WHERE set_no = ? AND row_key IN ({marks})", (no, *chunk))
                 deleted += cursor.rowcount
         return deleted
 
     def rows_by_key(self, tenant_id: str, de_id: str, row_keys: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
+        if not row_keys:
+            return found
         unique = list(dict.fromkeys(row_keys))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for key, data in self._query(
-                f"SELECT row_key, data FROM rows WHERE tenant_id = ? AND de_id = ? AND row_key IN ({marks})",
-                (tenant_id, de_id, *chunk),
-            ):
-                found[key] = stored_row(data)
+        with self._lock:  # the number and the rows read under one hold of the lock (see _row_set)
+            no = self._row_set(tenant_id, de_id)
+            if no is None:
+                return found
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for key, data in self._db.execute(
+                    f"SELECT row_key, data FROM rows WHERE set_no = ? AND row_key IN ({marks})", (no, *chunk)
+                ).fetchall():
+                    found[key] = stored_row(data)
         return found
 
     def write_rows(self, tenant_id: str, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
         dumps = row_json
         with self.transaction() as db:
+            no = self._row_set(tenant_id, de_id, create=True)
             if writes:
                 db.executemany(
-                    "INSERT INTO rows (tenant_id, de_id, row_key, data) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (tenant_id, de_id, row_key) DO UPDATE SET data = excluded.data",
-                    [(tenant_id, de_id, key, dumps(data)) for key, data in writes.items()],
+                    "INSERT INTO rows (set_no, row_key, data) VALUES (?, ?, ?) "
+                    "ON CONFLICT (set_no, row_key) DO UPDATE SET data = excluded.data",
+                    [(no, key, dumps(data)) for key, data in writes.items()],
                 )
             if appends:
                 db.executemany(
-                    "INSERT INTO rows (tenant_id, de_id, row_key, data) VALUES (?, ?, NULL, ?)",
-                    [(tenant_id, de_id, dumps(data)) for data in appends],
+                    "INSERT INTO rows (set_no, row_key, data) VALUES (?, NULL, ?)",
+                    [(no, dumps(data)) for data in appends],
                 )
 
     def lock_rows(self, tenant_id: str, de_id: str) -> None:
@@ -174,11 +216,15 @@ class SQLiteStore:
 
     def query_rows(self, tenant_id: str, de_id: str, where, offset: int, limit: int) -> tuple[list[dict], int]:
         clause, params = _where_sql(where)
-        base = f"FROM rows WHERE tenant_id = ? AND de_id = ?{' AND ' + clause if clause else ''}"
-        total = self._query(f"SELECT count(*) {base}", (tenant_id, de_id, *params))[0][0]
-        rows = self._query(
-            f"SELECT data {base} ORDER BY seq LIMIT ? OFFSET ?", (tenant_id, de_id, *params, limit, offset)
-        )
+        base = f"FROM rows WHERE set_no = ?{' AND ' + clause if clause else ''}"
+        with self._lock:  # the number and the rows read under one hold of the lock (see _row_set)
+            no = self._row_set(tenant_id, de_id)
+            if no is None:
+                return [], 0
+            total = self._db.execute(f"SELECT count(*) {base}", (no, *params)).fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT data {base} ORDER BY seq LIMIT ? OFFSET ?", (no, *params, limit, offset)
+            ).fetchall()
         return [json.loads(d) for (d,) in rows], total
 
     # -- tokens -------------------------------------------------------------------------------
@@ -374,7 +420,7 @@ class SQLiteStore:
                 self._delete_tenant_data(db, tenant_id, keep_definitions=True)
 
     def _delete_tenant_data(self, db, tenant_id: str, keep_definitions: bool) -> None:
-        db.execute("DELETE FROM rows WHERE tenant_id = ?", (tenant_id,))
+        db.execute("DELETE FROM rows WHERE set_no IN (SELECT no FROM row_sets WHERE tenant_id = ?)", (tenant_id,))
         db.execute("DELETE FROM tokens WHERE tenant_id = ?", (tenant_id,))
         db.execute("DELETE FROM writes WHERE tenant_id = ?", (tenant_id,))
         for table in ("async_jobs", "journey_entries", "contacts", "buckets"):

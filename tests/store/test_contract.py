@@ -201,6 +201,27 @@ def test_a_failing_transaction_leaves_nothing_and_nested_ones_roll_back_alone(st
     assert set(store.rows_by_key("acme", "de1", ["a", "b", "c"])) == {"b"}
 
 
+def test_a_rolled_back_first_write_leaves_no_trace_for_the_next_data_extension(store):
+    # the first write of a Data Extension may set up its rows' storage; rolled back, another
+    # Data Extension written next (in a savepoint, then at the top) must not find these rows
+    with store.transaction():
+        store.write_rows("acme", "kept", {"k": {"Key": "k", "Name": "kept"}}, [])
+        with pytest.raises(RuntimeError), store.transaction():
+            store.write_rows("acme", "inner-gone", {"k": {"Key": "k", "Name": "inner-gone"}}, [])
+            raise RuntimeError("inner")
+        store.write_rows("other", "inner-next", {"k": {"Key": "k", "Name": "inner-next"}}, [])
+    with pytest.raises(RuntimeError), store.transaction():
+        store.write_rows("acme", "gone", {"k": {"Key": "k", "Name": "gone"}}, [])
+        raise RuntimeError("boom")
+    store.write_rows("other", "next", {"k": {"Key": "k", "Name": "next"}}, [])
+    for tenant_id, de_id in (("acme", "gone"), ("acme", "inner-gone")):
+        assert store.rows_by_key(tenant_id, de_id, ["k"]) == {}
+        assert store.query_rows(tenant_id, de_id, None, 0, 10) == ([], 0)
+    assert store.query_rows("other", "next", None, 0, 10) == ([{"Key": "k", "Name": "next"}], 1)
+    assert store.rows_by_key("other", "inner-next", ["k"]) == {"k": {"Key": "k", "Name": "inner-next"}}
+    assert store.rows_by_key("acme", "kept", ["k"]) == {"k": {"Key": "k", "Name": "kept"}}
+
+
 # -- tokens, write log, throttle ------------------------------------------------------------------
 
 
