@@ -13,6 +13,7 @@ from flask import Response, current_app, g, jsonify, request
 from .. import errors
 from ..core import Emulator
 from ..domain.stats import WriteCapture
+from ..json_reader import loads as read_json
 from .routes import RouteTable
 
 MAX_PAYLOAD = 5 * 1024 * 1024  # SFMC's documented payload limit
@@ -36,6 +37,10 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):  # 1e999: valid JSON syntax, but no number a client can mean
         raise ValueError(f"{text[:20]} is out of range for a number")
     return value
+
+
+def _parse_body(data: bytes | str) -> object:
+    return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 # a \uD800-\uDFFF escape: only then can the parsed body hold a lone surrogate (pairs become one character)
@@ -71,7 +76,7 @@ def parsed_json() -> tuple[bool, object]:
     if cached is None:
         data = request.get_data(cache=True)
         try:
-            cached = (True, json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float))
+            cached = (True, read_json(data, _parse_body))  # orjson where it reads the same
         except (ValueError, RecursionError):
             cached = (False, None)
         if cached[0] and _SURROGATE_ESCAPE.search(data) and (bad := lone_surrogate(cached[1])) is not None:

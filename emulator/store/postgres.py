@@ -28,6 +28,7 @@ from contextlib import contextmanager, nullcontext
 from ..domain.data_extensions import DataExtension
 from ..domain.filters import BoolOp, Compare
 from ..domain.tenants import Tenant
+from ..json_reader import loads as read_json
 from .migrations import MIGRATIONS, statements
 from .sqlite import _de_from_json, _de_to_json
 
@@ -449,7 +450,7 @@ class PostgresStore:
 
     def async_job_items(self, tenant_id: str, job_id: str) -> list | None:
         rows = self._query("SELECT items FROM async_jobs WHERE tenant_id = %s AND id = %s", (tenant_id, job_id))
-        return json.loads(rows[0][0]) if rows and rows[0][0] is not None else None
+        return read_json(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def list_async_jobs(self, tenant_id: str | None, limit: int, states: tuple[str, ...] = ()) -> list[dict]:
         clauses, params = [], []
