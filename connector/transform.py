@@ -250,6 +250,26 @@ def normalize_scalar(value: object, warnings: list[str] | None = None, *, label:
     raise UnsupportedValue(f"{label}: a {type(value).__name__} has no SFMC column type")
 
 
+_SHAPE_CACHE_LIMIT = 4096  # key sets remembered; a payload with ever new keys just takes the long way
+_SHAPES: dict[tuple[object, ...], tuple[str, ...] | None] = {}
+_UNSEEN = ("",)  # no key set has this shape: its one column is empty
+_FLAT_TYPES = frozenset({str, int, bool, float, type(None)})
+
+
+def _shape_columns(keys: tuple[object, ...]) -> tuple[str, ...] | None:
+    """The columns a payload with these keys (in this order) becomes when every value is a plain
+    scalar: each key a ``str`` naming a column of its own. None when a key is not text, names no
+    column or shares its column with another key: ``_flatten_each`` decides (and warns) then."""
+    columns = _SHAPES.get(keys, _UNSEEN)
+    if columns is not _UNSEEN:
+        return columns
+    named = tuple(title_case(key) if type(key) is str else "" for key in keys)
+    found = named if all(named) and len({column.casefold() for column in named}) == len(named) else None
+    if len(_SHAPES) < _SHAPE_CACHE_LIMIT:
+        _SHAPES[keys] = found
+    return found
+
+
 def flatten_payload(mapping: Mapping[str, object], warnings: list[str] | None = None) -> dict[str, Scalar]:
     """Traits or properties as one flat row of Title-Cased columns (FMT-1, FMT-2).
 
@@ -258,7 +278,25 @@ def flatten_payload(mapping: Mapping[str, object], warnings: list[str] | None = 
     keys naming the same column - compared case-insensitively, as SFMC matches column names -
     keep the later key's value and spelling; each such collision, each key that is nothing but
     separators and each unsendable value is reported in ``warnings``.
+
+    The payloads of a backfill repeat a few key sets: for a key set seen before whose keys each
+    name a column of their own, a payload of plain values (text, numbers, booleans, null; no
+    NaN or infinity) is zipped with the columns worked out once. Anything else goes key by key.
     """
+    if type(mapping) is dict:
+        columns = _shape_columns(tuple(mapping))
+        if columns is not None:
+            values = mapping.values()
+            kinds = set(map(type, values))
+            if kinds <= _FLAT_TYPES and (
+                float not in kinds or all(map(math.isfinite, [v for v in values if type(v) is float]))
+            ):
+                return dict(zip(columns, values, strict=True))
+    return _flatten_each(mapping, warnings)
+
+
+def _flatten_each(mapping: Mapping[str, object], warnings: list[str] | None = None) -> dict[str, Scalar]:
+    """``flatten_payload`` key by key: every rule and warning of FMT-1/FMT-2 applied to each key."""
     row: dict[str, Scalar] = {}
     source_of: dict[str, tuple[str, str]] = {}  # folded column -> (source key, column spelling)
     for raw_key, raw_value in mapping.items():

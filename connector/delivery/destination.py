@@ -37,8 +37,9 @@ import orjson
 from .. import personas
 from ..plan import EnsurePersonasDataExtension, FireApiEvent, Plan, UpsertContact, UpsertRow, plan
 from ..settings import Settings
-from ..transform import DATE_TYPE, AmbiguousDate, bind_to_columns
+from ..transform import DATE_TYPE, AmbiguousDate, bind_to_columns, iso_date_string
 from .client import DeliveryError, SfmcClient
+from .collector import cyclic_gc_paused
 from .outbox import DELIVERED, DROPPED, PENDING, REJECTED, Outbox, OutboxEvent
 from .outcomes import TRANSIENT, is_type_problem, row_error_kind, row_result
 
@@ -106,6 +107,14 @@ def _row_bytes(row: dict) -> bytes:
         return orjson.dumps(row)
     except orjson.JSONEncodeError:
         return json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _rewrites_a_date(values: Mapping[str, Any], date_columns: tuple[str, ...]) -> bool:
+    """Whether ``bind_to_columns`` would change a value of these Date columns, or refuse one."""
+    try:
+        return any(isinstance(v := values[c], str) and iso_date_string(v) is not None for c in date_columns)
+    except ValueError:  # an ambiguous or impossible date: bind_to_columns says which and why
+        return True
 
 
 @dataclass
@@ -202,16 +211,20 @@ class Destination:
         open_passes: list[_Pass] = []  # started, not yet finished: at most two
         try:
             while True:
-                batch = self.outbox.pending(self.chunk_size(), after_seq=last)
-                if not batch:
-                    break
-                last = batch[-1].seq
-                open_passes.append(self._start(batch, summary))
+                with cyclic_gc_paused():
+                    batch = self.outbox.pending(self.chunk_size(), after_seq=last)
+                    if not batch:
+                        break
+                    last = batch[-1].seq
+                    open_passes.append(self._start(batch, summary))
+                    del batch
                 if len(open_passes) > 1:
-                    self._finish(open_passes[0], summary, on_progress)
+                    with cyclic_gc_paused():
+                        self._finish(open_passes[0], summary, on_progress)
                     open_passes.pop(0)
             while open_passes:
-                self._finish(open_passes[0], summary, on_progress)
+                with cyclic_gc_paused():
+                    self._finish(open_passes[0], summary, on_progress)
                 open_passes.pop(0)
         except DeliveryError as err:
             summary.stopped_because = str(err)
@@ -350,24 +363,30 @@ class Destination:
         """Rows with values bound to their DE's column types, and naming at least one of its columns."""
         bound: list[tuple[int, UpsertRow]] = []
         date_columns: dict[str, frozenset[str]] = {}  # DE key -> its Date columns (folded), for this call
+        # (DE key, the row's columns) -> (whether one is a column of the DE, those that are Date columns):
+        # the rows of a backfill name the same few column lists, each worked out once per call
+        shapes: dict[tuple[str, tuple[str, ...]], tuple[bool, tuple[str, ...]]] = {}
         for seq, op in rows:
             types = self.column_types(op.de_key)
             if types is None:
                 bound.append((seq, op))
                 continue
-            dates = date_columns.get(op.de_key)
-            if dates is None:
-                dates = date_columns[op.de_key] = frozenset(
-                    c for c, kind in types.items() if kind.casefold() == DATE_TYPE
+            shape_key = (op.de_key, tuple(op.values))
+            shape = shapes.get(shape_key)
+            if shape is None:
+                dates = date_columns.get(op.de_key)
+                if dates is None:
+                    dates = date_columns[op.de_key] = frozenset(
+                        c for c, kind in types.items() if kind.casefold() == DATE_TYPE
+                    )
+                folded = [column.casefold() for column in op.values]
+                shape = shapes[shape_key] = (
+                    any(f in types for f in folded),
+                    tuple(column for column, f in zip(op.values, folded, strict=True) if f in dates),
                 )
-            names_a_column = to_bind = False
-            for column, value in op.values.items():
-                folded = column.casefold()
-                if folded in types:
-                    names_a_column = True
-                    to_bind = to_bind or (folded in dates and isinstance(value, str))
-            if names_a_column and not to_bind:  # nothing to change (bind_to_columns would copy it as it is)
-                bound.append((seq, op))
+            names_a_column, row_dates = shape
+            if names_a_column and not _rewrites_a_date(op.values, row_dates):
+                bound.append((seq, op))  # nothing to change (bind_to_columns would copy it as it is)
                 continue
             values = dict(op.values)
             if not names_a_column:

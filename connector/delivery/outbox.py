@@ -18,7 +18,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import orjson
+
+from .collector import cyclic_gc_paused
 
 PENDING, DELIVERED, REJECTED, DROPPED = "pending", "delivered", "rejected", "dropped"
 STATUSES = (PENDING, DELIVERED, REJECTED, DROPPED)
@@ -50,10 +54,27 @@ _SETTLE_CHUNK = 500  # seqs per UPDATE, well under SQLite's bound-parameter limi
 
 # bodies are stored as json.dumps(event, default=str) writes them; one encoder serves every event
 _ENCODER = json.JSONEncoder(default=str)
+# every digit as "0": a body holding 19 digits in a row may hold an integer beyond 64 bits
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
 
 
-@dataclass(frozen=True)
-class OutboxEvent:
+def _decode(body: bytes) -> Any:
+    """A stored body read back exactly as ``json.loads`` reads it, mostly by orjson (twice as fast).
+
+    orjson would read an integer beyond 64 bits as a float, so a body with a run of 19 digits (an
+    integer that long, or only text with digits) is left to ``json.loads``; so is what orjson
+    refuses (NaN, infinities, a lone surrogate), which ``json.dumps`` writes and ``json.loads`` reads.
+    """
+    if body.translate(_DIGITS_AS_ZERO).find(_LONG_NUMBER) < 0:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
+
+
+class OutboxEvent(NamedTuple):
     seq: int
     event: dict
     attempts: int
@@ -81,11 +102,12 @@ class Outbox:
         """Store events durably; returns (accepted, duplicates). Events without a messageId get one."""
         now = time.time()
         rows = []
-        for event in events:
-            if isinstance(event, dict) and not event.get("messageId"):
-                event = {**event, "messageId": f"generated-{uuid.uuid4()}"}
-            message_id = str(event.get("messageId")) if isinstance(event, dict) else f"malformed-{uuid.uuid4()}"
-            rows.append((message_id, _ENCODER.encode(event), now, now))
+        with cyclic_gc_paused():
+            for event in events:
+                if isinstance(event, dict) and not event.get("messageId"):
+                    event = {**event, "messageId": f"generated-{uuid.uuid4()}"}
+                message_id = str(event.get("messageId")) if isinstance(event, dict) else f"malformed-{uuid.uuid4()}"
+                rows.append((message_id, _ENCODER.encode(event), now, now))
         with self._lock:
             before = self._db.total_changes
             self._db.execute("BEGIN IMMEDIATE")
@@ -117,11 +139,12 @@ class Outbox:
         due = time.time() if now is None else now
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, body, attempts, retries FROM events "
+                "SELECT seq, CAST(body AS BLOB), attempts, retries FROM events "
                 "WHERE status = 'pending' AND seq > ? AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
                 (after_seq, due, limit),
             ).fetchall()
-        return [OutboxEvent(seq, json.loads(body), attempts, retries) for seq, body, attempts, retries in rows]
+        with cyclic_gc_paused():
+            return [OutboxEvent(seq, _decode(body), attempts, retries) for seq, body, attempts, retries in rows]
 
     def settle(self, outcomes: dict[int, tuple[str, str | None, str | None]]) -> None:
         """Record final outcomes: seq -> (status, reason_code, reason).

@@ -6,7 +6,7 @@ import math
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.transform import (
@@ -352,6 +352,33 @@ def test_unsendable_values_and_separator_only_keys_are_left_out_with_a_warning()
     assert flatten_payload({"score": math.nan, "__": "x", "blob": b"x", "ok": 1}, warnings) == {"Ok": 1}
     assert len(warnings) == 3
     assert any("'__'" in warning for warning in warnings)
+
+
+# keys that collide (case, separators, camelCase), name no column ("__") or are not text; values of
+# every kind flatten_payload meets: plain scalars, NaN and infinities, nested, dates, bytes
+_PAYLOAD_KEYS = st.sampled_from(
+    ["firstName", "city", "plan", "x", "optedIn", "score", "age", "country", "first_name", "City", "__", "", 7]
+)
+_PAYLOAD_VALUES = st.one_of(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    st.floats() | st.sampled_from([math.nan, math.inf, -math.inf]),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2) | st.lists(st.integers(), max_size=2),
+    st.datetimes() | st.binary(max_size=2),
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(st.dictionaries(_PAYLOAD_KEYS, _PAYLOAD_VALUES, max_size=5), min_size=1, max_size=4))
+def test_payloads_of_a_known_key_set_flatten_exactly_as_key_by_key(payloads: list[dict]) -> None:
+    """The columns of a key set are worked out once; a later payload with the same keys gets the same
+    row and the same warnings as when every key is judged on its own."""
+    from connector.transform import _flatten_each
+
+    for payload in payloads + payloads:  # twice: the second time every key set is known
+        fast: list[str] = []
+        slow: list[str] = []
+        assert repr(flatten_payload(payload, fast)) == repr(_flatten_each(payload, slow))
+        assert fast == slow
 
 
 def test_flatten_without_a_warnings_list_still_works() -> None:
