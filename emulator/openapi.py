@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 import jsonschema
 
@@ -655,6 +656,7 @@ def page_params(max_page_size: int) -> list[dict]:
     ]
 
 
+@lru_cache(maxsize=1024)  # asked for the matched rule on every request with a body; the rules are the app's own
 def flask_to_openapi(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 

@@ -109,6 +109,26 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU time of each thread of a process so far, by thread id (the main thread's id is the
+    process id: waitress's I/O loop; its worker threads are the others)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        out[int(tid)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def split_thread_cpu(pid: int, before: dict[int, float], after: dict[int, float]) -> tuple[float, float]:
+    """CPU seconds between two ``thread_cpu_seconds`` snapshots: (the main thread, all the others)."""
+    spent = {tid: seconds - before.get(tid, 0.0) for tid, seconds in after.items()}
+    main = spent.pop(pid, 0.0)
+    return main, sum(spent.values())
+
+
 @contextmanager
 def running(*servers: ServerProcess) -> Iterator[tuple[ServerProcess, ...]]:
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from itertools import islice
 
 from flask import Response, g, request
 from waitress.channel import ClientDisconnected
@@ -220,13 +219,34 @@ def _request_body(family: str) -> tuple[str | None, bool]:
     return cap(data)
 
 
-def _headers(headers) -> dict:
+# header names as werkzeug's EnvironHeaders spells them, by WSGI environ key (bounded: clients choose them)
+_HEADER_NAMES: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+_NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+_CREDENTIAL_HEADERS = frozenset({"authorization", "x-emulator-admin-token"})
+
+
+def _headers(environ: dict) -> dict:
+    """The request's first ``MAX_HEADERS`` headers as ``request.headers`` lists them (read from the WSGI
+    environ in one pass), credentials hidden and values capped."""
     shown = []
-    for name, value in islice(headers, MAX_HEADERS):
-        if name.lower() in ("authorization", "x-emulator-admin-token"):
+    names = _HEADER_NAMES
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            if key in _NOT_HEADERS:
+                continue
+        elif not (value and (key == "CONTENT_TYPE" or key == "CONTENT_LENGTH")):
+            continue
+        name = names.get(key)
+        if name is None:
+            name = key[5:].replace("_", "-").title()
+            if len(names) < 512:
+                names[key] = name
+        if name.lower() in _CREDENTIAL_HEADERS:
             scheme, space, _credential = value.partition(" ")
             value = f"{scheme} …" if space else "…"  # no part of a credential is shown (docs/fidelity.md, SEC-1)
         shown.append((name, value))
+        if len(shown) == MAX_HEADERS:
+            break
     return cap_headers(shown)
 
 
@@ -252,32 +272,38 @@ def _rules_broken(response: Response, written: list[str]) -> list[str]:
 
 def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
     """Record the call in the journal and the counters (after the answer is final, errors included)."""
-    started = g.pop("journal_started", None)
+    state = g._get_current_object()  # the proxies resolved once, not on every attribute below
+    started = state.pop("journal_started", None)
     if started is None:
         return
-    capture = g.pop("write_capture", None) or WriteCapture()
-    ctx = g.get("auth")
-    tenant = ctx.tenant_id if ctx is not None else g.get("token_tenant")
-    req = request._get_current_object()  # the proxy resolved once, not on every attribute below
-    dropped = bool(req.environ.get(DROP))
+    capture = state.pop("write_capture", None) or WriteCapture()
+    ctx = state.get("auth")
+    tenant = ctx.tenant_id if ctx is not None else state.get("token_tenant")
+    req = request._get_current_object()
+    environ = req.environ
+    dropped = bool(environ.get(DROP))
     status = None if dropped else response.status_code
-    route = req.url_rule.rule if req.url_rule is not None else "(unmatched)"
+    url_rule = req.url_rule
+    route = url_rule.rule if url_rule is not None else "(unmatched)"
+    method = req.method
     request_body, request_cut = _request_body(family)
     response_body, response_cut = (None, False) if dropped or response.direct_passthrough else cap(response.get_data())
     if family == "auth" and response_body:
         response_body = _without_tokens(response_body)
+    fault = state.get("fault")
+    sfmc_host = state.get("sfmc_host")
     emulator.journal.record(
         {
             "tenant": tenant,
             "mid": ctx.mid if ctx is not None else None,
-            "method": req.method,
+            "method": method,
             "host": req.host,
             "path": req.path,
             "query": req.query_string.decode("latin-1"),
             "route": route,
             "status": status,
             "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-            "request_headers": _headers(req.headers),
+            "request_headers": _headers(environ),
             "request_body": request_body,
             "request_body_truncated": request_cut,
             "response_body": response_body,
@@ -285,10 +311,9 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
             "keys_ignored": capture.keys_ignored,
             "rules_broken": [] if dropped else _rules_broken(response, capture.problems),
             "rows_written": capture.rows_written,
-            "fault": g.get("fault"),
-            "soap": g.get("soap_call"),  # operation and object types of a /Service.asmx call
+            "fault": fault,
+            "soap": state.get("soap_call"),  # operation and object types of a /Service.asmx call
         }
     )
-    emulator.stats.record_request(tenant, route, request.method, status, fault=g.get("fault") is not None)
-    sfmc_host = g.get("sfmc_host")
+    emulator.stats.record_request(tenant, route, method, status, fault=fault is not None)
     emulator.stats.record_host(tenant, sfmc_host.name if sfmc_host is not None else "")

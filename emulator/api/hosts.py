@@ -23,9 +23,12 @@ from . import control
 
 def reached_host() -> SfmcHost | None:
     """The SFMC host this request came in on (None when reached by address); set by ``route_by_host``."""
-    if "sfmc_host" not in g:
-        g.sfmc_host = classify(request.host)
-    return g.sfmc_host
+    state = g._get_current_object()  # the proxy resolved once
+    try:
+        return state.sfmc_host
+    except AttributeError:
+        state.sfmc_host = found = classify(request.host)
+        return found
 
 
 def route_by_host(emulator: Emulator) -> None:

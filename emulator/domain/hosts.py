@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 SFMC_DOMAIN = "marketingcloudapis.com"
 KINDS = ("auth", "rest", "soap")
@@ -75,6 +76,7 @@ def split_port(host: str) -> tuple[str, int | None]:
     return name.rstrip("."), int(port) if port else None
 
 
+@lru_cache(maxsize=256)  # a pure function of the header, asked on every request; clients send few distinct hosts
 def classify(host: str | None) -> SfmcHost | None:
     """The SFMC host a ``Host`` header names, or None for anything else (an address, localhost, ...)."""
     if not host:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.test import EnvironBuilder
+
 from emulator import Config
 from emulator.app import create_app
 from emulator.clock import Clock
@@ -170,3 +173,38 @@ def test_all_tenants_together_stay_under_the_byte_bound_and_evictions_are_counte
     assert newest, "the newest entries are the ones kept"
     app.extensions["sfmc"].async_rows.stop()
     app.extensions["sfmc"].store.close()
+
+
+def test_the_recorded_headers_are_the_requests_headers_as_flask_lists_them(client, tenant):
+    """Names spelled and ordered as ``request.headers`` lists them, empty values kept, an empty
+    Content-Length left out, credentials hidden, at most 30 headers."""
+    sent = {"X-Trace": "t1", "x-lower_case": "v", "X-Empty": "", "X-Emulator-Admin-Token": "sekrit", "User-Agent": "t"}
+    first = {"HTTP_USER_AGENT": "t"}  # where Flask's test client puts it, before the given headers
+    path = "/data/v1/customobjects?$search="
+    tenant.call("GET", path, headers=sent)
+    (entry,) = journal(client, tenant=tenant.id, path="/data/*")
+    environ = EnvironBuilder(path=path, method="GET", headers={**tenant.headers(), **sent}, environ_base=first)
+    environ = environ.get_environ()
+    listed = list(EnvironHeaders(environ))
+    assert entry["request_headers"] == {
+        **dict(listed),
+        "Authorization": "Bearer …",
+        "X-Emulator-Admin-Token": "…",
+    }
+    assert list(entry["request_headers"]) == [name for name, _value in listed]
+    assert "Content-Length" not in entry["request_headers"] and entry["request_headers"]["X-Lower-Case"] == "v"
+
+    many = {f"X-Header-{i:02}": str(i) for i in range(40)} | {"User-Agent": "t"}
+    body = [{"keys": {"Contact Key": "h"}, "values": {"Email": "a@b.co"}}]
+    assert tenant.call("POST", "/hub/v1/dataevents/key:identify/rowset", json=body, headers=many).status_code == 200
+    (entry,) = journal(client, tenant=tenant.id, path="/hub/*")
+    environ = EnvironBuilder(
+        path="/hub/v1/dataevents/key:identify/rowset",
+        method="POST",
+        json=body,
+        headers={**tenant.headers(), **many},
+        environ_base=first,
+    ).get_environ()
+    listed = list(EnvironHeaders(environ))[:30]
+    assert list(entry["request_headers"]) == [name for name, _value in listed]
+    assert entry["request_headers"]["Content-Type"] == "application/json"
