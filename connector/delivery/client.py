@@ -188,17 +188,19 @@ class SfmcClient:
 
     def _wait(self, state: RetryCallState) -> float:
         """Retry-After when the server gave one, else exponential backoff with full jitter."""
-        self.stats.retries += 1
         error = state.outcome.exception() if state.outcome else None
+        capped = False
         if isinstance(error, RetryableError) and error.retry_after is not None:
             wait = error.retry_after
             if wait > self.settings.max_retry_after:
-                wait = self.settings.max_retry_after
-                self.stats.capped_waits += 1
+                wait, capped = self.settings.max_retry_after, True
             self.limiter.penalise(wait)
         else:
             wait = wait_random_exponential(multiplier=0.25, max=self.settings.max_backoff)(state)
-        self.stats.longest_wait = max(self.stats.longest_wait, wait)
+        with self.stats.lock:  # calls go out from two threads when batching (the sender and the poller)
+            self.stats.retries += 1
+            self.stats.capped_waits += capped
+            self.stats.longest_wait = max(self.stats.longest_wait, wait)
         return wait
 
     def _send(self, method: str, path: str, body) -> requests.Response:

@@ -27,7 +27,9 @@ import hashlib
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -175,6 +177,7 @@ class Destination:
         self._sleep = sleep
         self._personas_ready: set[tuple[str, str]] = set()
         self._column_types: dict[str, dict[str, str] | None] = {}  # DE key -> folded column -> type
+        self._sender: ThreadPoolExecutor | None = None  # async request bodies go out from here
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -205,8 +208,31 @@ class Destination:
         summary.pending = self.outbox.counts()[PENDING]
         return summary
 
+    @contextmanager
+    def _sending(self) -> Iterator[None]:
+        """A thread that sends the async jobs' bodies while this one plans the next ones.
+
+        A job's body is 5 MB that SFMC reads and stores before it answers 202: this thread would
+        otherwise wait for that, job after job. Ends with the block: requests already handed
+        over are finished (their answers go unread when delivery stopped), queued ones dropped;
+        their events are still pending, for the next run.
+        """
+        if self._sender is not None:  # nested: the outer block owns the thread
+            yield
+            return
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfmc-async-sender")
+        try:
+            yield
+        finally:
+            sender, self._sender = self._sender, None
+            sender.shutdown(wait=True, cancel_futures=True)
+
     def _sweep(self, summary: RunSummary, on_progress: Callable[[int], None] | None) -> bool:
         """One pass over the pending events that are due; False when SFMC stayed unreachable."""
+        with self._sending():
+            return self._sweep_passes(summary, on_progress)
+
+    def _sweep_passes(self, summary: RunSummary, on_progress: Callable[[int], None] | None) -> bool:
         last = 0
         open_passes: list[_Pass] = []  # started, not yet finished: at most two
         try:
@@ -236,18 +262,20 @@ class Destination:
     def process(self, batch: list[OutboxEvent], summary: RunSummary | None = None) -> None:
         """Deliver one batch of outbox events completely (raises DeliveryError, events kept, on an outage)."""
         summary = summary if summary is not None else RunSummary()
-        this_pass = self._start(batch, summary)
-        try:
-            self._finish(this_pass, summary)
-        except DeliveryError as err:
-            self._abandon(this_pass, err, summary)
-            raise
+        with self._sending():
+            this_pass = self._start(batch, summary)
+            try:
+                self._finish(this_pass, summary)
+            except DeliveryError as err:
+                self._abandon(this_pass, err, summary)
+                raise
 
     def _start(self, batch: list[OutboxEvent], summary: RunSummary) -> _Pass:
         """Plan a batch and send what it calls for; async jobs are submitted, not awaited."""
         this_pass = _Pass(size=len(batch))
         for item in batch:
-            this_pass.retried_before[item.seq] = item.retries
+            if item.retries:
+                this_pass.retried_before[item.seq] = item.retries
             planned = self.planner(item.event, self.settings)
             if planned.is_dropped:
                 first = planned.dropped[0] if planned.dropped else None
@@ -265,7 +293,10 @@ class Destination:
         try:
             for seq, op in ops[EnsurePersonasDataExtension]:
                 self._guard(seq, this_pass, self._ensure_personas, op)
-            rows = self._bound_rows([(seq, op) for seq, op in ops[UpsertRow] if not this_pass.blocked(seq)], this_pass)
+            rows = ops[UpsertRow]
+            if this_pass.failures or this_pass.retries:
+                rows = [(seq, op) for seq, op in rows if not this_pass.blocked(seq)]
+            rows = self._bound_rows(rows, this_pass)
             if self.settings.batching.enabled:
                 this_pass.jobs = self._submit_async(rows, this_pass)
             else:
@@ -277,13 +308,39 @@ class Destination:
         except DeliveryError as err:
             self._abandon(this_pass, err, summary)
             raise
+        # what is left to do needs only which events were planned: the operations can go
+        this_pass.plans = dict.fromkeys(this_pass.plans)
         return this_pass
 
     def _finish(self, this_pass: _Pass, summary: RunSummary, on_progress=None) -> None:
         """Await the pass's async jobs, then record every event's outcome."""
-        for job in this_pass.jobs:
+        accepted = []
+        for de_key, sent in this_pass.jobs:
+            for chunk, response, submitted_at in sent.result():  # DeliveryError: SFMC stayed unreachable
+                if response.status_code == 202:
+                    accepted.append((de_key, response.json()["requestId"], chunk, submitted_at))
+                    continue
+                refused = Refused(
+                    f"async_refused_{response.status_code}", f"data extension '{de_key}': {_error_text(response)}"
+                )
+                for seq, _ in chunk:
+                    this_pass.refuse(seq, refused)
+        for job in accepted:
             self._await_job(*job, this_pass)
         later: dict[int, tuple[str, str, float]] = {}
+        if not this_pass.failures and not this_pass.retries:  # every planned event delivered
+            this_pass.outcomes.update(dict.fromkeys(this_pass.plans, (DELIVERED, None, None)))
+        else:
+            self._decide(this_pass, summary, later)
+        self.outbox.retry_later(later)
+        self.outbox.settle(this_pass.outcomes)
+        this_pass.settled = True
+        self._count(this_pass.outcomes, summary)
+        if on_progress:
+            on_progress(this_pass.size)
+
+    def _decide(self, this_pass: _Pass, summary: RunSummary, later: dict[int, tuple[str, str, float]]) -> None:
+        """Each planned event's outcome when some failed: rejected, sent again later (into ``later``) or delivered."""
         for seq in this_pass.plans:
             failure = this_pass.failures.get(seq)
             transient = this_pass.retries.get(seq)
@@ -302,12 +359,6 @@ class Destination:
                     summary.retried[transient.code] += 1
             else:
                 this_pass.outcomes[seq] = (DELIVERED, None, None)
-        self.outbox.retry_later(later)
-        self.outbox.settle(this_pass.outcomes)
-        this_pass.settled = True
-        self._count(this_pass.outcomes, summary)
-        if on_progress:
-            on_progress(this_pass.size)
 
     def _abandon(self, this_pass: _Pass, err: DeliveryError, summary: RunSummary) -> None:
         """SFMC unreachable: settle what is decided, keep the rest pending for the next run."""
@@ -322,13 +373,13 @@ class Destination:
 
     @staticmethod
     def _count(outcomes, summary: RunSummary) -> None:
-        for status, code, _reason in outcomes.values():
+        for (status, code, _reason), n in Counter(outcomes.values()).items():
             if status == DELIVERED:
-                summary.delivered += 1
+                summary.delivered += n
             elif status == REJECTED:
-                summary.rejected[code] += 1
+                summary.rejected[code] += n
             elif status == DROPPED:
-                summary.dropped[code] += 1
+                summary.dropped[code] += n
 
     @staticmethod
     def _guard(seq: int, this_pass: _Pass, action, op) -> None:
@@ -455,34 +506,47 @@ class Destination:
             yield chunk
 
     def _submit_async(self, rows: list[tuple[int, UpsertRow]], this_pass: _Pass) -> list:
-        """Submit async jobs (BAT-1); returns (de key, request id, rows, submitted at) for each job to await."""
+        """Hand async jobs (BAT-1) to the sending thread; returns (de key, the answers to come) per request body.
+
+        The answers (``_put_rows``) are read when the pass finishes.
+        """
         by_de: dict[str, list[tuple[int, UpsertRow]]] = defaultdict(list)
         for seq, op in rows:
             by_de[op.de_key].append((seq, op))
-        submitted = []
+        submitted: list[tuple[str, Future]] = []
         for de_key, items in by_de.items():
             path = f"/data/v1/async/dataextensions/key:{quote(de_key, safe='')}/rows"
-            chunks = list(self._async_requests(items))
-            while chunks:
-                chunk = chunks.pop(0)
-                response = self.client.call("PUT", path, b'{"items":[' + b",".join(row for _, row in chunk) + b"]}")
-                if response.status_code == 413 and len(chunk) > 1:  # the account's limit is lower: halve
-                    chunks[:0] = [chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]]
-                    continue
-                if response.status_code != 202:
-                    refused = Refused(
-                        f"async_refused_{response.status_code}",
-                        f"data extension '{de_key}': {_error_text(response)}",
-                    )
-                    for seq, _ in chunk:
-                        this_pass.refuse(seq, refused)
-                    continue
-                submitted.append((de_key, response.json()["requestId"], chunk, time.monotonic()))
+            for chunk in self._async_requests(items):
+                if self._sender is None:  # not inside _sending (a subclass calling _start): send here
+                    done: Future = Future()
+                    done.set_result(self._put_rows(path, chunk))
+                    submitted.append((de_key, done))
+                else:
+                    submitted.append((de_key, self._sender.submit(self._put_rows, path, chunk)))
         return submitted
+
+    def _put_rows(self, path: str, chunk: list[tuple[int, bytes]]) -> list[tuple[list, Any, float]]:
+        """Send one request body of rows (in halves while SFMC answers 413); (rows, answer, sent at) for each.
+
+        Runs on the sending thread: it only calls SFMC, the pass's bookkeeping stays with the planner.
+        """
+        answers = []
+        chunks = [chunk]
+        while chunks:
+            part = chunks.pop(0)
+            response = self.client.call("PUT", path, b'{"items":[' + b",".join(row for _, row in part) + b"]}")
+            if response.status_code == 413 and len(part) > 1:  # the account's limit is lower: halve
+                chunks[:0] = [part[: len(part) // 2], part[len(part) // 2 :]]
+                continue
+            answers.append((part, response, time.monotonic()))
+        return answers
 
     def _await_job(self, de_key: str, request_id: str, chunk: list, submitted_at: float, this_pass: _Pass) -> None:
         """Wait for one async job, at most ``job_deadline``; map its per-row results to the events."""
         deadline = submitted_at + self.settings.batching.job_deadline
+        # a job handed over a moment ago is given one poll interval; one that has had it is asked at once
+        # (the jobs of a pass are awaited after the next pass is planned: most are done by then)
+        next_poll = submitted_at + self.settings.batching.poll_interval
         status: dict = {}
         while status.get("requestStatus") not in ASYNC_DONE:
             if time.monotonic() >= deadline:
@@ -496,8 +560,11 @@ class Destination:
                 for seq, _ in chunk:
                     this_pass.refuse(seq, stalled)
                 return
-            self._sleep(self.settings.batching.poll_interval)
+            wait = next_poll - time.monotonic()
+            if wait > 0:
+                self._sleep(wait)
             response = self.client.call("GET", f"/data/v1/async/{request_id}/status")
+            next_poll = time.monotonic() + self.settings.batching.poll_interval
             if not response.ok:
                 raise DeliveryError(f"async request {request_id}: status unavailable: {_error_text(response)}")
             status = response.json().get("status") or {}
