@@ -17,12 +17,14 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from ..clock import Clock
 from ..domain import async_rows as jobs
 from ..domain.data_extensions import DataExtension
 from ..domain.faults import FaultSet
 from ..domain.tenants import Tenant
+from ..gc_pause import BULK_ROWS, cyclic_gc_paused
 from ..store import Store
 from .rows import WriteRows
 
@@ -195,6 +197,12 @@ class AsyncRows:
         if fault is not None and fault.action == "fail_rows":  # e.g. a deadlock: every row fails, none lands
             store.put_async_job(jobs.fail_every_row(job, fault.message, self.clock.now()))
             return
+        # a bulk job's items, row inputs and plan are some 400,000 live objects: no collector walks meanwhile
+        with cyclic_gc_paused() if job["item_count"] >= BULK_ROWS else nullcontext():
+            self._write_items(job, tenant.id, de)
+
+    def _write_items(self, job: dict, tenant_id: str, de: DataExtension) -> None:
+        store, job_id = self.store, job["id"]
         rows, positions, refused = jobs.row_inputs(de, store.async_job_items(tenant_id, job_id) or [], job["shape"])
 
         def record(plan) -> None:  # runs inside the rows' transaction: rows and outcome land together
@@ -206,7 +214,7 @@ class AsyncRows:
 
         try:
             self.write_rows(
-                tenant.id,
+                tenant_id,
                 de,
                 rows,
                 source=job["source"],

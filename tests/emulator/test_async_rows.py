@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -238,6 +239,7 @@ def test_the_full_32000_items_are_accepted_and_processed(fast):
     assert len(fast.rows("identify")) == 10_000  # the admin page size; the count says all landed
     count = fast.client.get(f"/_emulator/tenants/{fast.id}/data-extensions/identify/rows?page_size=1").get_json()
     assert count["count"] == 32_000
+    assert gc.isenabled()  # the worker ran the bulk job with the collector paused, then gave it back
 
 
 def test_hub_async_rowset_and_row_share_the_job_machinery(fast):
