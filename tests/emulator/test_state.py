@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -176,3 +177,32 @@ def test_cli_rate_limit_override(live_server_factory):
     server = live_server_factory("--db", ":memory:", "--rate-limit", "0", "--token-lifetime", "60")
     demo = requests.get(f"{server.url}/_emulator/tenants/demo", timeout=10).json()
     assert demo["settings"]["rate_limit"] == 0 and demo["settings"]["token_lifetime"] == 60
+
+
+def test_every_rowset_answered_200_survives_kill(live_server_factory, tmp_path):
+    # a second of 50-row rowsets (SQLite copies its WAL into the database file along the way), and
+    # the process killed right after the last answer, whatever it was doing
+    db = str(tmp_path / "state.sqlite3")
+    first = live_server_factory("--db", db, "--rate-limit", "0")
+    auth = {"Authorization": f"Bearer {token(first.url)}"}
+    url = f"{first.url}/hub/v1/dataevents/key:segment-identify/rowset"
+    answered = 0
+    with requests.Session() as session:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            rows = [
+                {
+                    "keys": {"Contact Key": f"u{answered}-{i}"},
+                    "values": {"First Name": "x" * 100, "Last Name": "y" * 100},
+                }
+                for i in range(50)
+            ]
+            assert session.post(url, json=rows, headers=auth, timeout=10).status_code == 200
+            answered += 1
+    first.kill()
+
+    second = live_server_factory("--db", db)
+    counted = requests.get(
+        f"{second.url}/_emulator/tenants/demo/data-extensions/segment-identify/rows?page_size=1", timeout=10
+    ).json()["count"]
+    assert counted == answered * 50
