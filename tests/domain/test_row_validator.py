@@ -162,7 +162,8 @@ def test_plain_rows_take_the_column_path_and_a_refused_value_is_worded_as_before
     rows = [RowInput({}, {"Id": f"u{i}", "Region": "EU", "Required": "x", "Score": 1.5}) for i in range(50)]
     validator = row_validator(DE)
     assert validator is row_validator(DE)  # compiled once per schema version
-    assert validator._prepare_group(DE, ((), tuple(rows[0].values)), list(range(50)), rows) is not None
+    values = [row.values for row in rows]
+    assert validator._prepare_group(DE, ((), tuple(rows[0].values)), list(range(50)), values, []) is not None
     plan = plan_rows(DE, rows, lambda keys: {}, stop_at_first_error=False)
     assert not plan.failed and plan.writes['["u7", "eu"]']["Score"] == "1.50"
     rows[7] = RowInput({}, {"Id": "u7", "Region": "EU", "Required": "x", "Score": "lots"})
