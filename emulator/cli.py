@@ -137,9 +137,8 @@ def serve(
     """Serve the emulator with waitress (a production WSGI server) until interrupted."""
     import socket
 
-    from waitress.server import create_server
-
     from .app import create_app
+    from .waitress_server import create_server
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {
@@ -218,12 +217,11 @@ def serve(
 
 def _serve_workers(config, scenario, overrides, host, port, threads, connection_limit, quiet) -> None:
     """Prepare the shared database once, then fork the workers over one listening socket."""
-    from waitress.server import create_server
-
     from .app import create_app
     from .core import Emulator
     from .scenario import apply_scenario, load_scenario_file
     from .store import is_postgres_url, open_store
+    from .waitress_server import create_server
     from .workers import listen, supervise
 
     if not is_postgres_url(config.database):

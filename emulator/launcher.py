@@ -203,10 +203,9 @@ class ThreadedEmulator(_Stoppable):
         threads: int = 16,
         app: Flask | None = None,
     ):
-        from waitress.server import create_server
-
         from .app import create_app
         from .core import Config
+        from .waitress_server import create_server
 
         self.clock = clock
         self.app = app or create_app(Config(database=database, journal_size=journal_size), clock=clock)

@@ -37,7 +37,7 @@ def create_bare_app() -> Flask:
 @click.option("--threads", default=8, show_default=True, help="waitress worker threads (the emulator's default).")
 def main(port: int, threads: int) -> None:
     """Serve the bare echo endpoint on 127.0.0.1."""
-    from waitress.server import create_server
+    from emulator.waitress_server import create_server
 
     server = create_server(create_bare_app(), host="127.0.0.1", port=port, threads=threads, ident="bare")
     click.echo(f"bare flask listening on http://127.0.0.1:{server.effective_port}/", err=False)

@@ -58,7 +58,7 @@ def emulator_app():
 
 
 def serve_waitress(app_factory, port: int, threads: int) -> None:
-    from waitress.server import create_server
+    from emulator.waitress_server import create_server
 
     create_server(app_factory(), host="127.0.0.1", port=port, threads=threads, connection_limit=1000).run()
 

@@ -26,7 +26,7 @@ def start_front_door(
     connection_limit: int,
 ) -> FrontDoor:
     """An HTTPS-scheme waitress listener on loopback for decrypted traffic, and the front door feeding it."""
-    from waitress.server import create_server
+    from ..waitress_server import create_server
 
     https_backend = create_server(
         app,
