@@ -188,6 +188,8 @@ class _Planner:
     def mapping(self, name: str, container: Mapping[str, Any] | None = None, *, label: str = "") -> Mapping[str, Any]:
         """``container[name]`` when it is an object; anything else counts as empty (warned once)."""
         value = (self.event if container is None else container).get(name)
+        if type(value) is dict:  # what JSON gives: no ABC check needed
+            return value
         if value is None or isinstance(value, Mapping):
             return value or {}
         label = label or name
@@ -204,13 +206,20 @@ class _Planner:
         replace a column the traits or properties already give.
         """
         row = flatten_payload(self.mapping(payload_name), self.warnings)
-        for column in [column for column in row if column.casefold() == _CONTACT_KEY_FOLDED]:
-            del row[column]
-            self.warnings.append(
-                f"{payload_name} column {column!r} left out: the Contact Key comes from userId or email (ID-2, TR-2)"
-            )
+        # casefold works a character at a time: no column can fold to "contact key" unless all of them,
+        # folded together, hold it
+        if _CONTACT_KEY_FOLDED in "\n".join(row).casefold():
+            for column in [column for column in row if column.casefold() == _CONTACT_KEY_FOLDED]:
+                del row[column]
+                self.warnings.append(
+                    f"{payload_name} column {column!r} left out: the Contact Key comes from userId or email "
+                    "(ID-2, TR-2)"
+                )
         if key is not None:
             row = {CONTACT_KEY: key, **row}
+        context = self.event.get("context")
+        if context is None:  # no context at all: no attributes, nothing to warn about
+            return row
         attributes = context_attributes(self.mapping("context"))
         taken = {column.casefold() for column in row} if attributes else set()
         for column, value in attributes.items():
@@ -230,8 +239,9 @@ class _Planner:
         if self.settings.creates_contacts:
             self.operations.append(UpsertContact(key, self.message_id))
         if self.settings.identify_de_key is not None:
-            row = self.event_row("traits", key)
-            del row[CONTACT_KEY]
+            # the key goes into the row's keys; no context attribute is named Contact Key (CTX-1), so
+            # the row's values are the same without it
+            row = self.event_row("traits", None)
             self.operations.append(self.upsert_row(self.settings.identify_de_key, {CONTACT_KEY: key}, row))
         if not self.operations:
             self.drop(
@@ -432,6 +442,8 @@ class _Planner:
 
 def _message_id(event: Mapping[str, Any]) -> str | None:
     value = event.get("messageId")
+    if type(value) is str:
+        return value if value.strip() else None
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
     text = str(value)
@@ -466,7 +478,11 @@ def plan(event: Mapping[str, Any], settings: Settings) -> Plan:
         )
     planner = _Planner(event, settings, _message_id(event))
     event_type = event.get("type")
-    computation = _personas_computation(planner) if event_type in ("identify", "track") else None
+    computation = (
+        _personas_computation(planner)
+        if event_type in ("identify", "track") and event.get("context") is not None
+        else None
+    )
     if computation is not None:
         planner.personas(computation)
     elif event_type == "identify":

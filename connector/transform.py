@@ -62,6 +62,9 @@ def title_case(key: str) -> str:
 
 def _contact_key_text(value: object) -> str | None:
     """A usable Contact Key from ``value``: text or an integer, colons removed (ID-3), not blank."""
+    if type(value) is str:
+        text = value.replace(":", "") if ":" in value else value
+        return text if text.strip() else None
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
     text = str(value).replace(":", "")
