@@ -325,18 +325,20 @@ def plan_rows(
     checks = SFMC_DATE_CHECKS if sfmc_dates else CHECKS
     outcomes = row_validator(de, checks).prepare(de, rows, strict)
     if stop_at_first_error:
-        first_bad = next((o.index for o in outcomes if not o.ok), None)
+        first_bad = next((o.index for o in outcomes if o.problems), None)
         if first_bad is not None:
             for later in outcomes[first_bad + 1 :]:
                 later.problems.append("Not processed: an earlier row in the request failed.")
-    stored = existing([o.row_key for o in outcomes if o.ok and o.row_key is not None])
+    # (outcome.problems rather than outcome.ok in these loops: a property call per row adds up in bulk)
+    stored = existing([o.row_key for o in outcomes if not o.problems and o.row_key is not None])
     writes: dict[str | None, Row] = {}
     appends: list[Row] = []
     required = [c for c in de.fields if not c.is_nullable and c.default is None and not c.is_primary_key]
     defaults = {c.name: c.default for c in de.fields if c.default is not None}
+    key_names = [pk.name for pk in de.primary_keys]
     for outcome in outcomes:
         data = outcome.data
-        if not outcome.ok or data is None:  # prepare_row gives every row without problems its data
+        if outcome.problems or data is None:  # prepare_row gives every row without problems its data
             continue
         key = outcome.row_key
         if key is None:
@@ -364,8 +366,10 @@ def plan_rows(
                     outcome.data = data = {**defaults, **data}
         else:
             # an update keeps the stored spelling of the key (keys compare case-insensitively)
-            outcome.data = data = {**current, **data, **{pk.name: current[pk.name] for pk in de.primary_keys}}
-        if not outcome.ok:
+            outcome.data = data = {**current, **data}
+            for name in key_names:
+                data[name] = current[name]
+        if outcome.problems:
             if stop_at_first_error:
                 for later in outcomes[outcome.index + 1 :]:
                     if later.ok:
