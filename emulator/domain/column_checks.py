@@ -125,9 +125,20 @@ def _decimal_column(field: FieldSpec, check: Check) -> ColumnCheck:
     # ``whole_digits`` integer digits is stored as written, its decimals padded with zeros
     plain = re.compile(rf"-?(?:0|[1-9][0-9]{{0,{whole_digits - 1}}})(?:\.[0-9]{{0,{scale}}})?").fullmatch
     zeros = ["0" * n for n in range(scale + 1)]
+    # floats, a whole column at once: written with ``scale`` decimals, a float that reads back as itself
+    # is one whose repr has at most ``scale`` decimals, and both spell it alike once padded, while its
+    # digits (whole and decimal, at most 15) are all a double holds exactly; and no such repr is in
+    # exponent form (below 1e-4, a value written with at most 4 decimals reads back as 0.0, or is 0.0)
+    fixed = f"%.{scale}f".__mod__ if scale <= 4 else None
+    limit = min(10.0**whole_digits, 10.0 ** (15 - scale))
 
     def run(values: Values) -> list[str] | None:
         types = _types(values)
+        if fixed is not None and types == {float}:
+            written = list(map(fixed, values))
+            if list(map(float, written)) == list(values) and max(map(abs, values)) < limit:
+                return written
+            return each(values)
         if types == {str}:
             texts: Sequence[str] = values
         elif types <= {float, int}:

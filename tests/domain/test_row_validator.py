@@ -182,3 +182,23 @@ def test_rowset_rows_keep_prepare_rows_column_order_values_then_keys():
         ("Region", "eu"),
         ("Id", "u3"),
     ]
+
+
+FLOATS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(min_value=-1e16, max_value=1e16).map(lambda x: round(x, 2)),
+    st.floats(min_value=-1e6, max_value=1e6).map(lambda x: round(x, 4)),
+    st.sampled_from([0.0, -0.0, 1e-4, 9e-5, 0.00015, 1e15, 9999999999999.99, 0.1 + 0.2, 1e-05, 2.675]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(precision=st.integers(1, 29), scale=st.integers(0, 8), values=st.lists(FLOATS, min_size=1, max_size=10))
+def test_a_decimal_column_of_floats_agrees_with_the_value_check_or_declines(precision, scale, values):
+    scale = min(scale, precision)
+    field = build_data_extension(
+        {"name": "D", "key": "d", "fields": [{"name": "N", "type": "Decimal", "precision": precision, "scale": scale}]}
+    ).fields[0]
+    stored = column_check(field, CHECKS)(values)
+    if stored is not None:
+        assert stored == [CHECKS["Decimal"](field, value) for value in values]
