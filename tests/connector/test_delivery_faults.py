@@ -3,6 +3,8 @@ records what is not, and loses nothing."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tests.connector.delivery_helpers import destination, fault, identify, sfmc_tenant
@@ -98,3 +100,30 @@ def test_retry_after_is_honoured(emulator_server, tenant, tmp_path):
     dest.accept([identify(1)])
     assert dest.deliver_pending().delivered == 1
     assert waits == [3.0]
+
+
+def test_an_outage_of_the_async_api_leaves_every_pass_pending_and_no_sender_behind(emulator_server, tenant, tmp_path):
+    """Async bodies go out from a sending thread while the next pass is planned: when SFMC stays
+    unreachable, the passes in flight are kept pending, the thread is gone when delivery returns,
+    and the next run delivers everything."""
+    fault(emulator_server, tenant, kind="server_error", path="/data/v1/async/dataextensions/*/rows")
+    dest = quick(
+        destination(
+            emulator_server,
+            tenant,
+            tmp_path,
+            do_not_create_contacts=True,
+            max_retries=2,
+            batching={"enabled": True, "max_items": 2, "poll_interval": 0.05},  # 8 events a pass, 4 jobs
+        )
+    )
+    dest.accept([identify(i) for i in range(20)])
+    summary = dest.deliver_pending()
+    assert summary.delivered == 0 and summary.pending == 20
+    assert "gave up after 3 attempts" in summary.stopped_because
+    assert not [t for t in threading.enumerate() if t.name.startswith("sfmc-async-sender")]
+    assert dest.outbox.counts() == {"pending": 20, "delivered": 0, "rejected": 0, "dropped": 0}
+    emulator_server.admin("DELETE", "/faults")
+    again = dest.deliver_pending()
+    assert again.delivered == 20 and again.pending == 0
+    assert len(emulator_server.rows(tenant["id"], "identify")) == 20
