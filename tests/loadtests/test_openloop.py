@@ -85,3 +85,11 @@ def server_journal(url: str, tenant: str) -> list[dict]:
 
     response = requests.get(f"{url}/_emulator/journal", params={"tenant": tenant, "limit": 1000}, timeout=30)
     return [e for e in response.json()["items"] if "/rowset" in e["path"]]
+
+
+def test_latency_compare_runs_both_checkouts_in_alternated_rounds():
+    text = run_script("latency_compare", str(common.REPO), str(common.REPO), "--rounds", "2", "--seconds", "1")
+    rounds = [line for line in text.splitlines() if line.startswith("round ")]
+    assert [line.split(" (")[0] for line in rounds] == ["round 1 old", "round 1 new", "round 2 new", "round 2 old"]
+    assert all("emulator 429s p50" in line and "bare p50" in line for line in rounds)
+    assert "over 2 rounds of 1 s each" in text
