@@ -115,10 +115,40 @@ def test_rows_upsert_by_key_append_and_read_back(store):
 
 
 def test_many_rows_in_one_write(store):
-    writes = {f"k{i}": {"Key": f"k{i}", "Name": str(i)} for i in range(1200)}
-    store.write_rows("acme", "de1", writes, [])
+    writes = {f"k{i}": {"Key": f"k{i}", "Name": str(i)} for i in reversed(range(1200))}
+    appends = [{"Key": None, "Name": f"loose {i}"} for i in range(300)]
+    store.write_rows("acme", "de1", writes, appends)
     assert len(store.rows_by_key("acme", "de1", list(writes))) == 1200
-    assert store.query_rows("acme", "de1", None, 0, 1)[1] == 1200
+    rows, total = store.query_rows("acme", "de1", None, 0, 2000)
+    assert total == 1500
+    assert rows == [*writes.values(), *appends]  # read back in the order written
+
+
+# text a row's key or values may hold: JSON escapes, quotes, control characters, U+2028, text that
+# reads like an escape or like a stored row key, characters beyond the BMP, an empty string
+TRICKY_TEXT = [
+    'q"uote\\back\\slash',
+    "tab\tnew\nline\r\x01\x1f\x7f",
+    "\\u0000 and \\n as text",
+    '["k"]',
+    "\u2028\u2029 é ß 😀",
+    "",
+]
+
+
+def test_rows_keep_any_text_in_keys_and_values(store):
+    writes = {f"{text}|{i}": {"Key": text, "Name": text + "!", "Empty": None} for i, text in enumerate(TRICKY_TEXT)}
+    appends = [{"Key": None, "Name": text} for text in TRICKY_TEXT]
+    store.write_rows("acme", "de1", writes, appends)
+    assert store.rows_by_key("acme", "de1", list(writes)) == writes
+    rows, total = store.query_rows("acme", "de1", None, 0, 100)
+    assert (rows, total) == ([*writes.values(), *appends], 2 * len(TRICKY_TEXT))
+    # the stored text is what filters read
+    where = Compare("Name", "eq", TRICKY_TEXT[0] + "!")
+    assert store.query_rows("acme", "de1", where, 0, 10)[0] == [writes[f"{TRICKY_TEXT[0]}|0"]]
+    updated = {key: {**row, "Name": "new"} for key, row in writes.items()}
+    store.write_rows("acme", "de1", updated, [])
+    assert store.rows_by_key("acme", "de1", list(writes)) == updated
 
 
 def test_row_filters_compare_case_insensitively_with_and_or(store):
@@ -578,3 +608,20 @@ def test_sqlite_stores_any_row_text_and_reads_it_back(tmp_path):
         [{"Key": None, "Name": "loose é"}],
         1,
     )
+
+
+def test_sqlite_rows_keep_a_nul_in_a_key_and_lone_surrogates(tmp_path):
+    # text PostgreSQL cannot hold: a NUL character in a key; values with lone surrogates (stored as
+    # json.dumps escapes them)
+    store = open_store(str(tmp_path / "store.sqlite3"))
+    try:
+        nul = {"a\x00b": {"Key": "a\x00b", "Name": "nul"}, "a": {"Key": "a", "Name": "plain"}}
+        store.write_rows("acme", "de1", nul, [])
+        assert store.rows_by_key("acme", "de1", ["a\x00b", "a"]) == nul
+        lone = {"c": {"Key": "c", "Name": "x\udfff"}, "b": {"Key": "b", "Name": "plain"}}
+        appends = [{"Key": None, "Name": "\ud800"}, {"Key": None, "Name": "plain"}]
+        store.write_rows("acme", "de1", lone, appends)
+        assert store.rows_by_key("acme", "de1", list(lone)) == lone
+        assert store.query_rows("acme", "de1", None, 0, 10)[0] == [*nul.values(), *lone.values(), *appends]
+    finally:
+        store.close()
