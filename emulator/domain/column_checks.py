@@ -33,10 +33,28 @@ Check = Callable[[FieldSpec, Any], str]  # a column type's value rule (fields.CH
 _BOOLEAN_TEXT = {True: "True", False: "False"}
 _JSON_SCALARS = {str, int, float, bool, dict, list}  # what a JSON body holds besides null
 _str_strip = str.strip
+_SAMPLE = 512  # a column of at least this many values is looked at for repeats (see _repeated)
+_REPEATS = 4
 
 
 def _types(values: Values) -> set[type]:
     return set(map(type, values))
+
+
+def _repeated(values: Values) -> dict[str, str] | None:
+    """Each distinct value of a column of text with its form without surrounding white space, when the
+    column repeats its values (at most one distinct value in ``_REPEATS`` among its first ``_SAMPLE``):
+    a locale, a date or a country checked once per distinct value instead of once per row. None otherwise."""
+    if len(values) < _SAMPLE or len(set(values[:_SAMPLE])) * _REPEATS > _SAMPLE:
+        return None
+    return {value: _str_strip(value) for value in set(values)}
+
+
+def _spread(values: Values, forms: dict[str, str]) -> list[str]:
+    """The stored form of every value of a column from the forms of its distinct values (``_repeated``)."""
+    if all(map(str.__eq__, forms, forms.values())):
+        return list(values)  # nothing to strip: stored as sent
+    return list(map(forms.__getitem__, values))
 
 
 def _all_text(values: Values) -> bool:
@@ -95,9 +113,10 @@ def _patterned_column(pattern: re.Pattern[str], limit: int, check: Check, field:
     def run(values: Values) -> list[str] | None:
         if _types(values) != {str}:
             return each(values)
-        texts = list(map(_str_strip, values))
+        forms = _repeated(values)
+        texts = list(map(_str_strip, values)) if forms is None else list(forms.values())
         if all(texts) and max(map(len, texts)) <= limit and all(map(pattern.match, texts)):
-            return texts  # stored without surrounding white space
+            return texts if forms is None else _spread(values, forms)  # stored without surrounding white space
         return each(values)
 
     return run
@@ -159,7 +178,8 @@ def _date_column(check: Check, field: FieldSpec) -> ColumnCheck:
     def run(values: Values) -> list[str] | None:
         if _types(values) != {str}:
             return each(values)
-        texts = list(map(_str_strip, values))
+        forms = _repeated(values)
+        texts = list(map(_str_strip, values)) if forms is None else list(forms.values())
         if not all(texts) or not all(map(_ISO_DATE.match, texts)):
             return each(values)
         try:
@@ -170,7 +190,7 @@ def _date_column(check: Check, field: FieldSpec) -> ColumnCheck:
                 list(map(datetime.fromisoformat, texts))
         except ValueError:
             return each(values)
-        return texts  # stored without surrounding white space
+        return texts if forms is None else _spread(values, forms)  # stored without surrounding white space
 
     return run
 

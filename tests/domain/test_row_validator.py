@@ -145,6 +145,10 @@ def test_a_column_check_agrees_with_the_value_check_or_declines(data, name, sfmc
     checks = SFMC_DATE_CHECKS if sfmc_dates else CHECKS
     field = DE.column(name)
     values = data.draw(st.lists(value_of(name), min_size=1, max_size=12))
+    _agrees_or_declines(field, checks, values)
+
+
+def _agrees_or_declines(field, checks, values) -> None:
     stored = column_check(field, checks)(values)
     if stored is None:
         return  # declined: these rows go row by row
@@ -156,6 +160,33 @@ def test_a_column_check_agrees_with_the_value_check_or_declines(data, name, sfmc
         except ValueProblem:
             raise AssertionError(f"column check accepted {value!r}, which the value check refuses") from None
     assert stored == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), name=st.sampled_from(list(PLAIN)), sfmc_dates=st.booleans())
+def test_a_long_column_of_few_distinct_values_agrees_with_the_value_check_or_declines(data, name, sfmc_dates):
+    # long columns that repeat their values are checked once per distinct value: an odd value
+    # anywhere (also past the first rows, which decide whether the column repeats) still counts
+    checks = SFMC_DATE_CHECKS if sfmc_dates else CHECKS
+    pool = data.draw(st.lists(PLAIN[name], min_size=1, max_size=6))
+    values = [pool[i % len(pool)] for i in range(data.draw(st.integers(500, 700)))]
+    for odd_one in data.draw(st.lists(value_of(name), max_size=2)):
+        values.insert(data.draw(st.integers(0, len(values))), odd_one)
+    _agrees_or_declines(DE.column(name), checks, values)
+
+
+def test_long_columns_of_few_distinct_values_keep_their_stored_forms():
+    for name, pool in (
+        ("Locale", ["en-US", " en-GB ", "fr-FR"]),
+        ("Locale", ["en-US", "fr-FR"]),
+        ("Email", ["a@b.io", " c@d.io"]),
+        ("At", ["2024-01-31", " 2024-02-29 ", "2024-05-30T13:30:00Z"]),
+    ):
+        field = DE.column(name)
+        values = [pool[i % len(pool)] for i in range(900)]
+        assert column_check(field, CHECKS)(values) == [CHECKS[field.type](field, v) for v in values]
+        values[800] = "not valid"  # past the first rows
+        assert column_check(field, CHECKS)(values) is None
 
 
 def test_plain_rows_take_the_column_path_and_a_refused_value_is_worded_as_before():
