@@ -136,16 +136,23 @@ TRICKY_TEXT = [
 ]
 
 
-def test_rows_keep_any_text_in_keys_and_values(store):
-    writes = {f"{text}|{i}": {"Key": text, "Name": text + "!", "Empty": None} for i, text in enumerate(TRICKY_TEXT)}
-    appends = [{"Key": None, "Name": text} for text in TRICKY_TEXT]
+@pytest.mark.parametrize("copies", [1, 40])  # a few rows, and a few hundred in one write
+def test_rows_keep_any_text_in_keys_and_values(store, copies):
+    writes = {
+        f"{text}|{i}|{n}": {"Key": text, "Name": text + "!", "Empty": None}
+        for n in range(copies)
+        for i, text in enumerate(TRICKY_TEXT)
+    }
+    appends = [{"Key": None, "Name": text} for _ in range(copies) for text in TRICKY_TEXT]
     store.write_rows("acme", "de1", writes, appends)
     assert store.rows_by_key("acme", "de1", list(writes)) == writes
-    rows, total = store.query_rows("acme", "de1", None, 0, 100)
-    assert (rows, total) == ([*writes.values(), *appends], 2 * len(TRICKY_TEXT))
+    rows, total = store.query_rows("acme", "de1", None, 0, 1000)
+    assert (rows, total) == ([*writes.values(), *appends], 2 * len(writes))
     # the stored text is what filters read
     where = Compare("Name", "eq", TRICKY_TEXT[0] + "!")
-    assert store.query_rows("acme", "de1", where, 0, 10)[0] == [writes[f"{TRICKY_TEXT[0]}|0"]]
+    assert store.query_rows("acme", "de1", where, 0, 1000)[0] == [
+        writes[f"{TRICKY_TEXT[0]}|0|{n}"] for n in range(copies)
+    ]
     updated = {key: {**row, "Name": "new"} for key, row in writes.items()}
     store.write_rows("acme", "de1", updated, [])
     assert store.rows_by_key("acme", "de1", list(writes)) == updated
@@ -610,18 +617,20 @@ def test_sqlite_stores_any_row_text_and_reads_it_back(tmp_path):
     )
 
 
-def test_sqlite_rows_keep_a_nul_in_a_key_and_lone_surrogates(tmp_path):
+@pytest.mark.parametrize("others", [1, 300])  # a few rows, and a few hundred in one write
+def test_sqlite_rows_keep_a_nul_in_a_key_and_lone_surrogates(tmp_path, others):
     # text PostgreSQL cannot hold: a NUL character in a key; values with lone surrogates (stored as
     # json.dumps escapes them)
     store = open_store(str(tmp_path / "store.sqlite3"))
+    plain = {f"p{i}": {"Key": f"p{i}", "Name": "plain"} for i in range(others)}
     try:
-        nul = {"a\x00b": {"Key": "a\x00b", "Name": "nul"}, "a": {"Key": "a", "Name": "plain"}}
+        nul = {**plain, "a\x00b": {"Key": "a\x00b", "Name": "nul"}}
         store.write_rows("acme", "de1", nul, [])
-        assert store.rows_by_key("acme", "de1", ["a\x00b", "a"]) == nul
-        lone = {"c": {"Key": "c", "Name": "x\udfff"}, "b": {"Key": "b", "Name": "plain"}}
-        appends = [{"Key": None, "Name": "\ud800"}, {"Key": None, "Name": "plain"}]
-        store.write_rows("acme", "de1", lone, appends)
-        assert store.rows_by_key("acme", "de1", list(lone)) == lone
-        assert store.query_rows("acme", "de1", None, 0, 10)[0] == [*nul.values(), *lone.values(), *appends]
+        assert store.rows_by_key("acme", "de1", list(nul)) == nul
+        lone = {**plain, "c": {"Key": "c", "Name": "x\udfff"}}
+        appends = [{"Key": None, "Name": "plain"}] * others + [{"Key": None, "Name": "\ud800"}]
+        store.write_rows("acme", "de2", lone, appends)
+        assert store.rows_by_key("acme", "de2", list(lone)) == lone
+        assert store.query_rows("acme", "de2", None, 0, 1000)[0] == [*lone.values(), *appends]
     finally:
         store.close()
