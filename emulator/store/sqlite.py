@@ -202,11 +202,11 @@ class SQLiteStore:
         return found
 
     def write_rows(self, tenant_id: str, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
-        """One statement per kind of write: the rows go in as one JSON text that SQLite's ``json_each``
-        walks in order (a 32,000-row write spends about a quarter less CPU than binding each row through
-        ``executemany``). Each stored row is the text ``row_json`` writes for it: ``json_each`` gives an
-        object member's text as it stands in the batch. Rows orjson refuses, or a row key holding a NUL
-        character (``json_each`` would cut the key there), go row by row as before."""
+        """From ``BATCH_ROWS`` rows, one statement per kind of write: the rows go in as one JSON text that
+        SQLite's ``json_each`` walks in order (a 32,000-row write spends about a quarter less CPU than
+        binding each row through ``executemany``). Each stored row is the text ``row_json`` writes for it:
+        ``json_each`` gives an object member's text as it stands in the batch. Rows orjson refuses, or a
+        row key holding a NUL character (``json_each`` would cut the key there), go row by row."""
         dumps = row_json
         with self.transaction() as db:
             no = self._row_set(tenant_id, de_id, create=True)
