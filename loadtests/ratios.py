@@ -249,7 +249,7 @@ def main(seconds, bench_seconds, users, threads, async_rows, latency_seconds, la
                     click.echo("   " + line(figures))
                 goal = THROUGHPUT_TARGETS[rows]
                 click.echo(
-                    f"   {rows}-row emulator/bare = {ratio:.2f} (target >= {goal:.2f}: {verdict(ratio >= goal)})"
+                    f"   {rows}-row emulator/bare = {ratio:.3f} (target >= {goal:.2f}: {verdict(ratio >= goal)})"
                 )
                 emu_cpu, bare_cpu = (pair[t]["server_cpu_ms_per_request"] for t in ("emulator", "bare"))
                 cpu_ratio = bare_cpu / max(emu_cpu, 1e-9)
@@ -323,7 +323,7 @@ def main(seconds, bench_seconds, users, threads, async_rows, latency_seconds, la
         click.echo(
             f"\n4) async ingest, {async_rows:,} rows x {len(bench_async.FIELDS)} columns, one run: engine "
             f"(validation + storage) {engine:,.0f} rows/s, plain sqlite3 executemany {baseline:,.0f} rows/s "
-            f"= {engine / baseline:.2f} (target >= {ASYNC_TARGET:g}: {verdict(engine / baseline >= ASYNC_TARGET)}); "
+            f"= {engine / baseline:.3f} (target >= {ASYNC_TARGET:g}: {verdict(engine / baseline >= ASYNC_TARGET)}); "
             f"HTTP PUT to Complete {http:,.0f} rows/s = {http / baseline:.2f}"
         )
     targets = {}
