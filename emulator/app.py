@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, request
+from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -57,7 +57,8 @@ def create_app(
 
     @app.before_request
     def request_chain():
-        return chain.run(chain.Call(emulator, route_table))  # the steps, in order: api/chain.py STEPS
+        # the steps, in order: api/chain.py STEPS
+        return chain.run(chain.Call(emulator, route_table, request._get_current_object(), g._get_current_object()))
 
     @app.after_request
     def journal(response):

@@ -8,7 +8,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Request, Response, current_app, g, jsonify, request
+from flask.ctx import _AppCtxGlobals
 
 from .. import errors
 from ..core import Emulator
@@ -65,25 +66,28 @@ def lone_surrogate(value: object) -> str | None:
     return None
 
 
-def parsed_json() -> tuple[bool, object]:
+def parsed_json(req: Request | None = None, state: _AppCtxGlobals | None = None) -> tuple[bool, object]:
     """(parsed, body) for the request's JSON body, parsed once per request however many steps ask.
 
     Numbers are bounded here, before anything converts them: a literal beyond a double (``1e999``)
     makes the body unparseable. A string holding a lone UTF-16 surrogate (``"\\ud800"``) cannot be
     stored or answered as UTF-8: the body is refused with errorcode 10004 (``errors.not_unicode``).
+    ``req`` and ``state``: the request and ``g`` when the caller holds them (else the proxies are resolved).
     """
-    cached = g.get("parsed_json")
+    if state is None:
+        state = g._get_current_object()
+    cached = state.__dict__.get("parsed_json")
     if cached is None:
-        data = request.get_data(cache=True)
+        data = (req if req is not None else request).get_data(cache=True)
         try:
             cached = (True, read_json(data, _parse_body))  # orjson where it reads the same
         except (ValueError, RecursionError):
             cached = (False, None)
         if cached[0] and _SURROGATE_ESCAPE.search(data) and (bad := lone_surrogate(cached[1])) is not None:
             cached = (False, bad)
-            g.parsed_json = cached
+            state.parsed_json = cached
             raise errors.not_unicode(bad)
-        g.parsed_json = cached
+        state.parsed_json = cached
     if not cached[0] and isinstance(cached[1], str):
         raise errors.not_unicode(cached[1])
     return cached

@@ -11,7 +11,8 @@ import json
 import secrets
 import time
 
-from flask import Response, g, request
+from flask import Request, Response, g, request
+from flask.ctx import _AppCtxGlobals
 from waitress.channel import ClientDisconnected
 
 from .. import errors
@@ -75,9 +76,15 @@ def check_admin_token(emulator: Emulator) -> None:
 # -- faults --------------------------------------------------------------------------------------
 
 
-def apply_fault(emulator: Emulator, tenant_id: str | None, *, token_call: bool = False) -> Response | None:
+def apply_fault(
+    emulator: Emulator, tenant_id: str | None, *, token_call: bool = False, req: Request | None = None
+) -> Response | None:
     """Sleep for latency rules, then answer as the first matching rule says (or return None)."""
-    fault = emulator.faults.for_request(tenant_id, request.method, request.path, token_call=token_call)
+    if not emulator.faults.any_rules:
+        return None  # no rule at all: nothing to match (the common case, asked on every call)
+    if req is None:
+        req = request._get_current_object()
+    fault = emulator.faults.for_request(tenant_id, req.method, req.path, token_call=token_call)
     if fault.delay:
         time.sleep(fault.delay)  # real latency on purpose: the client's timeouts are what is tested
     rule = fault.rule
@@ -85,7 +92,7 @@ def apply_fault(emulator: Emulator, tenant_id: str | None, *, token_call: bool =
         return None
     g.fault = rule.id
     if rule.kind == "drop":
-        request.environ[DROP] = True
+        req.environ[DROP] = True
         return Response(status=500)  # never sent: DropConnection closes the socket instead
     status, errorcode, message, retry_after = rule.answer()
     if "{de_id}" in message:
@@ -133,21 +140,27 @@ class DropConnection:
 # -- request-body validation against the OpenAPI document ----------------------------------------
 
 
-def validate_body(family: str) -> None:
+def validate_body(family: str, req: Request | None = None, state: _AppCtxGlobals | None = None) -> None:
     """Check a parseable JSON (or token form) body against the route's schema; bodies that do not parse
-    are left to the route, which answers them with its established error (10004, 415, ...)."""
-    if request.method in ("GET", "HEAD", "DELETE", "OPTIONS") or request.url_rule is None:
+    are left to the route, which answers them with its established error (10004, 415, ...).
+
+    ``req`` and ``state``: the request and ``g`` when the caller holds them (else the proxies are resolved)."""
+    if req is None:
+        req = request._get_current_object()
+    url_rule = req.url_rule
+    if req.method in ("GET", "HEAD", "DELETE", "OPTIONS") or url_rule is None:
         return
-    if request.mimetype == "application/json":
-        parsed, body = parsed_json()
+    mimetype = req.mimetype
+    if mimetype == "application/json":
+        parsed, body = parsed_json(req, state)
         if not parsed:
             return
-    elif family == "auth" and request.mimetype == "application/x-www-form-urlencoded":
-        body = request.form.to_dict()
+    elif family == "auth" and mimetype == "application/x-www-form-urlencoded":
+        body = req.form.to_dict()
     else:
         return
     try:
-        problems, envelope = routes().body_problems(request.method, request.url_rule.rule, body)
+        problems, envelope = routes().body_problems(req.method, url_rule.rule, body)
     except RecursionError:
         return
     if not problems:

@@ -12,7 +12,8 @@ auth host, SFMC's REST envelope otherwise), so a typo in a configured subdomain 
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import Request, current_app, g, request
+from flask.ctx import _AppCtxGlobals
 
 from .. import errors
 from ..core import Emulator
@@ -20,30 +21,34 @@ from ..domain.auth import INVALID_CLIENT, AuthContext
 from ..domain.hosts import SfmcHost, classify, instance_urls
 from . import control
 
-
-def reached_host() -> SfmcHost | None:
-    """The SFMC host this request came in on (None when reached by address); set by ``route_by_host``."""
-    state = g._get_current_object()  # the proxy resolved once
-    try:
-        return state.sfmc_host
-    except AttributeError:
-        state.sfmc_host = found = classify(request.host)
-        return found
+_UNSET = object()
 
 
-def route_by_host(emulator: Emulator) -> None:
+def reached_host(req: Request | None = None, state: _AppCtxGlobals | None = None) -> SfmcHost | None:
+    """The SFMC host this request came in on (None when reached by address); set by ``route_by_host``.
+
+    ``req`` and ``state``: the request and ``g`` when the caller holds them (else the proxies are resolved)."""
+    if state is None:
+        state = g._get_current_object()
+    found = state.__dict__.get("sfmc_host", _UNSET)  # not getattr's AttributeError: the first ask of each request
+    if found is _UNSET:
+        state.sfmc_host = found = classify((req if req is not None else request).host)
+    return found
+
+
+def route_by_host(emulator: Emulator, req: Request, state: _AppCtxGlobals) -> None:
     """Refuse what the named host does not serve; pin the tenant the subdomain names."""
-    host = reached_host()
+    host = reached_host(req, state)
     if host is None:
         return
-    endpoint = request.endpoint or ""
+    endpoint = req.endpoint or ""
     family = endpoint.partition(".")[0]
     if not endpoint:
         control.start_journal(emulator)
         return  # the router's own 404 answers, journaled like any unmatched SFMC call
     if not host.serves(family, endpoint):
         control.start_journal(emulator)
-        raise _refusal(host, f"{request.method} {request.path} is not served on {host.name}.")
+        raise _refusal(host, f"{req.method} {req.path} is not served on {host.name}.")
     if host.subdomain is None:
         return
     tenant = emulator.tenants.of_subdomain(host.subdomain)
@@ -54,19 +59,19 @@ def route_by_host(emulator: Emulator) -> None:
             f"No account has the subdomain '{host.subdomain}' ({host.name} does not exist in SFMC). "
             "Use the subdomain of the tenant you loaded (sfmc-emulator hosts lists them).",
         )
-    g.host_tenant = g.token_tenant = tenant.id  # token_tenant: the journal's tenant for a call refused early
+    state.host_tenant = state.token_tenant = tenant.id  # token_tenant: the journal's tenant for a call refused early
     if host.kind == "auth":
         caller = control.tenant_of_token_call(emulator)
         if caller is not None and caller != tenant.id:
             control.start_journal(emulator)
-            g.token_tenant = caller
+            state.token_tenant = caller
             raise errors.oauth_invalid_client(INVALID_CLIENT)
 
 
-def check_caller(ctx: AuthContext) -> None:
+def check_caller(ctx: AuthContext, state: _AppCtxGlobals | None = None) -> None:
     """After authentication (REST and SOAP alike): a token of another account is refused on this account's
     host name, as a token SFMC never issued there ("only your tenant can use your endpoints")."""
-    pinned = g.get("host_tenant")
+    pinned = (g if state is None else state).get("host_tenant")
     if pinned is not None and ctx.tenant_id != pinned:
         raise errors.not_authorized()
 

@@ -268,6 +268,13 @@ class FaultSet:
             self._rules.append(rule)
         return rule
 
+    @property
+    def any_rules(self) -> bool:
+        """Whether any rule is in force: with none, nothing can match and the request chain asks no more
+        (read without the lock, as ``for_request`` reads it first: a rule added meanwhile applies from the
+        next call on)."""
+        return bool(self._rules)
+
     def _fire(self, rule: FaultRule) -> bool:
         """Take one firing of a matching rule (the caller holds the set's lock); a store-backed set
         counts firings in the database, so a counted rule fires N times across processes."""
