@@ -41,6 +41,9 @@ class DataExtension:
     _by_given: dict[str, FieldSpec | None] = field(
         default_factory=dict, compare=False, repr=False
     )  # spellings seen -> column or None
+    # what is compiled from this schema (the row validators of domain/rows.py), kept with it: a DE whose
+    # schema changes becomes a new object (with_fields), so nothing here outlives the schema it was built from
+    compiled: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_lower.update({f.name.lower(): f for f in self.fields})

@@ -155,39 +155,50 @@ class RowValidator:
     rows) are checked a column at a time; a group with any value that is not plainly fine (empty,
     refused, of an unusual type), an unknown or repeated column, a key that is no primary key or a
     missing primary key goes row by row through ``prepare_row``, which decides and words every
-    problem. Batches of fewer than ``SMALL_BATCH`` rows go row by row.
+    problem. Batches of fewer than ``SMALL_BATCH`` rows go row by row: a row whose columns are plain and
+    whose values all pass through each column's check, compiled once per set of names it sends
+    (``_prepare_plain``), any other through ``prepare_row``.
     """
 
     def __init__(self, de: DataExtension, checks: Mapping[str, Check]):
         self.checks = checks
         self.columns: dict[str, ColumnCheck] = {f.name: column_check(f, checks) for f in de.fields}
         self.primary_keys = tuple(pk.name for pk in de.primary_keys)
+        # what plan_rows asks of the schema for every write
+        self.required = [c for c in de.fields if not c.is_nullable and c.default is None and not c.is_primary_key]
+        self.defaults = {c.name: c.default for c in de.fields if c.default is not None}
         # (key names, value names) as sent -> the canonical names of the values, then of the keys
         self._names: dict[tuple[Names, Names], Names | None] = {}
         self._builders: dict[Names, Callable[..., Row]] = {}  # canonical names -> a row dict from their values
+        # (key names, value names) as sent -> per column: its name as sent, whether among the keys, the column
+        # and its check (the plain rows of small batches, see _prepare_plain)
+        self._plain: dict[tuple[Names, Names], list[tuple[str, bool, FieldSpec, Check]] | None] = {}
 
     def prepare(self, de: DataExtension, rows: list[RowInput], strict: bool) -> list[RowOutcome]:
-        if len(rows) >= SMALL_BATCH:
-            # the usual bulk input, checked without grouping row by row: every row names the same columns
-            uniform = _same_names(rows)
-            if uniform is not None:
-                values_of, keys_of, sent = uniform
-                prepared = self._prepare_group(de, sent, list(range(len(rows))), values_of, keys_of)
-                if prepared is not None:
-                    return prepared
-                checks = self.checks  # one group that is not plain: every row goes row by row
-                return [prepare_row(de, row, i, strict, checks) for i, row in enumerate(rows)]
+        if len(rows) < SMALL_BATCH:  # a rowset of a row or a few: each plain row checked by its compiled columns
+            checks = self.checks
+            return [
+                self._prepare_plain(de, row, i) or prepare_row(de, row, i, strict, checks) for i, row in enumerate(rows)
+            ]
+        # the usual bulk input, checked without grouping row by row: every row names the same columns
+        uniform = _same_names(rows)
+        if uniform is not None:
+            values_of, keys_of, sent = uniform
+            prepared = self._prepare_group(de, sent, list(range(len(rows))), values_of, keys_of)
+            if prepared is not None:
+                return prepared
+            checks = self.checks  # one group that is not plain: every row goes row by row
+            return [prepare_row(de, row, i, strict, checks) for i, row in enumerate(rows)]
         outcomes: list[RowOutcome | None] = [None] * len(rows)
         groups: dict[tuple[Names, Names], list[int]] = {}
-        if len(rows) >= SMALL_BATCH:
-            for i, (keys, values, _needs_value) in enumerate(rows):
-                if values.__class__ is dict and keys.__class__ is dict and values:
-                    sent = (tuple(keys), tuple(values))
-                    group = groups.get(sent)
-                    if group is None:
-                        groups[sent] = [i]
-                    else:
-                        group.append(i)
+        for i, (keys, values, _needs_value) in enumerate(rows):
+            if values.__class__ is dict and keys.__class__ is dict and values:
+                sent = (tuple(keys), tuple(values))
+                group = groups.get(sent)
+                if group is None:
+                    groups[sent] = [i]
+                else:
+                    group.append(i)
         for sent, indexes in groups.items():
             # dicts: only those were grouped
             values_of = [cast(Row, rows[i].values) for i in indexes]
@@ -204,6 +215,52 @@ class RowValidator:
             outcome if outcome is not None else prepare_row(de, rows[i], i, strict, checks)
             for i, outcome in enumerate(outcomes)
         ]
+
+    def _prepare_plain(self, de: DataExtension, row: RowInput, index: int) -> RowOutcome | None:
+        """``prepare_row``'s outcome for a row of dicts naming plain columns (``_canonical``) whose values are
+        all non-empty and accepted by their columns; None for any other row, which ``prepare_row`` decides.
+
+        Such a row has no problem and nothing ignored: its data are the stored values, the values' columns
+        first, then the keys', as ``prepare_row`` builds them."""
+        keys, values, _needs_value = row
+        if keys.__class__ is not dict or values.__class__ is not dict or not values:
+            return None
+        sent = (tuple(keys), tuple(values))
+        try:
+            columns = self._plain[sent]
+        except KeyError:
+            columns = self._plain_columns(de, sent)
+        if columns is None:
+            return None
+        data: Row = {}
+        try:
+            for given, among_keys, column, check in columns:
+                value = (keys if among_keys else values)[given]
+                if value is None or (isinstance(value, str) and not value.strip()):  # empty: prepare_row's rules
+                    return None
+                data[column.name] = check(column, value)
+        except ValueProblem:
+            return None  # refused: prepare_row words it
+        primary_keys = self.primary_keys
+        row_key = row_key_of(cast(str, data[name]) for name in primary_keys) if primary_keys else None
+        return RowOutcome(index, row_key, data)
+
+    def _plain_columns(
+        self, de: DataExtension, sent: tuple[Names, Names]
+    ) -> list[tuple[str, bool, FieldSpec, Check]] | None:
+        names = self._canonical(de, sent)
+        columns = None
+        if names is not None:
+            sent_keys, sent_values = sent
+            given = [(name, False) for name in sent_values] + [(name, True) for name in sent_keys]
+            fields = {f.name: f for f in de.fields}
+            columns = [
+                (name, among_keys, fields[canonical], self.checks[fields[canonical].type])
+                for (name, among_keys), canonical in zip(given, names, strict=True)
+            ]
+        if len(self._plain) < 1024:
+            self._plain[sent] = columns
+        return columns
 
     def _canonical(self, de: DataExtension, sent: tuple[Names, Names]) -> Names | None:
         """Canonical names of the values, then of the keys (``prepare_row``'s order), when the rows are plain."""
@@ -295,14 +352,23 @@ _VALIDATORS: dict[tuple[tuple[FieldSpec, ...], bool], RowValidator] = {}
 
 
 def row_validator(de: DataExtension, checks: Mapping[str, Check] = CHECKS) -> RowValidator:
-    """The validator of ``de``'s schema version, compiled on first use and kept."""
-    key = (de.fields, checks is SFMC_DATE_CHECKS)
-    validator = _VALIDATORS.get(key)
+    """The validator of ``de``'s schema version, compiled on first use and kept.
+
+    Kept on the DE object itself (a changed schema is a new object), so a write finds it without hashing
+    the schema's field specs; DE objects of the same schema (re-read from a shared store, a re-created
+    DE) share one through the module's cache."""
+    sfmc_dates = checks is SFMC_DATE_CHECKS
+    compiled = de.compiled
+    validator = compiled.get(sfmc_dates)
     if validator is None:
-        if len(_VALIDATORS) >= 256:
-            _VALIDATORS.clear()
-        validator = _VALIDATORS[key] = RowValidator(de, checks)
-    return validator
+        key = (de.fields, sfmc_dates)
+        validator = _VALIDATORS.get(key)
+        if validator is None:
+            if len(_VALIDATORS) >= 256:
+                _VALIDATORS.clear()
+            validator = _VALIDATORS[key] = RowValidator(de, checks)
+        compiled[sfmc_dates] = validator
+    return cast(RowValidator, validator)
 
 
 def plan_rows(
@@ -323,7 +389,8 @@ def plan_rows(
     primary key an error instead of an update.
     """
     checks = SFMC_DATE_CHECKS if sfmc_dates else CHECKS
-    outcomes = row_validator(de, checks).prepare(de, rows, strict)
+    validator = row_validator(de, checks)
+    outcomes = validator.prepare(de, rows, strict)
     if stop_at_first_error:
         first_bad = next((o.index for o in outcomes if o.problems), None)
         if first_bad is not None:
@@ -333,9 +400,7 @@ def plan_rows(
     stored = existing([o.row_key for o in outcomes if not o.problems and o.row_key is not None])
     writes: dict[str | None, Row] = {}
     appends: list[Row] = []
-    required = [c for c in de.fields if not c.is_nullable and c.default is None and not c.is_primary_key]
-    defaults = {c.name: c.default for c in de.fields if c.default is not None}
-    key_names = [pk.name for pk in de.primary_keys]
+    required, defaults, key_names = validator.required, validator.defaults, validator.primary_keys
     for outcome in outcomes:
         data = outcome.data
         if outcome.problems or data is None:  # prepare_row gives every row without problems its data

@@ -203,6 +203,33 @@ def test_plain_rows_take_the_column_path_and_a_refused_value_is_worded_as_before
     assert plan.failed[0].problems == ["Score: The value for column [Score] is not a valid decimal."]
 
 
+def test_a_small_batch_takes_the_compiled_columns_and_leaves_the_rest_to_prepare_row():
+    validator = row_validator(DE)
+    plain = RowInput({"region": "eu", "Id": "u1"}, {"Email": " a@b.io ", "Required": "x", "At": "2024-01-31"}, True)
+    fast = validator._prepare_plain(DE, plain, 3)
+    assert fast is not None and _seen([fast]) == _seen([prepare_row(DE, plain, 3, False)])
+    assert list(fast.data) == ["Email", "Required", "At", "Region", "Id"] and fast.data["Email"] == "a@b.io"
+    for values in ({"Email": " "}, {"Email": "nope"}, {"Nope": "x"}, {"email": "a@b.io", "EMAIL": "c@d.io"}):
+        row = RowInput({"Region": "eu", "Id": "u1"}, values, True)
+        assert validator._prepare_plain(DE, row, 0) is None  # empty, refused, unknown, repeated: row by row
+    assert validator._prepare_plain(DE, RowInput({"Id": "u1"}, {"Required": "x"}, True), 0) is None  # a key missing
+
+
+def test_the_validator_is_kept_with_its_schema_and_a_changed_schema_gets_its_own():
+    de = build_data_extension({"name": "Kept", "key": "kept", "fields": FIELDS})
+    validator = row_validator(de)
+    assert row_validator(de) is validator and row_validator(de, SFMC_DATE_CHECKS) is not validator
+    grown = build_data_extension(
+        {"name": "Kept", "key": "kept", "fields": [*FIELDS, {"name": "Extra", "type": "Number"}]}
+    )
+    row = RowInput({"Id": "u1", "Region": "eu"}, {"Required": "x", "Extra": "many"}, True)
+    assert row_validator(grown) is not validator
+    assert plan_rows(grown, [row], lambda keys: {}).failed[0].problems == [
+        "Extra: The value for column [Extra] is not a valid number."
+    ]
+    assert plan_rows(de, [row], lambda keys: {}).outcomes[0].ignored == ["Extra"]
+
+
 def test_rowset_rows_keep_prepare_rows_column_order_values_then_keys():
     rows = [RowInput({"region": "eu", "Id": f"u{i}"}, {"Score": "2", "Required": "x"}, True) for i in range(10)]
     plan = plan_rows(DE, rows, lambda keys: {}, stop_at_first_error=True)

@@ -405,3 +405,46 @@ def test_bad_filters_are_400(tenant, expr):
 def test_bad_paging_is_400(tenant, query):
     response = tenant.call("GET", f"/data/v1/customobjectdata/key/identify/rowset?{query}")
     assert response.status_code == 400 and response.get_json()["errorcode"] == 10001
+
+
+def test_rows_are_checked_by_the_schema_in_force_after_a_column_is_added_or_the_de_recreated(client, tenant_factory):
+    """Row validators are compiled once per schema and kept; a changed schema is checked as it now is.
+
+    The same tenant, DE id and key come back with another type for a column, and then a column is
+    added: both take effect at the next rowset, of one row and of ten (the two validator paths)."""
+    de_id = "5a4b1c2d-0000-4000-8000-00000000abcd"
+
+    def create(level_type: str):
+        fields = [*PK, {"name": "Level", "type": level_type}]
+        return tenant_factory(
+            id="schema-change", data_extensions=[{"id": de_id, "key": "prefs", "name": "Prefs", "fields": fields}]
+        )
+
+    def rowset(tenant, count: int, **values):
+        rows = [{"keys": {"Contact Key": f"c{i}"}, "values": values} for i in range(count)]
+        return tenant.rowset("prefs", rows)
+
+    tenant = create("Number")
+    for count in (1, 10):
+        refused = rowset(tenant, count, Level="high")
+        assert refused.status_code == 400
+        assert errors_of(refused)[0] == "Level: The value for column [Level] is not a valid number."
+        assert rowset(tenant, count, Level="3").status_code == 200
+    assert client.delete("/_emulator/tenants/schema-change").status_code in (200, 204)
+
+    tenant = create("Text")
+    for count in (1, 10):
+        assert rowset(tenant, count, Level=" 3 ").status_code == 200, count  # a Number column would store "3"
+        assert {r["Level"] for r in tenant.rows("prefs")} == {" 3 "}
+    added = tenant.call(
+        "POST", "/data/v1/customobjects/key:prefs/fields", json={"fields": [{"name": "Score", "type": "Number"}]}
+    )
+    assert added.status_code == 201, added.get_json()
+    for count in (1, 10):
+        refused = rowset(tenant, count, Level="5", Score="lots")
+        assert refused.status_code == 400
+        assert errors_of(refused)[0] == "Score: The value for column [Score] is not a valid number."
+        assert rowset(tenant, count, Level="5", Score="7").status_code == 200
+    assert {(r["Contact Key"], r["Level"], r["Score"]) for r in tenant.rows("prefs")} == {
+        (f"c{i}", "5", "7") for i in range(10)
+    }
