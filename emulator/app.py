@@ -16,6 +16,7 @@ from . import errors
 from .api import admin, async_rows, auth, chain, contacts, control, data_extensions, journeys, paths, rows, soap, ui
 from .api.common import MAX_PAYLOAD, render_json
 from .api.routes import RouteTable
+from .api.routing import EmulatorFlask
 from .clock import Clock
 from .core import Config, Emulator
 from .json_provider import FastJSONProvider
@@ -37,7 +38,7 @@ def create_app(
         emulator = Emulator(open_store(config.database), clock or Clock(), config)
         if scenario:
             apply_scenario(emulator, load_scenario_file(scenario), replace=False)
-    app = Flask(__name__)
+    app = EmulatorFlask(__name__)  # Flask, with its per-request routing work remembered (api/routing.py)
     app.json = FastJSONProvider(app)  # orjson, the same bytes as json.dumps (json_provider.py)
     app.json.sort_keys = False
     # SFMC answers odd paths itself; never an HTML redirect for a doubled or trailing slash

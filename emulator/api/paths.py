@@ -58,6 +58,7 @@ class CaseInsensitivePaths:
     def __init__(self, wsgi_app, url_map):
         self.wsgi_app = wsgi_app
         self.url_map = url_map
+        self._normalized: dict[str, str] = {}  # short paths seen -> their spelling (bounded)
 
     @cached_property
     def _index(self) -> tuple[dict[str, str], list[_Route]]:
@@ -79,7 +80,13 @@ class CaseInsensitivePaths:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO") or "/"
-        fixed = self.normalize(path)
+        fixed = self._normalized.get(path)
+        if fixed is None:
+            fixed = self.normalize(path)  # a pure function of the path and the (fixed) rules: remembered
+            if len(path) <= 256:
+                if len(self._normalized) >= 4096:
+                    self._normalized.clear()
+                self._normalized[path] = fixed
         if fixed != path:
             environ["PATH_INFO"] = fixed
         return self.wsgi_app(environ, start_response)
