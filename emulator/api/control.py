@@ -17,15 +17,13 @@ from waitress.channel import ClientDisconnected
 
 from .. import errors
 from ..core import Emulator
-from ..domain.journal import cap, cap_headers
+from ..domain.journal import BODY_LIMIT, RawEntry, broken_rules, request_headers, without_tokens
 from ..domain.stats import WriteCapture
 from .common import parsed_json, reference, routes
 
 DROP = "emulator.drop_connection"  # WSGI environ flag set when a fault drops the connection
 PUBLIC_ADMIN = {"admin.health", "admin.openapi_document"}  # reachable without the admin token
 SECRET_FIELDS = ("client_secret", "clientSecret", "refreshToken", "refresh_token")
-TOKEN_FIELDS = ("access_token", "accessToken", "refreshToken", "legacyToken")  # never replayed by the journal
-MAX_HEADERS = 30
 
 
 # -- cross-site requests to the control plane -----------------------------------------------------
@@ -211,85 +209,30 @@ def _redacted(data: bytes) -> bytes:
     return json.dumps(body).encode()
 
 
-def _without_tokens(text: str) -> str:
-    """A token answer as the journal keeps it: the issued credentials replaced by ``***``."""
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return text
-    if isinstance(body, dict):
-        body = {k: ("***" if k in TOKEN_FIELDS else v) for k, v in body.items()}
-    return json.dumps(body)
-
-
-def _request_body(family: str) -> tuple[str | None, bool]:
+def _request_body(family: str) -> tuple[bytes | str | None, bool]:
+    """The request body as the journal keeps it: bytes cut at ``BODY_LIMIT`` (decoded when read)."""
     try:
         data = request.get_data(cache=True)
     except Exception:  # over the size limit: the body was refused unread
         return "[not read: over the payload limit]", True
     if family == "auth" and data:
         data = _redacted(data)
-    return cap(data)
-
-
-# header names as werkzeug's EnvironHeaders spells them, by WSGI environ key (bounded: clients choose them)
-_HEADER_NAMES: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
-_NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
-_CREDENTIAL_HEADERS = frozenset({"authorization", "x-emulator-admin-token"})
-
-
-def _headers(environ: dict) -> dict:
-    """The request's first ``MAX_HEADERS`` headers as ``request.headers`` lists them (read from the WSGI
-    environ in one pass), credentials hidden and values capped."""
-    shown = []
-    names = _HEADER_NAMES
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            if key in _NOT_HEADERS:
-                continue
-        elif not (value and (key == "CONTENT_TYPE" or key == "CONTENT_LENGTH")):
-            continue
-        name = names.get(key)
-        if name is None:
-            name = key[5:].replace("_", "-").title()
-            if len(names) < 512:
-                names[key] = name
-        if name.lower() in _CREDENTIAL_HEADERS:
-            scheme, space, _credential = value.partition(" ")
-            value = f"{scheme} …" if space else "…"  # no part of a credential is shown (docs/fidelity.md, SEC-1)
-        shown.append((name, value))
-        if len(shown) == MAX_HEADERS:
-            break
-    return cap_headers(shown)
-
-
-def _rules_broken(response: Response, written: list[str]) -> list[str]:
-    found = list(written)
-    if response.status_code >= 400 and response.mimetype == "application/json":
-        data = response.get_data()
-        if b'"additionalErrors"' not in data and b'"resultMessages"' not in data:
-            return found[:50]  # a 401 or 429 names no rule: spared a parse on the throttle's hot path
-        try:
-            body = json.loads(data)
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            for item in body.get("additionalErrors") or []:
-                if isinstance(item, dict) and item.get("message") not in found:
-                    found.append(str(item.get("message")))
-            for item in body.get("resultMessages") or []:
-                if isinstance(item, dict) and item.get("message") not in found:
-                    found.append(str(item.get("message")))
-    return found[:50]
+    if len(data) > BODY_LIMIT:
+        return data[:BODY_LIMIT], True
+    return data, False
 
 
 def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
-    """Record the call in the journal and the counters (after the answer is final, errors included)."""
+    """Record the call in the journal and the counters (after the answer is final, errors included).
+
+    The entry is kept raw (``RawEntry``: bodies as bytes, the latency in seconds) and built when read;
+    only what would hold secrets or too much is worked out here (redacted token calls, headers)."""
     state = g._get_current_object()  # the proxies resolved once, not on every attribute below
     started = state.pop("journal_started", None)
     if started is None:
         return
-    capture = state.pop("write_capture", None) or WriteCapture()
+    latency = time.perf_counter() - started
+    capture = state.pop("write_capture", None)
     ctx = state.get("auth")
     tenant = ctx.tenant_id if ctx is not None else state.get("token_tenant")
     req = request._get_current_object()
@@ -300,33 +243,43 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
     route = url_rule.rule if url_rule is not None else "(unmatched)"
     method = req.method
     request_body, request_cut = _request_body(family)
-    response_body, response_cut = (None, False) if dropped or response.direct_passthrough else cap(response.get_data())
-    if family == "auth" and response_body:
-        response_body = _without_tokens(response_body)
+    response_body: bytes | str | None = None
+    response_cut = False
+    rules = None  # the capture's problems, when read
+    if not dropped:
+        if not response.direct_passthrough:
+            response_body = response.get_data()
+            if len(response_body) > BODY_LIMIT:
+                response_body, response_cut = response_body[:BODY_LIMIT], True
+            if family == "auth" and response_body:
+                response_body = without_tokens(response_body.decode("utf-8", errors="replace"))
+        if response.status_code >= 400 and response.mimetype == "application/json":
+            rules = broken_rules(capture.problems if capture is not None else [], response.get_data())
+    headers, headers_size = request_headers(environ)
     fault = state.get("fault")
     sfmc_host = state.get("sfmc_host")
     emulator.journal.record(
-        {
-            "tenant": tenant,
-            "mid": ctx.mid if ctx is not None else None,
-            "method": method,
-            "host": req.host,
-            "path": req.path,
-            "query": req.query_string.decode("latin-1"),
-            "route": route,
-            "status": status,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-            "request_headers": _headers(environ),
-            "request_body": request_body,
-            "request_body_truncated": request_cut,
-            "response_body": response_body,
-            "response_body_truncated": response_cut,
-            "keys_ignored": capture.keys_ignored,
-            "rules_broken": [] if dropped else _rules_broken(response, capture.problems),
-            "rows_written": capture.rows_written,
-            "fault": fault,
-            "soap": state.get("soap_call"),  # operation and object types of a /Service.asmx call
-        }
+        RawEntry(
+            tenant,
+            ctx.mid if ctx is not None else None,
+            method,
+            req.host,
+            req.path,
+            req.query_string,
+            route,
+            status,
+            latency,
+            headers,
+            headers_size,
+            request_body,
+            request_cut,
+            response_body,
+            response_cut,
+            capture,
+            [] if dropped else rules,
+            fault,
+            state.get("soap_call"),  # operation and object types of a /Service.asmx call
+        )
     )
     emulator.stats.record_request(tenant, route, method, status, fault=fault is not None)
     emulator.stats.record_host(tenant, sfmc_host.name if sfmc_host is not None else "")

@@ -8,22 +8,29 @@ recorded; the oldest entries of any tenant go first), and each header value is c
 method, path (glob or substring; never a regular expression, which could take seconds of CPU while
 the journal's lock holds every SFMC call), status (``429`` or a class such as ``4xx``), time and body text;
 ``count`` answers WireMock-style verifications.
+
+An entry is kept as the request chain leaves it (``RawEntry``: bodies as bytes, the latency in seconds)
+and built into the ``JournalEntry`` readers see only when it is read, so the calls pay for keeping the
+pieces and the readers for the formatting; what a reader sees, and what an entry counts against
+``max_bytes``, is the same as if it had been built at once.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import itertools
+import json
 import math
 import re
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final, Literal, NotRequired, TypedDict
+from typing import Final, Literal, NamedTuple, NotRequired, TypedDict
 
 from ..clock import Clock
+from .stats import WriteCapture
 
 
 class _Any(Enum):
@@ -35,6 +42,8 @@ TenantSelector = str | None | Literal[_Any.ANY]  # a tenant id, None (unauthenti
 BODY_LIMIT = 16 * 1024
 HEADER_LIMIT = 1024  # bytes of one header value kept
 MAX_BYTES = 256 * 1024 * 1024  # the default bound on all entries of all tenants together
+MAX_HEADERS = 30  # headers kept of one request
+TOKEN_FIELDS = ("access_token", "accessToken", "refreshToken", "legacyToken")  # never replayed by the journal
 
 
 class PatternError(ValueError):
@@ -80,23 +89,35 @@ class Pattern:
     body_contains: str | None = None
 
     def matches(self, entry: JournalEntry) -> bool:
-        if self.tenant is not ANY and entry["tenant"] != self.tenant:
-            return False
-        if self.method and entry["method"] != self.method:
-            return False
-        if self.path and not fnmatch.fnmatchcase(entry["path"], self.path):
-            return False
-        if self.path_contains and self.path_contains not in entry["path"]:
-            return False
-        if self.status is not None and entry["status"] != self.status:
-            return False
-        if self.status_class is not None and (entry["status"] or 0) // 100 != self.status_class:
-            return False
-        if self.since is not None and entry["at"] < self.since:
-            return False
-        if self.since_id is not None and entry["id"] <= self.since_id:
+        tenant, method, path, status = entry["tenant"], entry["method"], entry["path"], entry["status"]
+        if not self._matches(tenant, method, path, status, entry["at"], entry["id"]):
             return False
         return not (self.body_contains and self.body_contains not in (entry["request_body"] or ""))
+
+    def matches_raw(self, entry_id: int, at: float, raw: RawEntry) -> bool:
+        """``matches`` for an entry not built yet (its request body is decoded only if the pattern asks)."""
+        if not self._matches(raw.tenant, raw.method, raw.path, raw.status, at, entry_id):
+            return False
+        return not (self.body_contains and self.body_contains not in (raw.request_text() or ""))
+
+    def _matches(
+        self, tenant: str | None, method: str, path: str, status: int | None, at: float, entry_id: int
+    ) -> bool:
+        if self.tenant is not ANY and tenant != self.tenant:
+            return False
+        if self.method and method != self.method:
+            return False
+        if self.path and not fnmatch.fnmatchcase(path, self.path):
+            return False
+        if self.path_contains and self.path_contains not in path:
+            return False
+        if self.status is not None and status != self.status:
+            return False
+        if self.status_class is not None and (status or 0) // 100 != self.status_class:
+            return False
+        if self.since is not None and at < self.since:
+            return False
+        return not (self.since_id is not None and entry_id <= self.since_id)
 
 
 def _number(raw: object, name: str, kind: type[int] | type[float] = float) -> float:
@@ -174,6 +195,171 @@ def cap_headers(items: Iterable[tuple[str, str]], limit: int = HEADER_LIMIT) -> 
     return out
 
 
+# What each WSGI environ key is to the journal: a header as werkzeug's ``EnvironHeaders`` names it (and
+# whether it carries a credential), or None (not a header). Learned once per key; bounded, since
+# clients choose header names (past the bound a key is worked out on every request instead).
+_ENVIRON_KEYS: dict[str, tuple[str, bool] | None] = {}
+_UNSEEN: Final[tuple[str, bool]] = ("", False)  # a key not learned yet
+_NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+_CREDENTIAL_HEADERS = frozenset({"authorization", "x-emulator-admin-token"})
+
+
+def _environ_key(key: str) -> tuple[str, bool] | None:
+    info: tuple[str, bool] | None = None
+    if key.startswith("HTTP_"):
+        if key not in _NOT_HEADERS:
+            name = key[5:].replace("_", "-").title()
+            info = (name, name.lower() in _CREDENTIAL_HEADERS)
+    elif key == "CONTENT_TYPE":
+        info = ("Content-Type", False)
+    elif key == "CONTENT_LENGTH":
+        info = ("Content-Length", False)
+    if len(_ENVIRON_KEYS) < 512:
+        _ENVIRON_KEYS[key] = info
+    return info
+
+
+def request_headers(environ: Mapping[str, object], limit: int = HEADER_LIMIT) -> tuple[dict[str, str], int]:
+    """A request's first ``MAX_HEADERS`` headers as werkzeug's ``request.headers`` lists them (names,
+    order, an empty Content-Type or Content-Length left out), read from the WSGI environ in one pass,
+    credentials hidden and values cut at ``limit``; and the characters they hold (what ``entry_bytes``
+    counts of them)."""
+    out: dict[str, str] = {}
+    shown = 0
+    known = _ENVIRON_KEYS.get
+    for key, value in environ.items():
+        info = known(key, _UNSEEN)
+        if info is _UNSEEN:
+            info = _environ_key(key)
+        if info is None:
+            continue
+        name, credential = info
+        if not isinstance(value, str):
+            continue
+        if credential:
+            scheme, space, _credential = value.partition(" ")
+            value = f"{scheme} …" if space else "…"  # no part of a credential is shown (docs/fidelity.md, SEC-1)
+        elif len(value) > limit:
+            value = f"{value[:limit]}… ({len(value)} characters)"
+        elif not value and (name == "Content-Type" or name == "Content-Length"):
+            continue
+        out[name] = value
+        shown += 1
+        if shown == MAX_HEADERS:
+            break
+    return out, sum(map(len, out)) + sum(map(len, out.values()))
+
+
+def without_tokens(text: str) -> str:
+    """A token answer as the journal keeps it: the issued credentials replaced by ``***``."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(body, dict):
+        body = {k: ("***" if k in TOKEN_FIELDS else v) for k, v in body.items()}
+    return json.dumps(body)
+
+
+def broken_rules(written: list[str], error_body: bytes | None = None) -> list[str]:
+    """The rules a call broke: its refused rows' problems, then the messages of its JSON error answer
+    (``additionalErrors`` or ``resultMessages``) not already among them; at most 50."""
+    found = list(written)
+    if error_body is not None and (b'"additionalErrors"' in error_body or b'"resultMessages"' in error_body):
+        try:
+            body = json.loads(error_body)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            for item in body.get("additionalErrors") or []:
+                if isinstance(item, dict) and item.get("message") not in found:
+                    found.append(str(item.get("message")))
+            for item in body.get("resultMessages") or []:
+                if isinstance(item, dict) and item.get("message") not in found:
+                    found.append(str(item.get("message")))
+    return found[:50]
+
+
+class RawEntry(NamedTuple):
+    """One answered SFMC call as the request chain leaves it: the pieces kept as they are (bodies as
+    bytes, the latency in seconds), the ``JournalEntry`` built from them only when it is read. What a
+    reader sees is the same either way; recording costs the call much less."""
+
+    tenant: str | None
+    mid: int | None
+    method: str
+    host: str
+    path: str
+    query: bytes  # as WSGI gives it (latin-1)
+    route: str
+    status: int | None  # None: the connection was dropped
+    latency: float  # seconds
+    request_headers: dict[str, str]  # as shown (``request_headers``)
+    headers_size: int  # the characters they hold
+    request_body: bytes | str | None  # bytes: cut at BODY_LIMIT, decoded when read; str: shown as it is
+    request_body_truncated: bool
+    response_body: bytes | str | None
+    response_body_truncated: bool
+    capture: WriteCapture | None  # the call's row writes
+    rules_broken: list[str] | None  # None: the capture's problems are all there is
+    fault: str | None
+    soap: dict[str, object] | None
+
+    def request_text(self) -> str | None:
+        return _text(self.request_body)
+
+    def fields(self) -> JournalEntry:
+        """The entry as readers see it (without ``id`` and ``at``, which the journal adds)."""
+        capture = self.capture
+        rules = self.rules_broken
+        if rules is None:
+            rules = capture.problems[:50] if capture is not None else []
+        return {
+            "tenant": self.tenant,
+            "mid": self.mid,
+            "method": self.method,
+            "host": self.host,
+            "path": self.path,
+            "query": self.query.decode("latin-1"),
+            "route": self.route,
+            "status": self.status,
+            "latency_ms": round(self.latency * 1000, 3),
+            "request_headers": self.request_headers,
+            "request_body": _text(self.request_body),
+            "request_body_truncated": self.request_body_truncated,
+            "response_body": _text(self.response_body),
+            "response_body_truncated": self.response_body_truncated,
+            "keys_ignored": capture.keys_ignored if capture is not None else [],
+            "rules_broken": rules,
+            "rows_written": capture.rows_written if capture is not None else 0,
+            "fault": self.fault,
+            "soap": self.soap,
+        }
+
+    def size(self) -> int:
+        """``entry_bytes`` of the entry it becomes, without building it."""
+        return (
+            3072
+            + len(self.path)
+            + len(self.query)
+            + _text_length(self.request_body)
+            + _text_length(self.response_body)
+            + self.headers_size
+        )
+
+
+def _text(body: bytes | str | None) -> str | None:
+    if isinstance(body, bytes):
+        return body.decode("utf-8", errors="replace") if body else None
+    return body or None
+
+
+def _text_length(body: bytes | str | None) -> int:
+    if isinstance(body, bytes):
+        return len(body) if body.isascii() else len(body.decode("utf-8", errors="replace"))
+    return len(body or "")
+
+
 def entry_bytes(entry: JournalEntry) -> int:
     """What an entry holds, roughly: the text it keeps plus what Python spends on its dict and strings
     (about 3 KB, measured with loadtests.journal_memory)."""
@@ -187,64 +373,78 @@ def entry_bytes(entry: JournalEntry) -> int:
     return 3072 + text
 
 
+Held = tuple[int, float, RawEntry, int]  # id, at, the raw entry, its size (``entry_bytes`` of its entry)
+
+
+def _entry(held: Held) -> JournalEntry:
+    entry_id, at, raw, _size = held
+    entry = raw.fields()
+    entry["id"] = entry_id
+    entry["at"] = at
+    return entry
+
+
 class Journal:
+    """Entries are kept raw (``RawEntry``) and built when read: a call pays for keeping its pieces,
+    a reader for the formatting."""
+
     def __init__(self, clock: Clock, size: int = 1000, max_bytes: int = MAX_BYTES):
         self.clock = clock
         self.size = max(1, int(size))
         self.max_bytes = max(1, int(max_bytes))
-        self._rings: dict[str | None, deque[tuple[JournalEntry, int]]] = {}
+        self._rings: dict[str | None, deque[Held]] = {}
         self._evicted: dict[str | None, int] = {}
         self._bytes = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def record(self, entry: JournalEntry) -> JournalEntry:
-        """Store an entry (its ``id`` and ``at`` are set here); evicts the tenant's oldest when full,
-        and the oldest of any tenant while all entries together are over ``max_bytes``."""
-        size = entry_bytes(entry)
+    def record(self, raw: RawEntry) -> int:
+        """Store an entry and return its id (its ``at`` is now); evicts the tenant's oldest
+        when full, and the oldest of any tenant while all entries together are over ``max_bytes``."""
+        size = raw.size()
+        tenant = raw.tenant
         with self._lock:
-            entry["id"] = next(self._ids)
-            entry.setdefault("at", self.clock.now())
-            tenant = entry["tenant"]
+            entry_id = next(self._ids)
             ring = self._rings.get(tenant)
             if ring is None:
                 ring = self._rings[tenant] = deque()
             if len(ring) == self.size:
                 self._evict(tenant)
-            ring.append((entry, size))
+            ring.append((entry_id, self.clock.now(), raw, size))
             self._bytes += size
             while self._bytes > self.max_bytes and self._held() > 1:
-                oldest = min((t for t, r in self._rings.items() if r), key=lambda t: self._rings[t][0][0]["id"])
+                oldest = min((t for t, r in self._rings.items() if r), key=lambda t: self._rings[t][0][0])
                 self._evict(oldest)
-        return entry
+        return entry_id
 
     def _evict(self, tenant: str | None) -> None:
-        _entry, size = self._rings[tenant].popleft()
+        size = self._rings[tenant].popleft()[3]
         self._bytes -= size
         self._evicted[tenant] = self._evicted.get(tenant, 0) + 1
 
     def _held(self) -> int:
         return sum(len(r) for r in self._rings.values())
 
-    def _entries(self, tenant: TenantSelector) -> list[JournalEntry]:
-        rings: list[Iterable[tuple[JournalEntry, int]]]
+    def _entries(self, tenant: TenantSelector) -> list[Held]:
+        rings: list[Iterable[Held]]
         rings = [self._rings.get(tenant, ())] if tenant is not ANY else list(self._rings.values())
-        return [entry for ring in rings for entry, _size in ring]
+        return [held for ring in rings for held in ring]
 
     def query(self, pattern: Pattern, limit: int = 100) -> list[JournalEntry]:
-        """Matching entries, newest first."""
+        """Matching entries, newest first (built outside the lock, only those returned)."""
         with self._lock:
-            found = [e for e in self._entries(pattern.tenant) if pattern.matches(e)]
-        found.sort(key=lambda e: e["id"], reverse=True)
-        return found[:limit]
+            found = [h for h in self._entries(pattern.tenant) if pattern.matches_raw(h[0], h[1], h[2])]
+        found.sort(key=lambda h: h[0], reverse=True)
+        return [_entry(h) for h in found[:limit]]
 
     def count(self, pattern: Pattern) -> int:
         with self._lock:
-            return sum(1 for e in self._entries(pattern.tenant) if pattern.matches(e))
+            return sum(1 for h in self._entries(pattern.tenant) if pattern.matches_raw(h[0], h[1], h[2]))
 
     def get(self, entry_id: int) -> JournalEntry | None:
         with self._lock:
-            return next((e for e in self._entries(ANY) if e["id"] == entry_id), None)
+            held = next((h for h in self._entries(ANY) if h[0] == entry_id), None)
+        return _entry(held) if held is not None else None
 
     def clear(self, tenant: TenantSelector = ANY) -> int:
         with self._lock:
@@ -256,7 +456,7 @@ class Journal:
             else:
                 ring = self._rings.pop(tenant, deque())
                 removed = len(ring)
-                self._bytes -= sum(size for _entry, size in ring)
+                self._bytes -= sum(h[3] for h in ring)
                 self._evicted.pop(tenant, None)
             return removed
 

@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from ..clock import Clock
-from ..domain.journal import ANY, MAX_BYTES, Pattern, entry_bytes
+from ..domain.journal import ANY, MAX_BYTES, Pattern, RawEntry, entry_bytes
 from ..store.base import SharedStore
 
 UNKNOWN = ""  # the key of the unknown tenant (calls that failed authentication); tenant ids are never empty
@@ -39,9 +39,10 @@ class SharedJournal:
         self.size = max(1, int(size))
         self.max_bytes = max(1, int(max_bytes))
 
-    def record(self, entry: dict[str, Any]) -> dict[str, Any]:
-        entry.setdefault("at", self.clock.now())
-        entry.pop("id", None)
+    def record(self, raw: RawEntry) -> int:
+        """Store the call's entry, built now (one row per call; readers in any process see it)."""
+        entry: dict[str, Any] = dict(raw.fields())
+        entry["at"] = self.clock.now()
         entry["id"] = self.store.record_journal(
             _key(entry["tenant"]),
             entry["at"],
@@ -52,7 +53,7 @@ class SharedJournal:
             self.size,
             self.max_bytes,
         )
-        return entry
+        return int(entry["id"])
 
     @staticmethod
     def _where(pattern: Pattern) -> tuple[dict[str, Any], bool]:

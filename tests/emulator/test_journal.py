@@ -8,6 +8,7 @@ from werkzeug.test import EnvironBuilder
 from emulator import Config
 from emulator.app import create_app
 from emulator.clock import Clock
+from emulator.domain.journal import entry_bytes
 from tests.conftest import make_tenant
 
 
@@ -208,3 +209,54 @@ def test_the_recorded_headers_are_the_requests_headers_as_flask_lists_them(clien
     listed = list(EnvironHeaders(environ))[:30]
     assert list(entry["request_headers"]) == [name for name, _value in listed]
     assert entry["request_headers"]["Content-Type"] == "application/json"
+
+
+FIELDS = [
+    "tenant",
+    "mid",
+    "method",
+    "host",
+    "path",
+    "query",
+    "route",
+    "status",
+    "latency_ms",
+    "request_headers",
+    "request_body",
+    "request_body_truncated",
+    "response_body",
+    "response_body_truncated",
+    "keys_ignored",
+    "rules_broken",
+    "rows_written",
+    "fault",
+    "soap",
+]
+
+
+def test_entries_read_back_as_recorded_and_their_bytes_are_counted_as_read(client, tenant):
+    """Entries are kept raw and built when read: every way of reading one shows the same entry, in the
+    same field order, bodies decoded as UTF-8 (bad bytes replaced), the query as sent, and the byte
+    count the metric shows is what the entries a reader gets hold (``entry_bytes``)."""
+    tenant.get_token()  # a token call: its secrets and tokens hidden
+    bad_utf8 = b'[{"keys": {"Contact Key": "\xff\xfe"}, "values": {"First Name": "Zo\xc3\xab \xe2\x82\xac"}}]'
+    rowset = "/hub/v1/dataevents/key:identify/rowset"
+    headers = {"Content-Type": "application/json", "X-Trace": "t" * 3_000}
+    tenant.call("POST", rowset, data=bad_utf8, headers=headers)
+    tenant.rowset("identify", [{"keys": {"Contact Key": "x"}, "values": {"Email": "not-an-email"}}])
+    tenant.call("GET", "/data/v1/customobjects?$search=&name=%C3%A9")
+    items = journal(client, tenant=tenant.id)
+    assert [e["status"] for e in items] == [200, 400, 400, 200]
+    for entry in items:
+        assert list(entry)[: len(FIELDS)] == FIELDS and set(entry) == {*FIELDS, "id", "at"}
+        assert client.get(f"/_emulator/journal/{entry['id']}").get_json() == entry
+    listing, refused, odd, token = items
+    assert listing["query"] == "$search=&name=%C3%A9" and listing["request_body"] is None
+    assert "\ufffd\ufffd" in odd["request_body"] and "Zoë €" in odd["request_body"]
+    assert odd["request_headers"]["X-Trace"].endswith("(3000 characters)")
+    assert any("Email" in rule for rule in refused["rules_broken"]) and refused["rows_written"] == 0
+    assert tenant.token not in token["response_body"] and '"access_token": "***"' in token["response_body"]
+    assert journal(client, body_contains="Zoë") == [odd]
+    metrics = client.get("/_emulator/metrics").get_data(as_text=True)
+    held = next(line.split()[1] for line in metrics.splitlines() if line.startswith("sfmc_emulator_journal_bytes "))
+    assert float(held) == sum(entry_bytes(e) for e in items)
