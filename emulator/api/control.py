@@ -227,7 +227,7 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
 
     The entry is kept raw (``RawEntry``: bodies as bytes, the latency in seconds) and built when read;
     only what would hold secrets or too much is worked out here (redacted token calls, headers)."""
-    state = g._get_current_object()  # the proxies resolved once, not on every attribute below
+    state = vars(g._get_current_object())  # the proxy resolved once; its attributes as a plain dict
     started = state.pop("journal_started", None)
     if started is None:
         return
@@ -281,5 +281,5 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
             state.get("soap_call"),  # operation and object types of a /Service.asmx call
         )
     )
-    emulator.stats.record_request(tenant, route, method, status, fault=fault is not None)
-    emulator.stats.record_host(tenant, sfmc_host.name if sfmc_host is not None else "")
+    host = sfmc_host.name if sfmc_host is not None else ""
+    emulator.stats.record_request(tenant, route, method, status, fault=fault is not None, host=host)

@@ -24,6 +24,7 @@ WINDOW = 600  # seconds of per-second traffic kept per tenant
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "OTHER"
 UNKNOWN_HOST = "(unknown tenant)"
+_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}  # status // 100 -> its counter
 
 
 @dataclass
@@ -62,16 +63,32 @@ class Stats:
         self._lock = threading.Lock()
 
     def record_request(
-        self, tenant: str | None, route: str, method: str, status: int | None, *, fault: bool = False
+        self,
+        tenant: str | None,
+        route: str,
+        method: str,
+        status: int | None,
+        *,
+        fault: bool = False,
+        host: str | None = None,
     ) -> None:
+        """Count one answered call; ``host`` is the SFMC host name it came in on ("" when reached by
+        address, None when not counted). A host name that named no tenant is counted under one label:
+        any subdomain can be made up."""
         second = math.floor(self.clock.now())
+        if method not in METHODS:
+            method = OTHER_METHOD
+        if tenant is None and host:
+            host = UNKNOWN_HOST
         with self._lock:
             counters = self._tenants[tenant]
             counters.requests += 1
             if status is None:
                 counters.dropped += 1
             else:
-                counters.by_class[f"{status // 100}xx"] = counters.by_class.get(f"{status // 100}xx", 0) + 1
+                name = _CLASSES.get(status // 100) or f"{status // 100}xx"
+                by_class = counters.by_class
+                by_class[name] = by_class.get(name, 0) + 1
             counters.faults += fault
             bucket = counters.per_second.get(second)
             if bucket is None:
@@ -84,18 +101,9 @@ class Stats:
                 bucket[1] += 1
             else:
                 bucket[0] += 1
-            method = method if method in METHODS else OTHER_METHOD
             self._routes[(tenant, route, method, status)] += 1
-
-    def record_host(self, tenant: str | None, host: str) -> None:
-        """The SFMC host name a call came in on ("" when reached by address).
-
-        A host name that named no tenant is counted under one label: any subdomain can be made up.
-        """
-        if tenant is None and host:
-            host = UNKNOWN_HOST
-        with self._lock:
-            self._hosts[(tenant, host)] += 1
+            if host is not None:
+                self._hosts[(tenant, host)] += 1
 
     def hosts(self) -> list[tuple[tuple[Any, ...], int]]:
         with self._lock:
