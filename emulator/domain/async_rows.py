@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Literal, TypedDict
+from collections.abc import Sequence
+from typing import Literal, TypedDict, cast
 
 from .data_extensions import DataExtension
-from .rows import RowInput, RowOutcome
+from .rows import FlatRows, RowInput, RowOutcome
 from .rowsets import utc_text
 
 MAX_ITEMS = 32_000  # SFMC's hard limit per async request
@@ -90,12 +91,14 @@ def new_job(
 
 def row_inputs(
     de: DataExtension, items: list[object], shape: str
-) -> tuple[list[RowInput], list[int], dict[int, list[str]]]:
+) -> tuple[Sequence[RowInput], list[int], dict[int, list[str]]]:
     """Items as validator input; flat rows go in whole as values, where the validator finds the
     primary-key columns by name (so nothing is split here only to be merged again).
 
     Returns the rows, the item index of each row, and the items refused for their shape alone.
     """
+    if shape != KEYED and set(map(type, items)) == {dict}:  # the usual flat job: no row refused
+        return FlatRows(cast(list[dict[str, object]], items)), list(range(len(items))), {}
     rows: list[RowInput] = []
     positions: list[int] = []
     refused: dict[int, list[str]] = {}
@@ -136,7 +139,7 @@ def finish(
     failures = {str(i): problems for i, problems in refused.items()}
     for outcome in outcomes:
         if outcome.problems:
-            failures[str(positions[outcome.index])] = outcome.problems
+            failures[str(positions[outcome.index])] = list(outcome.problems)
     return {
         **job,
         "state": COMPLETE,

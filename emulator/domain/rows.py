@@ -8,17 +8,19 @@ write, what was ignored and what failed, in SFMC's wording.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import repeat
 from json.encoder import encode_basestring as _encode_string
 from operator import itemgetter
-from typing import NamedTuple, cast
+from typing import NamedTuple, cast, overload
 
 from .column_checks import ColumnCheck, column_check
 from .data_extensions import DataExtension
 from .fields import CHECKS, SFMC_DATE_CHECKS, FieldSpec, ValueProblem
 
 NO_EXISTING_FIELD = "At least one existing field is required in the values property"
+NOT_PROCESSED = "Not processed: an earlier row in the request failed."
 
 Row = dict[str, str | None]  # a stored row: canonical column name -> value as SFMC stores it (a string)
 Check = Callable[[FieldSpec, object], str]  # a column type's value rule (fields.CHECKS)
@@ -34,20 +36,56 @@ class RowInput(NamedTuple):
     needs_value: bool = False  # a {keys, values} row: SFMC refuses one whose values name no column (FMT-4 aside)
 
 
+class FlatRows(Sequence[RowInput]):
+    """Flat items (the async API's: each a dict of column values, primary keys among them) as row
+    inputs: ``RowInput({}, item)`` for each, made only when a row is looked at alone. The validator
+    checks the items themselves a column at a time, so a 32,000-item job makes no row input."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[dict[str, object]]):
+        self.items = items  # every one a dict
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @overload
+    def __getitem__(self, index: int) -> RowInput: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RowInput]: ...
+
+    def __getitem__(self, index: int | slice) -> RowInput | list[RowInput]:
+        if isinstance(index, slice):
+            return [RowInput({}, item) for item in self.items[index]]
+        return RowInput({}, self.items[index])
+
+    def __iter__(self) -> Iterator[RowInput]:
+        return (RowInput({}, item) for item in self.items)
+
+
 @dataclass(slots=True)
 class RowOutcome:
-    """What happened to one submitted row."""
+    """What happened to one submitted row.
+
+    ``ignored`` and ``problems`` are empty tuples until something is recorded (then lists): the bulk
+    path makes one outcome per row of a 32,000-row job, and two empty lists each were a third of it.
+    """
 
     index: int
     row_key: str | None = None
     data: Row | None = None  # the full stored row after the write, canonical column names
-    ignored: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    ignored: Sequence[str] = ()
+    problems: Sequence[str] = ()
     created: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def refuse(self, *problems: str) -> None:
+        """Record problems of this row (after those already recorded)."""
+        self.problems = [*self.problems, *problems]
 
 
 @dataclass
@@ -100,13 +138,14 @@ def prepare_row(
     de: DataExtension, row: RowInput, index: int, strict: bool, checks: Mapping[str, Check] = CHECKS
 ) -> RowOutcome:
     """Validate one row in isolation: names, primary keys present, types, nullability of given values."""
-    outcome = RowOutcome(index)
+    problems: list[str] = []
+    ignored: list[str] = []
+    outcome = RowOutcome(index, ignored=ignored, problems=problems)
     if not isinstance(row.keys, dict) or not isinstance(row.values, dict):
-        outcome.problems.append("Each row needs 'keys' and 'values' objects.")
+        problems.append("Each row needs 'keys' and 'values' objects.")
         return outcome
     pk_columns = de.primary_keys
     column_of = de.column
-    problems = outcome.problems
     keys: dict[str, tuple[FieldSpec, object]] = {}
     not_keys: list[str] = []
     for name, value in row.keys.items():
@@ -125,7 +164,7 @@ def prepare_row(
     for name, value in row.values.items():
         column = column_of(name)
         if column is None:
-            outcome.ignored.append(str(name))
+            ignored.append(str(name))
             if strict:
                 problems.append(f"{name}: The column [{name}] does not exist in data extension '{de.key}'.")
         elif column.name not in keys:
@@ -135,9 +174,9 @@ def prepare_row(
     for column, value in keys.values():
         _check_into(data, problems, column, value, checks)
     for pk in pk_columns:
-        if data.get(pk.name) is None and not any(pk.name in p for p in outcome.problems):
-            outcome.problems.append(f"{pk.name}: The primary key column [{pk.name}] is required.")
-    if pk_columns and not outcome.problems:
+        if data.get(pk.name) is None and not any(pk.name in p for p in problems):
+            problems.append(f"{pk.name}: The primary key column [{pk.name}] is required.")
+    if pk_columns and not problems:
         # no problem means every key column holds a value (a missing one was reported just above)
         outcome.row_key = row_key_of(cast(str, data[pk.name]) for pk in pk_columns)
     outcome.data = data
@@ -174,7 +213,16 @@ class RowValidator:
         # and its check (the plain rows of small batches, see _prepare_plain)
         self._plain: dict[tuple[Names, Names], list[tuple[str, bool, FieldSpec, Check]] | None] = {}
 
-    def prepare(self, de: DataExtension, rows: list[RowInput], strict: bool) -> list[RowOutcome]:
+    def prepare(self, de: DataExtension, rows: Sequence[RowInput], strict: bool) -> list[RowOutcome]:
+        checked = self.check(de, rows, strict)
+        if isinstance(checked, Plain):
+            return list(map(RowOutcome, range(len(rows)), checked.row_keys, checked.data))
+        return checked
+
+    def check(self, de: DataExtension, rows: Sequence[RowInput], strict: bool) -> Plain | list[RowOutcome]:
+        """``Plain`` when every row names the same columns in the same order and every value is plainly
+        fine (no row has a problem or an ignored name: each one's outcome is its row key and data),
+        else the outcome of each row."""
         if len(rows) < SMALL_BATCH:  # a rowset of a row or a few: each plain row checked by its compiled columns
             checks = self.checks
             return [
@@ -184,9 +232,9 @@ class RowValidator:
         uniform = _same_names(rows)
         if uniform is not None:
             values_of, keys_of, sent = uniform
-            prepared = self._prepare_group(de, sent, list(range(len(rows))), values_of, keys_of)
-            if prepared is not None:
-                return prepared
+            plain = self._prepare_group(de, sent, values_of, keys_of)
+            if plain is not None:
+                return plain
             checks = self.checks  # one group that is not plain: every row goes row by row
             return [prepare_row(de, row, i, strict, checks) for i, row in enumerate(rows)]
         outcomes: list[RowOutcome | None] = [None] * len(rows)
@@ -203,12 +251,10 @@ class RowValidator:
             # dicts: only those were grouped
             values_of = [cast(Row, rows[i].values) for i in indexes]
             keys_of = [cast(Row, rows[i].keys) for i in indexes] if sent[0] else []
-            prepared = self._prepare_group(de, sent, indexes, values_of, keys_of)
-            if prepared is None:
+            plain = self._prepare_group(de, sent, values_of, keys_of)
+            if plain is None:
                 continue
-            if len(indexes) == len(rows):  # one group of every row, in order
-                return prepared
-            for i, outcome in zip(indexes, prepared, strict=True):
+            for i, outcome in zip(indexes, map(RowOutcome, indexes, plain.row_keys, plain.data), strict=True):
                 outcomes[i] = outcome
         checks = self.checks
         return [
@@ -286,12 +332,11 @@ class RowValidator:
         self,
         de: DataExtension,
         sent: tuple[Names, Names],
-        indexes: list[int],
-        values_of: list[Row],
-        keys_of: list[Row],
-    ) -> list[RowOutcome] | None:
-        """The outcomes of rows (their values and keys dicts) naming the columns ``sent``, or None when
-        they go row by row."""
+        values_of: Sequence[Mapping[str, object]],
+        keys_of: Sequence[Mapping[str, object]],
+    ) -> Plain | None:
+        """The row keys and stored rows of rows (their values and keys dicts) naming the columns ``sent``,
+        or None when they go row by row."""
         names = self._canonical(de, sent)
         if names is None:
             return None
@@ -304,7 +349,7 @@ class RowValidator:
                 return None
             stored.append(column)
         if not self.primary_keys:
-            row_keys: list[str | None] = [None] * len(indexes)
+            row_keys: list[str | None] = [None] * len(values_of)
         elif len(self.primary_keys) == 1:
             pk = stored[names.index(self.primary_keys[0])]
             row_keys = ["[" + text + "]" for text in map(_encode_string, map(str.lower, pk))]
@@ -314,22 +359,38 @@ class RowValidator:
         build = self._builders.get(names)
         if build is None:
             build = self._builders[names] = _row_builder(names) if len(self._builders) < 1024 else _zip_row(names)
-        return list(map(RowOutcome, indexes, row_keys, map(build, *stored)))
+        return Plain(row_keys, list(map(build, *stored)))
 
 
-def _same_names(rows: list[RowInput]) -> tuple[list[Row], list[Row], tuple[Names, Names]] | None:
+class Plain(NamedTuple):
+    """Rows that all passed a column at a time: each one's row key and stored row, in order."""
+
+    row_keys: list[str | None]
+    data: list[Row]
+
+
+Sent = Sequence[Mapping[str, object]]  # the values (or keys) dicts of rows, one per row
+
+
+def _same_names(rows: Sequence[RowInput]) -> tuple[Sent, Sent, tuple[Names, Names]] | None:
     """(values dicts, keys dicts, (key names, value names)) when every row is a pair of dicts naming the
     same key and value columns in the same order, the value columns not none; else None."""
+    if isinstance(rows, FlatRows):  # values only, every one a dict
+        items = rows.items
+        sent_values = tuple(items[0])
+        if not sent_values or not all(map(sent_values.__eq__, map(tuple, items))):
+            return None
+        return items, [], ((), sent_values)
     values_of = list(map(itemgetter(1), rows))
     keys_of = list(map(itemgetter(0), rows))
     if set(map(type, values_of)) != {dict} or set(map(type, keys_of)) != {dict}:
         return None
     sent_values = tuple(values_of[0])
-    if not sent_values or list(map(tuple, values_of)).count(sent_values) != len(rows):
+    if not sent_values or not all(map(sent_values.__eq__, map(tuple, values_of))):
         return None
     sent_keys = tuple(keys_of[0])
     if sent_keys:
-        if list(map(tuple, keys_of)).count(sent_keys) != len(rows):
+        if not all(map(sent_keys.__eq__, map(tuple, keys_of))):
             return None
     elif any(keys_of):
         return None
@@ -373,7 +434,7 @@ def row_validator(de: DataExtension, checks: Mapping[str, Check] = CHECKS) -> Ro
 
 def plan_rows(
     de: DataExtension,
-    rows: list[RowInput],
+    rows: Sequence[RowInput],
     existing: Callable[[list[str]], Mapping[str, Row]],
     *,
     strict: bool = False,
@@ -390,17 +451,30 @@ def plan_rows(
     """
     checks = SFMC_DATE_CHECKS if sfmc_dates else CHECKS
     validator = row_validator(de, checks)
-    outcomes = validator.prepare(de, rows, strict)
-    if stop_at_first_error:
-        first_bad = next((o.index for o in outcomes if o.problems), None)
-        if first_bad is not None:
-            for later in outcomes[first_bad + 1 :]:
-                later.problems.append("Not processed: an earlier row in the request failed.")
-    # (outcome.problems rather than outcome.ok in these loops: a property call per row adds up in bulk)
-    stored = existing([o.row_key for o in outcomes if not o.problems and o.row_key is not None])
-    writes: dict[str | None, Row] = {}
-    appends: list[Row] = []
+    checked = validator.check(de, rows, strict)
     required, defaults, key_names = validator.required, validator.defaults, validator.primary_keys
+    if isinstance(checked, Plain):  # no row has a problem; with primary keys, each row has its key
+        row_keys, datas = checked
+        count = len(datas)
+        stored = existing(cast(list[str], row_keys) if key_names else [])
+        if key_names and not stored and not required and not defaults:
+            writes: dict[str | None, Row] = dict(zip(row_keys, datas, strict=True))
+            if len(writes) == count:  # new keys, each once: every row is created as it stands
+                # (index, row key, data, no ignored name, no problem, created)
+                outcomes = list(map(RowOutcome, range(count), row_keys, datas, repeat(()), repeat(()), repeat(True)))
+                return RowPlan(outcomes, writes, [])
+        outcomes = list(map(RowOutcome, range(count), row_keys, datas))
+    else:
+        outcomes = checked
+        if stop_at_first_error:
+            first_bad = next((o.index for o in outcomes if o.problems), None)
+            if first_bad is not None:
+                for later in outcomes[first_bad + 1 :]:
+                    later.refuse(NOT_PROCESSED)
+        # (outcome.problems rather than outcome.ok in these loops: a property call per row adds up in bulk)
+        stored = existing([o.row_key for o in outcomes if not o.problems and o.row_key is not None])
+    writes = {}
+    appends: list[Row] = []
     for outcome in outcomes:
         data = outcome.data
         if outcome.problems or data is None:  # prepare_row gives every row without problems its data
@@ -415,15 +489,15 @@ def plan_rows(
         if current is not None and insert_only:
             # SFMC's wording (the Salesforce reference's async results example)
             duplicate = ", ".join(str(current[pk.name]) for pk in de.primary_keys)
-            outcome.problems.append(
+            outcome.refuse(
                 f"Violation of PRIMARY KEY constraint 'PK_{de.id}'. Cannot insert duplicate key in object "
                 f"'{de.key}'. The duplicate key value is ({duplicate}).\r\nThe statement has been terminated."
             )
         elif current is None:
             missing = [c.name for c in required if data.get(c.name) is None] if required else None
             if missing:
-                outcome.problems.extend(
-                    f"{name}: The column [{name}] is required and cannot be null or empty." for name in missing
+                outcome.refuse(
+                    *(f"{name}: The column [{name}] is required and cannot be null or empty." for name in missing)
                 )
             else:
                 outcome.created = True
@@ -438,7 +512,7 @@ def plan_rows(
             if stop_at_first_error:
                 for later in outcomes[outcome.index + 1 :]:
                     if later.ok:
-                        later.problems.append("Not processed: an earlier row in the request failed.")
+                        later.refuse(NOT_PROCESSED)
             continue
         if key is None:
             appends.append(data)

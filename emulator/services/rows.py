@@ -9,7 +9,7 @@ written with ignored keys or refused rows. ``$filter`` parsing is ``domain/filte
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from typing import Protocol
 
@@ -32,7 +32,7 @@ class WriteRows(Protocol):
         self,
         tenant_id: str,
         de: DataExtension,
-        rows: list[RowInput],
+        rows: Sequence[RowInput],
         *,
         source: str,
         insert_only: bool = False,
@@ -60,7 +60,7 @@ class Rows:
         self,
         tenant_id: str,
         de: DataExtension,
-        rows: list[RowInput],
+        rows: Sequence[RowInput],
         *,
         source: str,
         insert_only: bool = False,

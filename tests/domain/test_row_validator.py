@@ -9,14 +9,16 @@ date rules and for SFMC's date notations.
 from __future__ import annotations
 
 import string
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from emulator.domain.async_rows import FLAT, row_inputs
 from emulator.domain.column_checks import column_check
 from emulator.domain.data_extensions import build_data_extension
 from emulator.domain.fields import CHECKS, SFMC_DATE_CHECKS, ValueProblem, is_empty
-from emulator.domain.rows import RowInput, plan_rows, prepare_row, row_validator
+from emulator.domain.rows import FlatRows, RowInput, RowValidator, plan_rows, prepare_row, row_validator
 
 FIELDS = [
     {"name": "Id", "type": "Text", "length": 12, "isPrimaryKey": True},
@@ -128,7 +130,8 @@ def _canonical(name: str) -> str:
 
 
 def _seen(outcomes) -> list[tuple]:
-    return [(o.index, o.row_key, o.data, list(o.data or ()), o.problems, o.ignored) for o in outcomes]
+    # problems and ignored names as lists: the column path leaves them empty tuples, prepare_row's are lists
+    return [(o.index, o.row_key, o.data, list(o.data or ()), list(o.problems), list(o.ignored)) for o in outcomes]
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -194,7 +197,7 @@ def test_plain_rows_take_the_column_path_and_a_refused_value_is_worded_as_before
     validator = row_validator(DE)
     assert validator is row_validator(DE)  # compiled once per schema version
     values = [row.values for row in rows]
-    assert validator._prepare_group(DE, ((), tuple(rows[0].values)), list(range(50)), values, []) is not None
+    assert validator._prepare_group(DE, ((), tuple(rows[0].values)), values, []) is not None
     plan = plan_rows(DE, rows, lambda keys: {}, stop_at_first_error=False)
     assert not plan.failed and plan.writes['["u7", "eu"]']["Score"] == "1.50"
     rows[7] = RowInput({}, {"Id": "u7", "Region": "EU", "Required": "x", "Score": "lots"})
@@ -260,3 +263,94 @@ def test_a_decimal_column_of_floats_agrees_with_the_value_check_or_declines(prec
     stored = column_check(field, CHECKS)(values)
     if stored is not None:
         assert stored == [CHECKS["Decimal"](field, value) for value in values]
+
+
+# plan_rows takes a row's outcome from the column path as a whole batch when every row is plain, and
+# creates a batch of new keys (each once, no required column or default to fill) without its per-row
+# merge; its answers are held to the per-row path: every row through prepare_row, then the merge loop
+OPEN = build_data_extension({"name": "Open", "key": "open", "fields": [f for f in FIELDS if f["name"] != "Required"]})
+DEFAULTED = build_data_extension(
+    {
+        "name": "Defaulted",
+        "key": "defaulted",
+        "fields": [*FIELDS[:-1], {"name": "Plan", "type": "Text", "defaultValue": "free"}],
+    }
+)
+
+
+@st.composite
+def flat_items(draw, names: list[str]):
+    """Flat items (the async API's) naming both primary keys and some other columns in one order,
+    mostly plain values; mostly new keys, sometimes one sent before or stored."""
+    others = draw(st.lists(st.sampled_from(names), max_size=5, unique=True))
+    order = draw(st.permutations(["Id", "Region", *others]))
+    plain = draw(st.booleans())
+    items = []
+    for i in range(draw(st.integers(min_value=1, max_value=30))):
+        item: dict[str, object] = {}
+        for name in order:
+            if name == "Region":
+                item[name] = draw(st.sampled_from(["EU", "eu", "US"]))
+            elif name == "Id":
+                item[name] = draw(st.sampled_from(["a", "B", "ab"])) if draw(st.integers(0, 29)) == 0 else f"k{i}"
+            else:
+                given = PLAIN.get(name, _text("pro", 4))  # Plan: DEFAULTED's column with a default
+                item[name] = draw(given if plain or draw(st.integers(0, 19)) else st.one_of(given, blank, odd))
+        items.append(item)
+    return items
+
+
+def _plan_seen(plan) -> tuple:
+    outcomes = [(*seen, o.created) for seen, o in zip(_seen(plan.outcomes), plan.outcomes, strict=True)]
+    return outcomes, list(plan.writes.items()), plan.appends
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    de=st.sampled_from([OPEN, DE, DEFAULTED]),
+    insert_only=st.booleans(),
+    stop_at_first_error=st.booleans(),
+    sfmc_dates=st.booleans(),
+)
+def test_plan_rows_answers_as_the_per_row_path(data, de, insert_only, stop_at_first_error, sfmc_dates):
+    names = [f.name for f in de.fields if f.name not in ("Id", "Region", "Required")]
+    items = data.draw(flat_items(names))
+    if de is DE and data.draw(st.booleans()):
+        for item in items:
+            item["Required"] = "x"
+    stored_keys = data.draw(st.sets(st.sampled_from(["a", "b", "ab", "ba"])))
+    stored = {f'["{k}", "eu"]': {"Id": k.upper(), "Region": "EU", "Name": "Old"} for k in stored_keys}
+
+    def existing(keys):
+        return {k: dict(stored[k]) for k in keys if k in stored}
+
+    def plan(rows):
+        return plan_rows(
+            de, rows, existing, insert_only=insert_only, stop_at_first_error=stop_at_first_error, sfmc_dates=sfmc_dates
+        )
+
+    def per_row(self, de, rows, strict):
+        return [prepare_row(de, row, i, strict, self.checks) for i, row in enumerate(rows)]
+
+    rows, _positions, _refused = row_inputs(de, items, FLAT)
+    assert isinstance(rows, FlatRows) and list(rows) == [RowInput({}, item) for item in items]
+    bulk, listed = plan(rows), plan([RowInput({}, item) for item in items])
+    with patch.object(RowValidator, "check", per_row):
+        expected = plan([RowInput({}, item) for item in items])
+    assert _plan_seen(bulk) == _plan_seen(expected)
+    assert _plan_seen(listed) == _plan_seen(expected)
+
+
+def test_a_batch_of_new_keys_is_created_as_it_stands():
+    items = [{"Id": f"u{i}", "Region": "EU", "Score": 1.5} for i in range(40)]
+    rows, positions, refused = row_inputs(OPEN, items, FLAT)
+    assert isinstance(rows, FlatRows) and positions == list(range(40)) and refused == {}
+    assert rows[3] == RowInput({}, items[3]) and rows[1:3] == [RowInput({}, items[1]), RowInput({}, items[2])]
+    plan = plan_rows(OPEN, rows, lambda keys: {}, stop_at_first_error=False)
+    assert all(o.created and o.ok for o in plan.outcomes) and not plan.appends and not plan.ignored_keys
+    assert plan.writes['["u7", "eu"]'] == {"Id": "u7", "Region": "EU", "Score": "1.50"}
+    # a key sent twice: the second row updates the first, as row by row
+    items[9]["Id"] = "U3"
+    plan = plan_rows(OPEN, row_inputs(OPEN, items, FLAT)[0], lambda keys: {}, stop_at_first_error=False)
+    assert len(plan.writes) == 39 and not plan.outcomes[9].created and plan.writes['["u3", "eu"]']["Id"] == "u3"
