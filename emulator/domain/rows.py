@@ -140,7 +140,7 @@ def prepare_row(
     """Validate one row in isolation: names, primary keys present, types, nullability of given values."""
     problems: list[str] = []
     ignored: list[str] = []
-    outcome = RowOutcome(index, ignored=ignored, problems=problems)
+    outcome = RowOutcome(index, None, None, ignored, problems)
     if not isinstance(row.keys, dict) or not isinstance(row.values, dict):
         problems.append("Each row needs 'keys' and 'values' objects.")
         return outcome
