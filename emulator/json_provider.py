@@ -37,9 +37,15 @@ class FastJSONProvider(DefaultJSONProvider):
     """Flask's default provider; compact answers (``jsonify`` outside debug mode) written by orjson."""
 
     def response(self, *args, **kwargs):
-        obj = self._prepare_response_obj(args, kwargs)
+        return self.answer(self._prepare_response_obj(args, kwargs))
+
+    def answer(self, obj: object, status: int = 200):
+        """``jsonify(obj)`` answering ``status``: the same bytes and headers, the response built at once
+        (no argument handling, no ``(response, status)`` pair for Flask to take apart)."""
         compact = not ((self.compact is None and self._app.debug) or self.compact is False)
         body = compact_json(obj) if compact and self.ensure_ascii and not self.sort_keys else None
         if body is None:
-            return super().response(obj)
-        return self._app.response_class(body + b"\n", mimetype=self.mimetype)
+            response = super().response(obj)
+            response.status_code = status
+            return response
+        return self._app.response_class(body + b"\n", status=status, mimetype=self.mimetype)

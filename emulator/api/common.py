@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Request, Response, current_app, g, jsonify, request
+from flask import Request, Response, current_app, g, request
 from flask.ctx import _AppCtxGlobals
 
 from .. import errors
@@ -129,14 +129,14 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 
 def render_json(err: errors.EmulatorError) -> Response:
     """An error in its JSON protocol: the error class renders its body, this puts it on the wire."""
-    response = jsonify(err.body())
-    response.status_code = err.status
+    response = current_app.json.answer(err.body(), err.status)  # jsonify's bytes (json_provider.py)
     response.headers.update(err.headers())
     return response
 
 
-def ok(body, status: int = 200):
-    return jsonify(body), status
+def ok(body, status: int = 200) -> Response:
+    """``body`` as JSON answering ``status``: what ``jsonify`` writes, built in one step."""
+    return current_app.json.answer(body, status)
 
 
 def auth():

@@ -63,3 +63,34 @@ def test_error_answers_keep_their_bytes(tenant):
     response = tenant.call("POST", "/hub/v1/dataevents/key:no-such-de/rowset", json=[{"keys": {"K": "é"}}])
     assert response.status_code == 404
     assert response.get_data() == json_dumps_bytes(response.get_json()) + b"\n"
+
+
+def json_headers(response, content_type: str = "application/json") -> list[tuple[str, str]]:
+    return [("Content-Type", content_type), ("Content-Length", str(len(response.get_data())))]
+
+
+def test_json_answers_carry_jsonifys_bytes_status_and_headers(tenant_factory):
+    """Views and error answers build their JSON response in one step; a client sees what ``jsonify``
+    wrote: the same bytes, status, and headers in the same order (the 429 with its charset and Retry-After)."""
+    tenant = tenant_factory(settings={"rate_limit": 1, "burst": 1})
+    rowset = [{"keys": {"Contact Key": "u1"}, "values": {"Email": "a@b.co"}}]
+    answers = [tenant.rowset("identify", rowset), tenant.rowset("identify", rowset)]
+    tenant.settings(rate_limit=0)
+    answers.append(tenant.rowset("identify", [{"keys": {"Contact Key": "ü"}, "values": {"First Name": "Zoë"}}]))
+    answers.append(tenant.rowset("identify", [{"keys": {"Contact Key": "u2"}, "values": {"Email": "bad"}}]))
+    fields = [{"name": "Id", "fieldType": "Text", "isPrimaryKey": True, "isRequired": True}]
+    definition = {"key": "made", "name": "Made", "fields": fields}
+    answers.append(tenant.call("POST", "/data/v1/customobjects", json=definition))
+    answers.append(tenant.call("GET", "/data/v1/customobjects/key:nothing"))
+    assert [a.status_code for a in answers] == [200, 429, 200, 400, 201, 404]
+    for answer in answers:
+        assert answer.get_data() == json_dumps_bytes(answer.get_json()) + b"\n"
+    ok, limited, fallback, refused, created, missing = answers
+    for answer in (ok, fallback, refused, created, missing):
+        assert list(answer.headers) == json_headers(answer)
+    assert list(limited.headers) == [
+        *json_headers(limited, "application/json; charset=utf-8"),
+        ("Retry-After", limited.headers["Retry-After"]),
+    ]
+    assert limited.headers["Retry-After"].isdigit() and limited.get_json()["errorcode"] == 50100
+    assert b"\\u00fc" in fallback.get_data() and refused.get_json()["additionalErrors"]
