@@ -28,6 +28,9 @@ class Auth:
         self.tenants = tenants
         self.faults = faults
         self._cache: dict[str, dict] = {}
+        # token -> the AuthContext of its record, built on its first use: every check below still runs on
+        # every call (an unknown or deleted tenant, revocation, expiry, fault rules); only the object is kept
+        self._contexts: dict[str, AuthContext] = {}
         self._refresh: dict[str, tuple[str, str]] = {}  # legacy refreshToken -> (tenant id, client id)
 
     def issue(self, body: dict, base_url: str) -> dict:
@@ -99,11 +102,13 @@ class Auth:
     def _remember(self, token: str, record: dict) -> None:
         if len(self._cache) >= TOKEN_CACHE_SIZE:
             self._cache.clear()
+            self._contexts.clear()
         self._cache[token] = record
 
     def forget(self) -> None:
         """Drop the in-memory copies (after a reset or a tenant's deletion changed the store)."""
         self._cache.clear()
+        self._contexts.clear()
         self._refresh.clear()
 
     def authenticate(self, authorization: str | None) -> AuthContext:
@@ -120,7 +125,14 @@ class Auth:
             raise errors.not_authorized()
         if record["expires_at"] <= self.clock.now():
             raise errors.not_authorized(expired=True)
-        refusal = self.faults.token_refusal(record["tenant_id"], record["issued_at"])
-        if refusal:
-            raise errors.not_authorized(expired=refusal == "expired")
-        return AuthContext(record["tenant_id"], record["mid"], frozenset(record["scopes"]), token, record["expires_at"])
+        if self.faults.any_rules:
+            refusal = self.faults.token_refusal(record["tenant_id"], record["issued_at"])
+            if refusal:
+                raise errors.not_authorized(expired=refusal == "expired")
+        context = self._contexts.get(token)
+        if context is None:  # a token's record never changes; both tables are emptied together
+            context = AuthContext(
+                record["tenant_id"], record["mid"], frozenset(record["scopes"]), token, record["expires_at"]
+            )
+            self._contexts[token] = context
+        return context

@@ -194,3 +194,30 @@ def test_tenants_never_see_each_other(tenant_factory):
     assert foreign.status_code == nowhere.status_code == 404
     assert foreign.get_json()["errorcode"] == nowhere.get_json()["errorcode"] == 30003
     assert b.rows("only-b") == []
+
+
+def test_a_token_in_use_is_checked_again_on_every_call(tenant, client, clock):
+    """The caller behind a token is kept after its first use; expiry, revocation rules, a reset and the
+    tenant's deletion still refuse it at the next call."""
+    path = "/data/v1/customobjectdata/key/identify/rowset"
+    clock.freeze()
+    tenant.settings(token_lifetime=60)
+    tenant.get_token()
+    assert tenant.call("GET", path).status_code == 200
+    clock.advance(61)
+    assert "expired" in tenant.call("GET", path).headers["WWW-Authenticate"]
+
+    tenant.get_token()
+    assert tenant.call("GET", path).status_code == 200
+    clock.advance(1)
+    rule = client.post("/_emulator/faults", json={"kind": "revoke_tokens", "tenant": tenant.id}).get_json()
+    assert tenant.call("GET", path).status_code == 401
+    assert client.delete(f"/_emulator/faults/{rule['id']}").status_code == 200
+    assert tenant.call("GET", path).status_code == 200  # the rule is gone: the token works again
+
+    assert client.post(f"/_emulator/tenants/{tenant.id}/reset").status_code == 200
+    assert tenant.call("GET", path).status_code == 401  # a reset drops the tenant's tokens
+    tenant.get_token()
+    assert tenant.call("GET", path).status_code == 200
+    assert client.delete(f"/_emulator/tenants/{tenant.id}").status_code in (200, 204)
+    assert tenant.call("GET", path).status_code == 401
