@@ -5,7 +5,11 @@ remembered, so a client repeating its calls does not pay for it again. Answers a
   emulator's 60-odd rules on every request (about 4 us for a rowset upsert), for a result that depends
   only on the path, the method and the rule set. A match is kept (bounded, short paths only) and handed
   out as a copy; misses, redirects and refusals are not kept, so they go through werkzeug every time.
+- The URL adapter Flask binds for each request: what werkzeug works out from the request's host headers
+  (the host, its IDNA form, the scheme) is remembered per distinct set of those headers, from werkzeug's
+  own answer the first time; the path, query and method are read for every request as werkzeug reads them.
 - Whether a view or hook is a coroutine function is asked once per function, not on every call.
+- No session is opened: the emulator keeps none, and Flask's default opens an empty one per request.
 
 The routes themselves are declared once, in the API modules (``routes.py``); nothing here lists them.
 """
@@ -15,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask
-from werkzeug.routing import Map, Rule
+from flask import Flask, Request
+from flask.sessions import NullSession, SessionInterface, SessionMixin
+from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.routing.matcher import StateMachineMatcher
 
 MAX_REMEMBERED = 4096  # distinct (path, method) matches kept; the table starts over when full
@@ -61,12 +66,73 @@ class RememberingMap(Map):
             self.add(rule_factory)
 
 
+# what werkzeug's Map.bind_to_environ reads besides the path, the query and the method
+HOST_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "HTTP_CONNECTION", "HTTP_UPGRADE")
+
+
+def _wsgi_text(environ: dict[str, Any], name: str) -> str | None:
+    """An environ string as werkzeug reads it (latin-1 bytes as UTF-8, errors replaced)."""
+    value = environ.get(name)
+    return None if value is None else value.encode("latin1").decode(errors="replace")
+
+
+class NoSessions(SessionInterface):
+    """The emulator keeps no session: every request gets the same empty, read-only one, never saved."""
+
+    null_session = NullSession()
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return self.null_session
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Any) -> None:
+        return None
+
+
 class EmulatorFlask(Flask):
     url_map_class = RememberingMap
+    session_interface = NoSessions()
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._sync_functions: set[Callable[..., Any]] = set()
+        # the host headers -> (the request's host, the adapter's server name and scheme), werkzeug's answers
+        self._hosts: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """Flask's adapter for ``request``; werkzeug's work on its host headers done once per distinct set."""
+        config = self.config
+        if (
+            request is None
+            or config["TRUSTED_HOSTS"] is not None
+            or config["SERVER_NAME"] is not None
+            or request.trusted_hosts is not None
+            or self.url_map.host_matching
+            or self.subdomain_matching
+        ):
+            return super().create_url_adapter(request)
+        environ = request.environ
+        key = tuple(map(environ.get, HOST_KEYS))
+        known = self._hosts.get(key)
+        if known is None:
+            adapter = super().create_url_adapter(request)  # werkzeug decides, and raises for a bad host
+            assert adapter is not None
+            if len(self._hosts) >= 256:
+                self._hosts.clear()
+            self._hosts[key] = (request.host, adapter.server_name, adapter.url_scheme)
+            return adapter
+        request.host, server_name, scheme = known
+        script_name = _wsgi_text(environ, "SCRIPT_NAME")
+        path_info = _wsgi_text(environ, "PATH_INFO")
+        return MapAdapter(  # as werkzeug's Map.bind builds it
+            self.url_map,
+            server_name,
+            "/" if script_name is None else script_name,
+            self.url_map.default_subdomain or "",
+            scheme,
+            "/" if path_info is None else path_info,
+            environ["REQUEST_METHOD"],
+            _wsgi_text(environ, "QUERY_STRING"),
+        )
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """Flask's answer, asked once per function: views and hooks are plain functions here."""

@@ -59,3 +59,35 @@ def test_the_emulator_routes_a_repeated_path_the_same_way_every_time(tenant, pat
         assert response.status_code == 200, response.get_json()
         wrong = tenant.call("GET", path)
         assert wrong.status_code == 405 and wrong.get_json()["errorcode"] == 405
+
+
+ENVIRONS = [
+    {},
+    {"HTTP_HOST": "127.0.0.1:8085"},
+    {"HTTP_HOST": "LocalHost:80"},
+    {"HTTP_HOST": "mc123.rest.marketingcloudapis.com"},
+    {"HTTP_HOST": "bücher.example:8080"},  # IDNA
+    {"HTTP_HOST": "bad host"},  # werkzeug treats it as empty
+    {"HTTP_HOST": "[::1]:8085", "wsgi.url_scheme": "https"},
+    {"HTTP_HOST": "example.com:443", "wsgi.url_scheme": "https"},
+    {"HTTP_CONNECTION": "keep-alive, Upgrade", "HTTP_UPGRADE": "websocket"},
+    {"SCRIPT_NAME": "/base", "PATH_INFO": "/hub/v1/dataevents/key:a/rowset", "QUERY_STRING": "x=%C3%A9&y"},
+    {"PATH_INFO": ""},
+    {"PATH_INFO": "/data/v1/customobjectdata/key/caf\xc3\xa9/rowset", "QUERY_STRING": ""},  # UTF-8 as WSGI latin-1
+]
+
+
+def test_the_url_adapter_is_flasks_own(app):
+    """The adapter the emulator binds per request (its host part remembered) is the one Flask binds."""
+    from flask import Flask
+    from werkzeug.test import EnvironBuilder
+
+    base = EnvironBuilder(path="/hub/v1/dataevents/key:a/rowset", method="POST").get_environ()
+    base.pop("HTTP_HOST", None)
+    for _round in range(2):  # the first binds through Flask, the next from what was remembered
+        for extra in ENVIRONS:
+            environ = {**base, **extra}
+            ours, flasks = app.request_class(dict(environ)), app.request_class(dict(environ))
+            adapter = app.create_url_adapter(ours)
+            assert vars(adapter) == vars(Flask.create_url_adapter(app, flasks)), extra
+            assert ours.host == flasks.host, extra
