@@ -740,6 +740,9 @@ def build_document(operations: dict[tuple[str, str], dict]) -> dict:
     }
 
 
+SurelyValid = Callable[[object], bool]  # surely_valid_check's compiled check
+
+
 class OpenApi:
     """The document of a set of declared operations, and their request-body validators."""
 
@@ -748,6 +751,8 @@ class OpenApi:
         schemas = checked["components"]["schemas"]
         self._validators: dict[tuple[str, str], tuple[jsonschema.Draft202012Validator, str]] = {}
         self._surely_valid: dict[tuple[str, str], Callable[[object], bool]] = {}
+        # (method, Flask rule) -> its validator, envelope and quick check, or None: found on first use
+        self._by_rule: dict[tuple[str, str], tuple[jsonschema.Draft202012Validator, str, SurelyValid] | None] = {}
         for path, item in checked["paths"].items():
             for method, op in item.items():
                 if (
@@ -766,12 +771,18 @@ class OpenApi:
 
     def body_problems(self, method: str, flask_rule: str, body: object) -> tuple[list[str], str]:
         """Problems of a parsed JSON body against the route's schema (none if it has none), and its envelope."""
-        route = (method.lower(), flask_to_openapi(flask_rule))
-        found = self._validators.get(route)
+        try:
+            found = self._by_rule[(method, flask_rule)]
+        except KeyError:  # once per declared rule and method (rules are the app's, not the client's)
+            route = (method.lower(), flask_to_openapi(flask_rule))
+            validator_of = self._validators.get(route)
+            found = self._by_rule[(method, flask_rule)] = (
+                None if validator_of is None else (*validator_of, self._surely_valid[route])
+            )
         if found is None:
             return [], "sfmc"
-        validator, envelope = found
-        if self._surely_valid[route](body) or validator.is_valid(body):
+        validator, envelope, surely_valid = found
+        if surely_valid(body) or validator.is_valid(body):
             return [], envelope
         problems = []
         errors = [leaf for error in validator.iter_errors(body) for leaf in _leaves(error)]
