@@ -6,6 +6,7 @@ interface only, each on its own fresh database.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import pytest
@@ -16,6 +17,7 @@ from emulator.domain.filters import Compare, parse_filter
 from emulator.domain.tenants import build_tenant
 from emulator.store import open_store
 from emulator.store.migrations import MIGRATIONS
+from emulator.store.sqlite import BATCH_CHUNK, row_json
 
 FIELDS = [
     {"name": "Key", "type": "Text", "length": 50, "isPrimaryKey": True},
@@ -634,3 +636,30 @@ def test_sqlite_rows_keep_a_nul_in_a_key_and_lone_surrogates(tmp_path, others):
         assert store.query_rows("acme", "de2", None, 0, 1000)[0] == [*lone.values(), *appends]
     finally:
         store.close()
+
+
+def test_sqlite_writes_of_several_statements_store_each_row_as_one_would(tmp_path):
+    # a bulk write goes in as statements of BATCH_CHUNK rows each: every row stored as row_json
+    # writes it, in order, a row orjson refuses among them (encoded by json.dumps), and a second
+    # write over the same keys replaces each row where it stands
+    path = str(tmp_path / "chunks.sqlite3")
+    store = open_store(path)
+    count = 2 * BATCH_CHUNK + 50
+    try:
+        for generation in ("first", "second"):
+            writes = {f"k{i}": {"Key": f"k{i}", "Name": f"{generation} {i}"} for i in range(count)}
+            writes[f"k{BATCH_CHUNK + 7}"]["Name"] = "\ud800 half"  # in the second statement
+            appends = [{"Key": None, "Name": f"{generation} loose {i}"} for i in range(BATCH_CHUNK + 3)]
+            appends[BATCH_CHUNK + 1]["Name"] = "\udfff"
+            store.write_rows("acme", "de1", writes, appends)
+            assert store.rows_by_key("acme", "de1", list(writes)) == writes
+            loose = [{"Key": None, "Name": f"first loose {i}"} for i in range(BATCH_CHUNK + 3)]
+            loose[BATCH_CHUNK + 1]["Name"] = "\udfff"
+            if generation == "second":
+                loose += appends
+            assert store.query_rows("acme", "de1", None, 0, 3 * count)[0] == [*writes.values(), *loose]
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:
+        stored = [text for (text,) in db.execute("SELECT data FROM rows ORDER BY seq")]
+    assert stored == [row_json(row) for row in [*writes.values(), *loose]]
