@@ -135,7 +135,7 @@ def finish(
     ignored_keys: list[str],
     now: float,
 ) -> AsyncJob:
-    """The job after its rows were planned and written."""
+    """The job after its rows were planned and written (``outcomes``: at least those of the failed rows)."""
     failures = {str(i): problems for i, problems in refused.items()}
     for outcome in outcomes:
         if outcome.problems:

@@ -88,9 +88,39 @@ class RowOutcome:
         self.problems = [*self.problems, *problems]
 
 
+class CreatedRows(Sequence[RowOutcome]):
+    """The outcomes of a batch whose every row was created as it stands (no problem, nothing ignored),
+    each made when looked at: a 32,000-row job keeps its row keys and rows, not 32,000 outcome objects
+    for the collector to walk. Made anew on each look: nothing changes an outcome once planned."""
+
+    __slots__ = ("data", "row_keys")
+
+    def __init__(self, row_keys: list[str | None], data: list[Row]):
+        self.row_keys, self.data = row_keys, data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @overload
+    def __getitem__(self, index: int) -> RowOutcome: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RowOutcome]: ...
+
+    def __getitem__(self, index: int | slice) -> RowOutcome | list[RowOutcome]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        index = range(len(self))[index]  # a negative index counts from the end; out of range raises
+        return RowOutcome(index, self.row_keys[index], self.data[index], (), (), True)
+
+    def __iter__(self) -> Iterator[RowOutcome]:
+        # (index, row key, data, no ignored name, no problem, created)
+        return map(RowOutcome, range(len(self)), self.row_keys, self.data, repeat(()), repeat(()), repeat(True))
+
+
 @dataclass
 class RowPlan:
-    outcomes: list[RowOutcome]
+    outcomes: Sequence[RowOutcome]
     writes: dict[str | None, Row]  # row_key -> data (None-keyed rows are appended)
     appends: list[Row]
 
@@ -100,10 +130,14 @@ class RowPlan:
 
     @property
     def failed(self) -> list[RowOutcome]:
+        if isinstance(self.outcomes, CreatedRows):
+            return []
         return [o for o in self.outcomes if o.problems]
 
     @property
     def ignored_keys(self) -> list[str]:
+        if isinstance(self.outcomes, CreatedRows):
+            return []
         seen: dict[str, None] = {}
         for outcome in self.outcomes:
             if outcome.ignored:
@@ -460,9 +494,7 @@ def plan_rows(
         if key_names and not stored and not required and not defaults:
             writes: dict[str | None, Row] = dict(zip(row_keys, datas, strict=True))
             if len(writes) == count:  # new keys, each once: every row is created as it stands
-                # (index, row key, data, no ignored name, no problem, created)
-                outcomes = list(map(RowOutcome, range(count), row_keys, datas, repeat(()), repeat(()), repeat(True)))
-                return RowPlan(outcomes, writes, [])
+                return RowPlan(CreatedRows(row_keys, datas), writes, [])
         outcomes = list(map(RowOutcome, range(count), row_keys, datas))
     else:
         outcomes = checked

@@ -206,9 +206,7 @@ class AsyncRows:
         rows, positions, refused = jobs.row_inputs(de, store.async_job_items(tenant_id, job_id) or [], job["shape"])
 
         def record(plan) -> None:  # runs inside the rows' transaction: rows and outcome land together
-            store.put_async_job(
-                jobs.finish(job, plan.outcomes, positions, refused, plan.ignored_keys, self.clock.now())
-            )
+            store.put_async_job(jobs.finish(job, plan.failed, positions, refused, plan.ignored_keys, self.clock.now()))
             with self._cond:  # off the queue before the outcome is visible, so no reader sees both
                 self._pending = [p for p in self._pending if p[0] != job_id]
 

@@ -18,7 +18,16 @@ from emulator.domain.async_rows import FLAT, row_inputs
 from emulator.domain.column_checks import column_check
 from emulator.domain.data_extensions import build_data_extension
 from emulator.domain.fields import CHECKS, SFMC_DATE_CHECKS, ValueProblem, is_empty
-from emulator.domain.rows import FlatRows, RowInput, RowValidator, plan_rows, prepare_row, row_validator
+from emulator.domain.rows import (
+    CreatedRows,
+    FlatRows,
+    RowInput,
+    RowOutcome,
+    RowValidator,
+    plan_rows,
+    prepare_row,
+    row_validator,
+)
 
 FIELDS = [
     {"name": "Id", "type": "Text", "length": 12, "isPrimaryKey": True},
@@ -302,7 +311,9 @@ def flat_items(draw, names: list[str]):
 
 def _plan_seen(plan) -> tuple:
     outcomes = [(*seen, o.created) for seen, o in zip(_seen(plan.outcomes), plan.outcomes, strict=True)]
-    return outcomes, list(plan.writes.items()), plan.appends
+    assert [plan.outcomes[i] for i in range(len(plan.outcomes))] == list(plan.outcomes)
+    failed = [o.index for o in plan.failed]
+    return outcomes, list(plan.writes.items()), plan.appends, failed, plan.ignored_keys, len(plan.saved)
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -349,6 +360,13 @@ def test_a_batch_of_new_keys_is_created_as_it_stands():
     assert rows[3] == RowInput({}, items[3]) and rows[1:3] == [RowInput({}, items[1]), RowInput({}, items[2])]
     plan = plan_rows(OPEN, rows, lambda keys: {}, stop_at_first_error=False)
     assert all(o.created and o.ok for o in plan.outcomes) and not plan.appends and not plan.ignored_keys
+    assert isinstance(plan.outcomes, CreatedRows) and not plan.failed and len(plan.saved) == 40
+    assert (
+        plan.outcomes[-1]
+        == plan.outcomes[39]
+        == RowOutcome(39, '["u39", "eu"]', plan.writes['["u39", "eu"]'], created=True)
+    )
+    assert plan.outcomes[-1].created and [o.index for o in plan.outcomes[2:5]] == [2, 3, 4]
     assert plan.writes['["u7", "eu"]'] == {"Id": "u7", "Region": "EU", "Score": "1.50"}
     # a key sent twice: the second row updates the first, as row by row
     items[9]["Id"] = "U3"
