@@ -15,6 +15,7 @@ threads do), to show what they cost each other (locks, the GIL handed around SQL
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import resource
@@ -32,11 +33,12 @@ from .common import DE_KEY, FIELDS, row
 CLIENT_ID, CLIENT_SECRET = "wsgi-cost-client-id", "wsgi-cost-client-secret"
 
 
-def _emulator_app(folder: Path):
-    from emulator import Config
-    from emulator.app import create_app
-
-    app = create_app(Config(database=str(folder / "wsgi-cost.sqlite3"), journal_size=100_000))
+def _emulator_app(folder: Path, package: str = "emulator"):
+    """The app as ``serve`` builds it, from ``package`` (``loadtests.wsgi_ab`` imports an older tree's
+    copy under another name), with the benchmark's tenant; and a token of it."""
+    config_class = importlib.import_module(package).Config
+    create_app = importlib.import_module(f"{package}.app").create_app
+    app = create_app(config_class(database=str(folder / f"{package}.sqlite3"), journal_size=100_000))
     client = app.test_client()
     created = client.post(
         "/_emulator/tenants",
