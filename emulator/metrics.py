@@ -74,6 +74,15 @@ class EmulatorCollector:
         yield GaugeMetricFamily(
             f"{PREFIX}_async_queue_depth", "Async jobs waiting to be processed", value=emulator.async_queue_depth()
         )
+        group = emulator.rows.group
+        yield CounterMetricFamily(
+            f"{PREFIX}_row_commits",
+            "Commits of sync row writes on a one-process store (writes that arrive while one commits share it)",
+            value=group.commits,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_row_commit_writes", "Sync row writes stored by those commits", value=group.writes
+        )
 
 
 def registry_for(emulator) -> CollectorRegistry:

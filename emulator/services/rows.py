@@ -4,6 +4,11 @@
 and the store write as one step under the shared lock (on a store several processes share, in one
 transaction under the Data Extension's lock in the database), counts the outcome and logs what was
 written with ignored keys or refused rows. ``$filter`` parsing is ``domain/filters.py``'s.
+
+On the one-process SQLite store, sync writes that arrive while another commits are planned and written
+in one transaction, a savepoint each, and committed once (``group_commit.py``); each still returns only
+after its rows are committed, with its own plan or error. Async jobs (their outcome is written in their
+rows' transaction) and bulk writes keep a transaction of their own.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ..domain.rows import RowInput, RowPlan, plan_rows
 from ..domain.rowsets import Cursors
 from ..domain.stats import Stats, WriteCapture
 from ..gc_pause import BULK_ROWS, cyclic_gc_paused
+from ..group_commit import GroupCommit
 from ..store import Store
 from .tenants import Tenants
 
@@ -51,6 +57,9 @@ class Rows:
         self.stats = stats
         self.lock = lock
         self.cursors = Cursors()  # row-read cursors behind each requestToken
+        # sync writes on a one-process store: those that arrive while another commits share its commit
+        # (``sfmc_emulator_row_commits`` and ``..._row_commit_writes`` in the metrics count them)
+        self.group: GroupCommit[RowPlan] = GroupCommit(lock, store.transaction)
 
     def forget(self, tenant_id: str | None = None) -> None:
         """Drop the read cursors of one tenant (or all) after a reset or delete."""
@@ -76,14 +85,9 @@ class Rows:
         """
         tenant = self.tenants.get(tenant_id)
         strict = (tenant.settings.strict_columns if tenant else False) if strict_columns is None else strict_columns
-        # plan and write as one step, so concurrent upserts of a key never interleave: under this
-        # process's lock, or on a shared store under the Data Extension's lock in the database
         shared = self.store.shared
-        with (
-            cyclic_gc_paused() if len(rows) >= BULK_ROWS else nullcontext(),
-            nullcontext() if shared else self.lock,
-            self.store.transaction(pipeline=shared) if then is not None or shared else nullcontext(),
-        ):
+
+        def plan_and_write() -> RowPlan:
             if shared:
                 self.store.lock_rows(tenant_id, de.id)
             plan = plan_rows(
@@ -99,6 +103,22 @@ class Rows:
                 self.store.write_rows(tenant_id, de.id, plan.writes, plan.appends)
             if then is not None:
                 then(plan)
+            return plan
+
+        grouped = not shared and then is None and len(rows) < BULK_ROWS
+        if grouped and not self.lock._is_owned():  # type: ignore[attr-defined]
+            # on a one-process store, a write that arrives while another commits shares its transaction
+            # and its commit (``group_commit.py``); never from under the lock, which a group's leader waits for
+            plan = self.group.run(plan_and_write)
+        else:
+            # plan and write as one step, so concurrent upserts of a key never interleave: under this
+            # process's lock, or on a shared store under the Data Extension's lock in the database
+            with (
+                cyclic_gc_paused() if len(rows) >= BULK_ROWS else nullcontext(),
+                nullcontext() if shared else self.lock,
+                self.store.transaction(pipeline=shared) if then is not None or shared else nullcontext(),
+            ):
+                plan = plan_and_write()
         failed, ignored_keys = plan.failed, plan.ignored_keys
         problems = [p for o in failed for p in o.problems]
         self.stats.record_write(tenant_id, saved=len(rows) - len(failed), failed=len(failed), ignored_keys=ignored_keys)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -206,3 +207,59 @@ def test_every_rowset_answered_200_survives_kill(live_server_factory, tmp_path):
         f"{second.url}/_emulator/tenants/demo/data-extensions/segment-identify/rows?page_size=1", timeout=10
     ).json()["count"]
     assert counted == answered * 50
+
+
+def test_every_concurrent_row_answered_200_survives_kill_during_the_writes(live_server_factory, tmp_path):
+    # 16 clients writing 1-row rowsets at once, so writes share commits (the metrics count the groups),
+    # and the process killed while they are still writing: every row answered 200 is there afterwards
+    db = str(tmp_path / "state.sqlite3")
+    first = live_server_factory("--db", db, "--rate-limit", "0")
+    auth = {"Authorization": f"Bearer {token(first.url)}"}
+    url = f"{first.url}/hub/v1/dataevents/key:segment-identify/rowset"
+    answered: list[str] = []
+    refused: list[int] = []
+
+    def client(n: int) -> None:
+        with requests.Session() as session:
+            for i in range(100_000):
+                key = f"c{n}-{i}"
+                try:
+                    answer = session.post(
+                        url,
+                        json=[{"keys": {"Contact Key": key}, "values": {"First Name": "x"}}],
+                        headers=auth,
+                        timeout=10,
+                    )
+                except requests.RequestException:
+                    return  # killed before it answered: no promise made
+                if answer.status_code != 200:
+                    refused.append(answer.status_code)
+                    return
+                answered.append(key)
+
+    clients = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+    for thread in clients:
+        thread.start()
+    time.sleep(1.0)
+    metrics = requests.get(f"{first.url}/_emulator/metrics", timeout=10).text
+    first.kill()  # while the clients are still writing
+    for thread in clients:
+        thread.join(30)
+    assert not refused and len(answered) > 100
+    counters = dict(line.split() for line in metrics.splitlines() if line.startswith("sfmc_emulator_row_commit"))
+    commits = float(counters["sfmc_emulator_row_commits_total"])
+    assert float(counters["sfmc_emulator_row_commit_writes_total"]) > commits > 0  # commits of several requests
+
+    second = live_server_factory("--db", db)
+    stored: set[str] = set()
+    for page in range(1, 100):
+        items = requests.get(
+            f"{second.url}/_emulator/tenants/demo/data-extensions/segment-identify/rows",
+            params={"page": page, "page_size": 10000},
+            timeout=30,
+        ).json()["items"]
+        stored.update(item["Contact Key"] for item in items)
+        if len(items) < 10000:
+            break
+    missing = set(answered) - stored
+    assert not missing, f"{len(missing)} of {len(answered)} rows answered 200 are gone"

@@ -1,0 +1,151 @@
+"""Group commit of sync row writes on the SQLite store: writes that arrive while another commits share
+its transaction and its commit, and each request still gets its own answer, journal entry and rows.
+
+To make a group happen on purpose, a test holds the row writer's lock while its requests come in: the
+first becomes the group's leader and waits for the lock, the others queue behind it, and all of them
+are written and committed together once the lock is let go.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from emulator import Config
+from emulator.app import create_app
+from tests.conftest import LENIENT_DEFINITIONS, make_tenant
+
+URL = "/hub/v1/dataevents/key:identify/rowset"
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(Config(database=str(tmp_path / "group.sqlite3"), default_settings=LENIENT_DEFINITIONS))
+    yield app
+    app.extensions["sfmc"].async_rows.stop()
+    app.extensions["sfmc"].store.close()
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.002)
+
+
+def in_one_group(app, calls: list[Callable]) -> list:
+    """Run ``calls`` in threads of their own, their writes committed as one group (the first leads)."""
+    rows = app.extensions["sfmc"].rows
+    results: list = [None] * len(calls)
+
+    def run(i: int) -> None:
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    commits = rows.group.commits
+    with rows.lock:
+        threads[0].start()
+        wait_until(lambda: rows.group.leading, "the first write leads")
+        for thread in threads[1:]:
+            thread.start()
+        wait_until(lambda: rows.group.queued == len(calls) - 1, "the other writes are queued")
+    for thread in threads:
+        thread.join(30)
+    assert rows.group.commits == commits + 1  # one commit for all of them
+    return results
+
+
+def post(app, headers, body):
+    return lambda: app.test_client().post(URL, json=body, headers=headers)
+
+
+def row(key: str, **values) -> dict:
+    return {"keys": {"Contact Key": key}, "values": values}
+
+
+def keys_of(tenant) -> set[str]:
+    return {item["Contact Key"] for item in tenant.rows("identify")}
+
+
+def test_a_group_answers_each_request_as_alone_refused_rows_and_ignored_keys_included(app):
+    tenant = make_tenant(app.test_client())
+    headers = tenant.headers()
+    bad = [row("b0", Email="b0@example.com"), row("b1", Email="not-an-email"), row("b2", Email="b2@example.com")]
+    calls = [
+        post(app, headers, [row("g0", Email="g0@example.com")]),
+        post(app, headers, bad),
+        post(app, headers, [row("g1", Email="g1@example.com", **{"Shoe Size": 9})]),
+        post(app, headers, [row(f"m{i}", Age=i) for i in range(50)]),
+        lambda: app.test_client().put(
+            "/hub/v1/dataevents/key:identify/rows/Contact Key:p0", json={"values": {"Age": 3}}, headers=headers
+        ),
+        post(app, headers, [row("g2", Age="not a number")]),
+    ]
+    writes = app.extensions["sfmc"].rows.group.writes
+    answers = in_one_group(app, calls)
+    assert [a.status_code for a in answers] == [200, 400, 200, 200, 200, 400]
+    assert app.extensions["sfmc"].rows.group.writes == writes + 6
+
+    # the rows before a request's first bad row are saved, as alone; the refused rows and the rest are not
+    assert keys_of(tenant) == {"g0", "b0", "g1", "p0", *(f"m{i}" for i in range(50))}
+    # the refused requests' answers are those the same requests get alone
+    assert answers[1].get_json() == tenant.rowset("identify", bad).get_json()
+    assert answers[5].get_json() == tenant.rowset("identify", [row("g2", Age="not a number")]).get_json()
+
+    # each request's journal entry holds its own writes, ignored keys and broken rules
+    entries = app.test_client().get("/_emulator/journal", query_string={"tenant": tenant.id}).get_json()["items"]
+    by_body = {e["request_body"]: e for e in entries if e["status"] in (200, 400)}
+    shoe = next(e for body, e in by_body.items() if '"g1"' in body)
+    assert shoe["keys_ignored"] == ["Shoe Size"] and shoe["rows_written"] == 1
+    fifty = next(e for body, e in by_body.items() if '"m49"' in body)
+    assert fifty["rows_written"] == 50 and fifty["keys_ignored"] == [] and fifty["rules_broken"] == []
+    refused = [e for e in entries if e["status"] == 400 and '"b1"' in e["request_body"]]
+    assert refused and all(e["rows_written"] == 1 and any("Email" in r for r in e["rules_broken"]) for e in refused)
+
+
+@pytest.mark.parametrize("position", [0, 2], ids=["the leader", "a follower"])
+def test_a_write_that_fails_in_the_store_undoes_its_own_rows_only(app, position):
+    tenant = make_tenant(app.test_client())
+    headers = tenant.headers()
+    store = app.extensions["sfmc"].store
+    write_rows = store.write_rows
+
+    def failing_write_rows(tenant_id, de_id, writes, appends):
+        write_rows(tenant_id, de_id, writes, appends)  # written, then the store fails: all of it undone
+        if any("boom" in key for key in writes):
+            raise OSError("disk I/O error")
+
+    store.write_rows = failing_write_rows
+    calls = [post(app, headers, [row(f"ok{i}", Age=i), row(f"ok{i}-2", Age=i)]) for i in range(4)]
+    calls.insert(position, post(app, headers, [row("boom0", Age=1), row("boom1", Age=2)]))
+    answers = in_one_group(app, calls)
+    statuses = [a.status_code for a in answers]
+    assert statuses.pop(position) == 500 and statuses == [200] * 4
+    assert "disk I/O error" not in answers[position].get_data(as_text=True)  # no stack trace to the client
+    assert keys_of(tenant) == {f"ok{i}{suffix}" for i in range(4) for suffix in ("", "-2")}
+
+
+def test_writes_answered_after_their_group_committed(app, tmp_path):
+    # another connection to the database file sees a request's rows as soon as it has its answer
+    tenant = make_tenant(app.test_client())
+    headers = tenant.headers()
+    seen: dict[int, int] = {}
+
+    def write_then_look(i: int):
+        def call():
+            answer = app.test_client().post(URL, json=[row(f"c{i}", Age=i)], headers=headers)
+            with sqlite3.connect(str(tmp_path / "group.sqlite3")) as other:
+                seen[i] = other.execute(
+                    "SELECT count(*) FROM rows WHERE json_extract(data, '$.\"Contact Key\"') = ?", (f"c{i}",)
+                ).fetchone()[0]
+            return answer
+
+        return call
+
+    answers = in_one_group(app, [write_then_look(i) for i in range(6)])
+    assert [a.status_code for a in answers] == [200] * 6
+    assert seen == dict.fromkeys(range(6), 1)
