@@ -63,7 +63,8 @@ def create_app(
 
     @app.after_request
     def journal(response):
-        control.finish_journal(emulator, response, (request.endpoint or "").partition(".")[0])
+        endpoint = request._get_current_object().endpoint  # the proxy resolved once
+        control.finish_journal(emulator, response, (endpoint or "").partition(".")[0])
         return response
 
     # How an error leaves, by protocol: the first renderer whose test matches the request answers it;

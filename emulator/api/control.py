@@ -174,8 +174,9 @@ def validate_body(family: str, req: Request | None = None, state: _AppCtxGlobals
 
 
 def start_journal(emulator: Emulator) -> None:
-    g.journal_started = time.perf_counter()
-    g.write_capture = WriteCapture()  # the view hands it to the row writer (common.write_capture)
+    state = g._get_current_object()  # the proxy resolved once
+    state.journal_started = time.perf_counter()
+    state.write_capture = WriteCapture()  # the view hands it to the row writer (common.write_capture)
 
 
 def tenant_of_token_call(emulator: Emulator) -> str | None:
