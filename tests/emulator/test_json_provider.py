@@ -4,11 +4,18 @@ same bytes as before (``ensure_ascii`` escapes, float spelling, compact separato
 from __future__ import annotations
 
 import json
+import re
+import socket
 
+import requests
+from flask import Response
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.json_provider import compact_json
+from emulator.clock import Clock
+from emulator.json_provider import JSONAnswer, compact_json
+from emulator.launcher import ThreadedEmulator
+from tests.fixtures import IDENTIFY_DE
 
 SCALARS = (
     st.none()
@@ -94,3 +101,111 @@ def test_json_answers_carry_jsonifys_bytes_status_and_headers(tenant_factory):
     ]
     assert limited.headers["Retry-After"].isdigit() and limited.get_json()["errorcode"] == 50100
     assert b"\\u00fc" in fallback.get_data() and refused.get_json()["additionalErrors"]
+
+
+_GUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _raw_exchange(url: str, request: bytes) -> bytes:
+    """One HTTP/1.1 request on its own connection and everything the server sends back, as bytes."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            more = conn.recv(65536)
+            assert more, f"the connection closed before the headers: {received!r}"
+            received += more
+        head, _, body = received.partition(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
+        while len(body) < length and not request.startswith(b"HEAD"):
+            more = conn.recv(65536)
+            if not more:
+                break
+            body += more
+        return head + b"\r\n\r\n" + body
+
+
+def _request(method: str, path: str, token: str | None = None, body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    if body or method == "POST":
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _wire(raw: bytes, same_length_only: bool) -> tuple[bytes, list[bytes], bytes | int]:
+    """The status line, the header lines but Date's value, and the body with its ids as one placeholder (only
+    its length where it holds a new token)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    body = _GUID.sub(b"(id)", body)
+    status, *headers = head.split(b"\r\n")
+    headers = [b"Date: (now)" if h.lower().startswith(b"date:") else h for h in headers]
+    return status, headers, len(body) if same_length_only else body
+
+
+def test_json_answers_on_the_wire_are_what_werkzeugs_response_sends():
+    """The emulator's JSON answers (``JSONAnswer``) against the same app answering through werkzeug's own
+    ``Response``, both served by waitress: the same status lines, headers in the same order and bytes."""
+    servers = [ThreadedEmulator(Clock(), threads=2) for _ in range(2)]
+    assert servers[0].app.json.answer_class is JSONAnswer
+    servers[1].app.json.answer_class = Response  # the reference: werkzeug's own response object
+    try:
+        exchanges = []
+        for server in servers:
+            created = requests.post(
+                f"{server.url}/_emulator/tenants",
+                json={"id": "wire", "settings": {"rate_limit": 0}, "data_extensions": [IDENTIFY_DE]},
+                timeout=10,
+            )
+            assert created.status_code == 201, created.text
+            package = created.json()["packages"][0]
+            credentials = {"client_id": package["client_id"], "client_secret": package["client_secret"]}
+            token_body = json.dumps({"grant_type": "client_credentials", **credentials}).encode()
+            token = requests.post(f"{server.url}/v2/token", data=token_body, timeout=10).json()["access_token"]
+            rowset = "/hub/v1/dataevents/key:identify/rowset"
+            good = json.dumps([{"keys": {"Contact Key": "u1"}, "values": {"Email": "a@b.co", "First Name": "Zoë"}}])
+            bad = json.dumps([{"keys": {"Contact Key": "u2"}, "values": {"Email": "not an email"}}])
+            calls = [
+                (_request("POST", rowset, token, good.encode()), False),  # 200, the rowset echo
+                (_request("POST", rowset, token, bad.encode()), False),  # 400 with additionalErrors
+                (_request("POST", "/hub/v1/dataevents/key:nothing/rowset", token, b"[]"), False),  # 404
+                (_request("POST", rowset, None, good.encode()), False),  # 401
+                (_request("GET", rowset, token), False),  # 405
+                (_request("POST", "/v2/token", None, token_body), True),  # a new token each time
+                (_request("GET", "/_emulator/health"), False),
+                (_request("HEAD", "/_emulator/health"), False),  # headers only, werkzeug's own path
+            ]
+            answers = [_wire(_raw_exchange(server.url, raw), length) for raw, length in calls]
+            requests.patch(
+                f"{server.url}/_emulator/tenants/wire/settings", json={"rate_limit": 1, "burst": 1}, timeout=10
+            )
+            limited = [_raw_exchange(server.url, _request("POST", rowset, token, good.encode())) for _ in range(2)]
+            answers += [_wire(raw, False) for raw in limited]  # a 200, then the 429 with Retry-After
+            exchanges.append(answers)
+    finally:
+        for server in servers:
+            server.stop()
+    fast, reference = exchanges
+    statuses = [status for status, _headers, _body in fast]
+    assert [s.split(b" ")[1] for s in statuses] == [
+        b"200",
+        b"400",
+        b"404",
+        b"401",
+        b"405",
+        b"200",
+        b"200",
+        b"200",
+        b"200",
+        b"429",
+    ]
+    assert fast == reference
