@@ -17,7 +17,14 @@ from waitress.channel import ClientDisconnected
 
 from .. import errors
 from ..core import Emulator
-from ..domain.journal import BODY_LIMIT, RawEntry, broken_rules, request_headers, without_tokens
+from ..domain.journal import (
+    BODY_LIMIT,
+    RawEntry,
+    broken_rules,
+    request_headers,
+    soap_without_credentials,
+    without_tokens,
+)
 from ..domain.stats import WriteCapture
 from .common import parsed_json, reference, routes
 
@@ -218,6 +225,8 @@ def _request_body(family: str) -> tuple[bytes | str | None, bool]:
         return "[not read: over the payload limit]", True
     if family == "auth" and data:
         data = _redacted(data)
+    elif family == "soap" and data:
+        data = soap_without_credentials(data)
     if len(data) > BODY_LIMIT:
         return data[:BODY_LIMIT], True
     return data, False

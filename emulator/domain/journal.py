@@ -250,6 +250,23 @@ def request_headers(environ: Mapping[str, object], limit: int = HEADER_LIMIT) ->
     return out, sum(map(len, out)) + sum(map(len, out.values()))
 
 
+# SOAP elements whose text is a credential: the caller's token (``<fueloauth>``, ``<oAuth><oAuthToken>``, what
+# ``domain/soap.py`` reads) and a WS-Security password. Their text (CDATA included) is hidden as a bearer
+# header's is (docs/fidelity.md, SEC-1); an element with no text, or one closed on its own, is left as sent.
+_SOAP_SECRET = re.compile(
+    rb"(<(?:[\w.-]+:)?(?:fueloauth|oAuthToken|Password)(?:\s[^>]*)?(?<!/)>)(?:<!\[CDATA\[.*?\]\]>|[^<])+(?=</)",
+    re.DOTALL,
+)
+_SOAP_SECRET_NAMES = (b"fueloauth", b"oAuthToken", b"Password")
+
+
+def soap_without_credentials(data: bytes) -> bytes:
+    """A SOAP request body as the journal keeps it: the text of each credential element replaced by ``…``."""
+    if not any(name in data for name in _SOAP_SECRET_NAMES):
+        return data
+    return _SOAP_SECRET.sub(lambda m: m.group(1) + "…".encode(), data)
+
+
 def without_tokens(text: str) -> str:
     """A token answer as the journal keeps it: the issued credentials replaced by ``***``."""
     try:

@@ -17,6 +17,8 @@ from emulator.clock import Clock
 from tests.conftest import ThreadedEmulator
 from tests.fixtures import IDENTIFY_DE
 
+from .soap_helpers import envelope, retrieve
+
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 NO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?$")
 
@@ -183,6 +185,29 @@ def test_no_response_contains_any_part_of_the_callers_token(server, account):
         text = response.text + " ".join(f"{k}: {v}" for k, v in response.headers.items())
         leaked = [f for f in fragments if f in text]
         assert not leaked, (response.request.method, response.url, leaked[:3])
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        '<fueloauth xmlns="http://exacttarget.com">{token}</fueloauth>',
+        "<fueloauth><![CDATA[{token}]]></fueloauth>",
+        '<oAuth xmlns="http://exacttarget.com"><oAuthToken>{token}</oAuthToken></oAuth>',
+        '<wsse:Security xmlns:wsse="urn:wsse"><wsse:UsernameToken><wsse:Username>u</wsse:Username>'
+        '<wsse:Password Type="PasswordText">{token}</wsse:Password></wsse:UsernameToken></wsse:Security>',
+    ],
+    ids=["fueloauth", "fueloauth-cdata", "oAuthToken", "wsse-password"],
+)
+def test_soap_calls_are_recorded_without_the_callers_credential(server, account, header):
+    marker = f"call-of-{uuid.uuid4().hex}"  # the token of a refused caller leaves the entry without a tenant
+    query = f"<!--{marker}-->" + retrieve("DataExtensionObject[Identify]", ["Contact Key"])
+    body = envelope(query, header=header.format(token=account.token))
+    account.call("POST", "/Service.asmx", data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
+    recorded = server.admin("GET", "/journal", params={"path": "/Service.asmx", "limit": 1000})
+    (entry,) = [e for e in recorded.json()["items"] if marker in e["request_body"]]
+    assert ">…</" in entry["request_body"]
+    fragments = {account.token[i : i + 8] for i in range(len(account.token) - 7)}
+    assert not [f for f in fragments if f in recorded.text]
 
 
 # -- VAL: what a write may name -----------------------------------------------------------------
