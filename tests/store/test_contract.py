@@ -240,6 +240,28 @@ def test_a_failing_transaction_leaves_nothing_and_nested_ones_roll_back_alone(st
     assert set(store.rows_by_key("acme", "de1", ["a", "b", "c"])) == {"b"}
 
 
+def test_one_row_writes_land_in_their_own_data_extension_after_a_rolled_back_first_write(store, url):
+    # a one-row write of a Data Extension whose rows' storage is known goes in as one statement; the
+    # storage a rolled-back transaction set up must not be taken for known (another DE gets it next)
+    with pytest.raises(RuntimeError), store.transaction():
+        store.write_rows("acme", "fresh", {"k": {"Key": "k", "Name": "rolled back"}}, [])
+        raise RuntimeError("boom")
+    store.write_rows("acme", "taken", {"t": {"Key": "t", "Name": "taken"}}, [])
+    store.write_rows("acme", "fresh", {"k": {"Key": "k", "Name": "first"}}, [])
+    store.write_rows("acme", "fresh", {"k": {"Key": "k", "Name": "second", "Extra": None}}, [])
+    store.write_rows("acme", "fresh", {"n": {"Key": "n", "Name": ""}}, [])
+    reopened = open_store(url)
+    try:
+        for view in (store, reopened):
+            assert view.query_rows("acme", "taken", None, 0, 10) == ([{"Key": "t", "Name": "taken"}], 1)
+            assert view.query_rows("acme", "fresh", None, 0, 10) == (
+                [{"Key": "k", "Name": "second", "Extra": None}, {"Key": "n", "Name": ""}],
+                2,
+            )
+    finally:
+        reopened.close()
+
+
 def test_a_rolled_back_first_write_leaves_no_trace_for_the_next_data_extension(store):
     # the first write of a Data Extension may set up its rows' storage; rolled back, another
     # Data Extension written next (in a savepoint, then at the top) must not find these rows
