@@ -22,6 +22,9 @@ from werkzeug.utils import get_content_type
 # orjson output that json.dumps would spell differently: a float below 1e-4 (0.0000x, or an exponent
 # such as e-6 where json.dumps writes e-06); a string's text can match too, which only costs speed
 _SPELLED_DIFFERENTLY = re.compile(rb"\de-\d|\d\.0000")
+# the two halves' literal parts, which ``re`` finds with a fast substring search (the alternation above
+# tries every position: about 50 us over a 50-row rowset's 11 KB echo, against 8 us for these two)
+_EXPONENT = re.compile(rb"e-\d")
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
@@ -31,9 +34,14 @@ def compact_json(obj: object) -> bytes | None:
         out = orjson.dumps(obj, option=_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError: a type, key or integer orjson does not write as json does
         return None
-    if not out.isascii() or b"\x7f" in out or _SPELLED_DIFFERENTLY.search(out):
+    if not out.isascii() or b"\x7f" in out or spelled_differently(out):
         return None
     return out
+
+
+def spelled_differently(out: bytes) -> bool:
+    """Whether ``_SPELLED_DIFFERENTLY`` matches ``out``: only where ``.0000`` or ``e-`` and a digit stand."""
+    return (b".0000" in out or _EXPONENT.search(out) is not None) and _SPELLED_DIFFERENTLY.search(out) is not None
 
 
 class JSONAnswer(Response):

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.clock import Clock
-from emulator.json_provider import JSONAnswer, compact_json
+from emulator.json_provider import _SPELLED_DIFFERENTLY, JSONAnswer, compact_json, spelled_differently
 from emulator.launcher import ThreadedEmulator
 from tests.fixtures import IDENTIFY_DE
 
@@ -42,6 +42,17 @@ def json_dumps_bytes(value) -> bytes:
 def test_orjson_is_used_only_where_it_writes_the_same_bytes_as_json_dumps(value):
     fast = compact_json(value)
     assert fast is None or fast == json_dumps_bytes(value)
+
+
+@settings(max_examples=600)
+@given(
+    text=st.lists(
+        st.sampled_from([b"0", b"7", b"e", b"e-", b".", b".0", b"0000", b"-", b'"', b"x", b"E"]), max_size=30
+    ).map(b"".join)
+)
+def test_the_quick_look_for_a_float_spelled_differently_agrees_with_the_pattern(text):
+    # the substring searches that stand before the pattern never skip a text it matches
+    assert spelled_differently(text) == (_SPELLED_DIFFERENTLY.search(text) is not None)
 
 
 def test_plain_answers_take_the_fast_path_and_the_others_fall_back():
