@@ -17,7 +17,7 @@ from emulator.domain.filters import Compare, parse_filter
 from emulator.domain.tenants import build_tenant
 from emulator.store import open_store
 from emulator.store.migrations import MIGRATIONS
-from emulator.store.sqlite import BATCH_CHUNK, row_json
+from emulator.store.sqlite import BATCH_CHUNK, BATCH_ROWS, MULTI_ROWS, row_json
 
 FIELDS = [
     {"name": "Key", "type": "Text", "length": 50, "isPrimaryKey": True},
@@ -685,3 +685,26 @@ def test_sqlite_writes_of_several_statements_store_each_row_as_one_would(tmp_pat
     with sqlite3.connect(path) as db:
         stored = [text for (text,) in db.execute("SELECT data FROM rows ORDER BY seq")]
     assert stored == [row_json(row) for row in [*writes.values(), *loose]]
+
+
+@pytest.mark.parametrize("count", [MULTI_ROWS - 1, MULTI_ROWS, 50, BATCH_ROWS - 1])
+def test_sqlite_writes_of_a_few_dozen_rows_store_each_row_as_one_would(tmp_path, count):
+    # keyed rows below BATCH_ROWS go in as one multi-row statement from MULTI_ROWS rows: every row
+    # stored as row_json writes it, in order, new rows after the stored ones, a stored row replaced
+    # where it stands, a row orjson refuses (encoded by json.dumps) and a NUL in a key among them
+    path = str(tmp_path / "few.sqlite3")
+    store = open_store(path)
+    try:
+        first = {f"k{i}": {"Key": f"k{i}", "Name": f"first {i}"} for i in range(0, 2 * count, 2)}
+        store.write_rows("acme", "de1", first, [])
+        second = {f"k{i}": {"Key": f"k{i}", "Name": f"second {i}"} for i in range(count)}
+        second["k1"]["Name"] = "\ud800 half"
+        second["a\x00b"] = second.pop(f"k{count - 1}")
+        store.write_rows("acme", "de1", second, [])
+        expected = {**first, **second}
+        assert store.rows_by_key("acme", "de1", list(expected)) == expected
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:
+        stored = [tuple(r) for r in db.execute("SELECT row_key, data FROM rows ORDER BY seq")]
+    assert stored == [(key, row_json(row)) for key, row in expected.items()]
