@@ -54,6 +54,9 @@ _UPSERT_ONE = (
 )
 
 
+_ROW_BY_KEY = "SELECT row_key, data FROM rows WHERE set_no = ? AND row_key IN (?)"
+
+
 class SQLiteStore:
     shared = False  # one process: the emulator keeps throttle buckets and the job queue in memory
 
@@ -209,6 +212,13 @@ class SQLiteStore:
     def rows_by_key(self, tenant_id: str, de_id: str, row_keys: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
         if not row_keys:
+            return found
+        if len(row_keys) == 1:  # a 1-row upsert: the statement as it stands, no chunks
+            with self._lock:
+                no = self._row_set(tenant_id, de_id)
+                if no is not None:
+                    for key, data in self._db.execute(_ROW_BY_KEY, (no, row_keys[0])).fetchall():
+                        found[key] = stored_row(data)
             return found
         unique = list(dict.fromkeys(row_keys))
         with self._lock:  # the number and the rows read under one hold of the lock (see _row_set)
