@@ -57,6 +57,24 @@ def _spread(values: Values, forms: dict[str, str]) -> list[str]:
     return list(map(forms.__getitem__, values))
 
 
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _all_iso_dates(texts: list[str]) -> bool:
+    """``all(map(_ISO_DATE.match, texts))``, looked at once when the texts are ASCII and all of one shape
+    (the same text once every digit is read as 0, as a client's timestamps usually are): the pattern
+    reads a digit only through ``\\d``, which for ASCII text is 0-9, so texts of one shape match it or
+    not alike, and only the first is matched (0.4 us a value otherwise). Any other column goes value by value.
+    """
+    joined = "\n".join(texts)
+    if joined.isascii():
+        shape = texts[0].encode().translate(_DIGITS_AS_ZERO)
+        # with no newline in the first text's shape, equal only when every text has that shape
+        if b"\n" not in shape and joined.encode().translate(_DIGITS_AS_ZERO) == b"\n".join([shape] * len(texts)):
+            return _ISO_DATE.match(texts[0]) is not None
+    return all(map(_ISO_DATE.match, texts))
+
+
 def _all_text(values: Values) -> bool:
     """Every value a str with something in it besides white space (so none is empty)."""
     return _types(values) == {str} and all(map(_str_strip, values))
@@ -180,7 +198,7 @@ def _date_column(check: Check, field: FieldSpec) -> ColumnCheck:
             return each(values)
         forms = _repeated(values)
         texts = list(map(_str_strip, values)) if forms is None else list(forms.values())
-        if not all(texts) or not all(map(_ISO_DATE.match, texts)):
+        if not all(texts) or not _all_iso_dates(texts):
             return each(values)
         try:
             if any("Z" in text for text in texts):

@@ -11,13 +11,13 @@ from __future__ import annotations
 import string
 from unittest.mock import patch
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from emulator.domain.async_rows import FLAT, row_inputs
-from emulator.domain.column_checks import column_check
+from emulator.domain.column_checks import _all_iso_dates, column_check
 from emulator.domain.data_extensions import build_data_extension
-from emulator.domain.fields import CHECKS, SFMC_DATE_CHECKS, ValueProblem, is_empty
+from emulator.domain.fields import _ISO_DATE, CHECKS, SFMC_DATE_CHECKS, ValueProblem, is_empty
 from emulator.domain.rows import (
     CreatedRows,
     FlatRows,
@@ -372,3 +372,40 @@ def test_a_batch_of_new_keys_is_created_as_it_stands():
     items[9]["Id"] = "U3"
     plan = plan_rows(OPEN, row_inputs(OPEN, items, FLAT)[0], lambda keys: {}, stop_at_first_error=False)
     assert len(plan.writes) == 39 and not plan.outcomes[9].created and plan.writes['["u3", "eu"]']["Id"] == "u3"
+
+
+DATE_SHAPES = [
+    "2020-05-30",
+    "2020-05-30T13:30",
+    "2020-05-30T13:30:00+00:00",
+    "2020-05-30 13:30:00.123Z",
+    "2020-05-30T13:30:00+0100",
+    "2020-5-30",
+    "2020-05-30T13:30:00+00:00:00",
+    "2020-05-30T13",
+    "20200530",
+]
+
+
+@st.composite
+def date_columns(draw):
+    """A column of date texts, most of one shape (digits drawn anew): a known shape or a drawn one, with
+    a non-ASCII digit, a newline, a letter or a stray character now and then."""
+    template = draw(st.sampled_from(DATE_SHAPES) | st.text(alphabet="0123456789-T :.Z+\n\u0663x", max_size=28))
+
+    def variant() -> str:
+        return "".join(draw(st.sampled_from("0123456789")) if c.isdigit() and c.isascii() else c for c in template)
+
+    texts = [variant() for _ in range(draw(st.integers(1, 12)))]
+    if draw(st.booleans()):
+        odd = draw(st.sampled_from(DATE_SHAPES) | st.text(alphabet="0123456789-T :.Z+\n\u0663", max_size=28))
+        texts.insert(draw(st.integers(0, len(texts))), odd)
+    return texts
+
+
+@settings(max_examples=500, deadline=None)
+@given(texts=date_columns())
+# texts with newlines that join into the first one's shape repeated, though the last does not match
+@example(texts=["2020-05-30\n", "2020-05-30", "\n2020-05-30\n"])
+def test_a_date_column_of_one_shape_matches_the_pattern_as_each_value_does(texts):
+    assert _all_iso_dates(texts) == all(_ISO_DATE.match(t) for t in texts)
