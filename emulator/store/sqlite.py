@@ -45,15 +45,8 @@ MULTI_ROWS = 8
 # hundred (their IN lists and VALUES rows) besides the store's fixed statements
 STATEMENT_CACHE = 512
 _UPSERT = " ON CONFLICT (set_no, row_key) DO UPDATE SET data = excluded.data"
-
-
-# one row, outside any transaction: the statement is its own transaction (it commits when it returns)
-_UPSERT_ONE = (
-    "INSERT INTO rows (set_no, row_key, data) VALUES (?, ?, ?) "
-    "ON CONFLICT (set_no, row_key) DO UPDATE SET data = excluded.data"
-)
-
-
+# one keyed row (executemany's statement; alone, outside a transaction, its own transaction)
+_UPSERT_ROW = "INSERT INTO rows (set_no, row_key, data) VALUES (?, ?, ?)" + _UPSERT
 _ROW_BY_KEY = "SELECT row_key, data FROM rows WHERE set_no = ? AND row_key IN (?)"
 
 
@@ -251,7 +244,7 @@ class SQLiteStore:
                 no = self._row_sets.get((tenant_id, de_id))
                 if no is not None and not self._db.in_transaction:
                     ((key, data),) = writes.items()
-                    self._db.execute(_UPSERT_ONE, (no, key, row_json(data)))
+                    self._db.execute(_UPSERT_ROW, (no, key, row_json(data)))
                     return
         with self.transaction() as db:
             no = self._row_set(tenant_id, de_id, create=True)
@@ -280,8 +273,7 @@ class SQLiteStore:
         text = _batch_json(writes) if batch else None
         if text is not None:
             db.execute(
-                "INSERT INTO rows (set_no, row_key, data) SELECT ?, key, value FROM json_each(?) "
-                "WHERE true ON CONFLICT (set_no, row_key) DO UPDATE SET data = excluded.data",
+                "INSERT INTO rows (set_no, row_key, data) SELECT ?, key, value FROM json_each(?) WHERE true" + _UPSERT,
                 (no, text),
             )
         elif len(writes) >= MULTI_ROWS:
@@ -291,7 +283,7 @@ class SQLiteStore:
             db.execute(_multi_row_upsert(len(writes)), params)
         else:
             db.executemany(
-                "INSERT INTO rows (set_no, row_key, data) VALUES (?, ?, ?)" + _UPSERT,
+                _UPSERT_ROW,
                 [(no, key, row_json(data)) for key, data in writes.items()],
             )
 
