@@ -10,17 +10,26 @@ remembered, so a client repeating its calls does not pay for it again. Answers a
   own answer the first time; the path, query and method are read for every request as werkzeug reads them.
 - Whether a view or hook is a coroutine function is asked once per function, not on every call.
 - No session is opened: the emulator keeps none, and Flask's default opens an empty one per request.
+- Flask's request handling (``full_dispatch_request`` and the hook passes it makes) reads the request
+  context once per step rather than through the ``request`` proxy at every use, looks up blueprint
+  hooks only when a blueprint registered some, and sends a signal only when it has receivers; every
+  hook, error handler and signal runs as in Flask (``tests/emulator/test_routing.py`` holds the two to it).
 
 The routes themselves are declared once, in the API modules (``routes.py``); nothing here lists them.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask, Request, Response
+from flask.globals import _cv_request
+from flask.sansio.scaffold import _sentinel
 from flask.sessions import NullSession, SessionInterface, SessionMixin
+from flask.signals import appcontext_tearing_down, request_finished, request_started, request_tearing_down
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.routing.matcher import StateMachineMatcher
 
@@ -142,3 +151,100 @@ class EmulatorFlask(Flask):
         if found is func and len(self._sync_functions) < 1024:
             self._sync_functions.add(func)
         return found
+
+    # -- Flask's request handling, with the request context looked up once per step --------------------
+    # Each method below does what Flask's own does, in the same order, for every hook, error handler and
+    # signal receiver registered; it reads the request from the context variable once instead of through
+    # the ``request`` proxy at every use, and sends a signal only when it has a receiver (blinker's
+    # ``send`` does nothing else then).
+
+    def full_dispatch_request(self) -> Response:
+        self._got_first_request = True
+        try:
+            if request_started.receivers:
+                request_started.send(self, _async_wrapper=self.ensure_sync)
+            rv = self.preprocess_request()
+            if rv is None:
+                rv = self.dispatch_request()
+        except Exception as e:
+            rv = self.handle_user_exception(e)
+        return self.finalize_request(rv)
+
+    def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Response:
+        response = self.make_response(rv)
+        try:
+            response = self.process_response(response)
+            if request_finished.receivers:
+                request_finished.send(self, _async_wrapper=self.ensure_sync, response=response)
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception("Request finalizing failed with an error while handling an error")
+        return response
+
+    def preprocess_request(self) -> Any:
+        req = _cv_request.get().request
+        preprocessors, before = self.url_value_preprocessors, self.before_request_funcs
+        if _only_app(preprocessors) and _only_app(before):
+            names: tuple[str | None, ...] = (None,)  # no blueprint registered one: the app's own, if any
+        else:
+            names = (None, *reversed(req.blueprints))
+        for name in names:
+            if name in preprocessors:
+                for url_func in preprocessors[name]:
+                    url_func(req.endpoint, req.view_args)
+        for name in names:
+            if name in before:
+                for before_func in before[name]:
+                    rv = self.ensure_sync(before_func)()
+                    if rv is not None:
+                        return rv
+        return None
+
+    def dispatch_request(self) -> Any:
+        req = _cv_request.get().request
+        if req.routing_exception is not None:
+            self.raise_routing_exception(req)
+        rule: Any = req.url_rule
+        if getattr(rule, "provide_automatic_options", False) and req.method == "OPTIONS":
+            return self.make_default_options_response()
+        return self.ensure_sync(self.view_functions[rule.endpoint])(**req.view_args)  # type: ignore[arg-type]
+
+    def process_response(self, response: Response) -> Response:
+        ctx = _cv_request.get()
+        for func in ctx._after_request_functions:
+            response = self.ensure_sync(func)(response)
+        after = self.after_request_funcs
+        for name in (None,) if _only_app(after) else chain(ctx.request.blueprints, (None,)):
+            if name in after:
+                for func in reversed(after[name]):
+                    response = self.ensure_sync(func)(response)
+        if not self.session_interface.is_null_session(ctx._session):
+            self.session_interface.save_session(self, ctx._session, response)  # type: ignore[arg-type]
+        return response
+
+    def do_teardown_request(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        teardown = self.teardown_request_funcs
+        if teardown:
+            names = (None,) if _only_app(teardown) else chain(_cv_request.get().request.blueprints, (None,))
+            for name in names:
+                if name in teardown:
+                    for func in reversed(teardown[name]):
+                        self.ensure_sync(func)(exc)
+        if request_tearing_down.receivers:
+            request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    def do_teardown_appcontext(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        for func in reversed(self.teardown_appcontext_funcs):
+            self.ensure_sync(func)(exc)
+        if appcontext_tearing_down.receivers:
+            appcontext_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+
+def _only_app(registry: dict[Any, Any]) -> bool:
+    """Whether a hook registry holds nothing but the app's own functions (no blueprint's)."""
+    return not registry or (len(registry) == 1 and None in registry)

@@ -91,3 +91,132 @@ def test_the_url_adapter_is_flasks_own(app):
             adapter = app.create_url_adapter(ours)
             assert vars(adapter) == vars(Flask.create_url_adapter(app, flasks)), extra
             assert ours.host == flasks.host, extra
+
+
+# -- Flask's request handling: every hook, handler and signal runs as in Flask itself -----------------
+
+
+class Handled(Exception):
+    pass
+
+
+def _recording_app(app_class):
+    """An app of ``app_class`` with a hook of every kind, at app and (nested) blueprint level, each
+    recording what it saw; and the list they record into."""
+    from flask import Blueprint, after_this_request, g, request, signals
+
+    app = app_class("hooks")
+    events: list[tuple] = []
+    outer, inner = Blueprint("outer", __name__, url_prefix="/outer"), Blueprint("inner", __name__, url_prefix="/inner")
+
+    def hooks(scope, owner):
+        @owner.url_value_preprocessor
+        def preprocess(endpoint, values):
+            events.append((scope, "url_value_preprocessor", endpoint, dict(values or {})))
+
+        @owner.before_request
+        def before():
+            events.append((scope, "before_request", request.endpoint))
+            if request.args.get("stop") == scope:
+                return f"stopped by {scope}", 202
+            return None
+
+        @owner.after_request
+        def after(response):
+            events.append((scope, "after_request", response.status_code))
+            response.headers.add("X-After", scope)
+            return response
+
+        @owner.teardown_request
+        def teardown(exc):
+            events.append((scope, "teardown_request", type(exc).__name__))
+
+        @owner.errorhandler(Handled)
+        def handled(err):
+            events.append((scope, "errorhandler", str(err)))
+            return f"handled by {scope}", 409
+
+    def views(owner, prefix):
+        @owner.route("/ok/<name>", methods=["GET", "POST"])
+        def ok(name):
+            events.append((prefix, "view", name, g.get("marker")))
+
+            @after_this_request
+            def later(response):
+                events.append((prefix, "after_this_request"))
+                return response
+
+            return {"name": name}
+
+        @owner.route("/handled")
+        def handled_view():
+            raise Handled(prefix)
+
+        @owner.route("/broken")
+        def broken():
+            raise RuntimeError(prefix)
+
+    hooks("app", app)
+    hooks("outer", outer)
+    hooks("inner", inner)
+    views(app, "app")
+    views(outer, "outer")
+    views(inner, "inner")
+    outer.register_blueprint(inner)
+    app.register_blueprint(outer)
+
+    @app.teardown_appcontext
+    def teardown_appcontext(exc):
+        events.append(("app", "teardown_appcontext", type(exc).__name__))
+
+    receivers = app.extensions["receivers"] = []  # held by the app: blinker holds receivers weakly
+    for name in ("request_started", "request_finished", "request_tearing_down", "appcontext_tearing_down"):
+        receivers.append(lambda _sender, _name=name, **extra: events.append(("signal", _name, sorted(extra))))
+        getattr(signals, name).connect(receivers[-1], app)
+    receivers.append(lambda _sender, exception: events.append(("signal", "got_request_exception", str(exception))))
+    signals.got_request_exception.connect(receivers[-1], app)
+    return app, events
+
+
+PARITY_CALLS = [
+    ("GET", "/ok/a"),
+    ("POST", "/outer/ok/b"),
+    ("GET", "/outer/inner/ok/c"),
+    ("GET", "/outer/inner/ok/d?stop=app"),
+    ("GET", "/outer/inner/ok/e?stop=outer"),
+    ("GET", "/outer/inner/ok/f?stop=inner"),
+    ("GET", "/handled"),
+    ("GET", "/outer/inner/handled"),
+    ("GET", "/broken"),
+    ("GET", "/outer/broken"),
+    ("GET", "/nowhere"),
+    ("PUT", "/outer/ok/g"),
+    ("OPTIONS", "/outer/inner/ok/h"),
+]
+
+
+def test_hooks_handlers_and_signals_run_as_in_flask():
+    """EmulatorFlask's request handling calls what Flask's calls, in the same order, with the same
+    arguments, and answers the same, for hooks of the app and of nested blueprints alike."""
+    from flask import Flask
+
+    from emulator.api.routing import EmulatorFlask
+
+    seen = {}
+    for app_class in (Flask, EmulatorFlask):
+        app, events = _recording_app(app_class)
+        client = app.test_client()
+        answers = []
+        for method, path in PARITY_CALLS:
+            events.clear()
+            response = client.open(path, method=method)
+            answers.append((method, path, response.status, response.get_data(), response.headers.getlist("X-After")))
+            answers.append(list(events))
+        seen[app_class.__name__] = answers
+    assert seen["EmulatorFlask"] == seen["Flask"]
+    recorded = [event for item in seen["Flask"] if isinstance(item, list) for event in item]
+    kinds = {event[1] for event in recorded}
+    assert {"request_started", "request_finished", "request_tearing_down", "appcontext_tearing_down"} <= kinds
+    assert {"url_value_preprocessor", "before_request", "after_request", "teardown_request"} <= kinds
+    assert {"errorhandler", "after_this_request", "got_request_exception", "teardown_appcontext"} <= kinds
+    assert {event[0] for event in recorded if event[1] == "before_request"} == {"app", "outer", "inner"}
