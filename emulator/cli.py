@@ -7,9 +7,11 @@ import logging
 import os
 import sys
 from dataclasses import replace
+from typing import NamedTuple
 
 import click
 
+from .affinity import AffinityError, choose_cpus, parse_cpus, pin_process
 from .core import Config
 from .scenario import ScenarioError, demo_scenario_path
 
@@ -72,6 +74,13 @@ def main():
     type=click.IntRange(1, 64),
     help="Emulator processes sharing the port and the state (more than 1 needs a postgresql:// database).",
 )
+@click.option(
+    "--cpu",
+    metavar="auto|N[,N...]",
+    callback=lambda _ctx, _param, value: _cpu_choice(value),
+    help="Keep each server process on one CPU: 'auto' picks the least busy, or CPU numbers (one per --workers "
+    "process, in turn). Serves faster on a few cores shared with the load generator (docs/performance.md); Linux.",
+)
 @click.option("--quiet", is_flag=True, help="Print only the URL line at start.")
 @click.option(
     "--admin-token",
@@ -123,6 +132,7 @@ def serve(
     connection_limit,
     threads,
     workers,
+    cpu,
     quiet,
     admin_token,
     journal_size,
@@ -167,8 +177,10 @@ def serve(
                 "--tls, --tls-port and --proxy-port serve from one process; with --workers above 1 put your own "
                 "TLS terminator or load balancer in front (see docs/shared-emulator.md)"
             )
-        _serve_workers(config, scenario, overrides, host, port, threads, connection_limit, quiet)
+        _serve_workers(config, scenario, overrides, host, port, threads, connection_limit, quiet, cpu)
         return
+    if cpu is not None:  # before the app starts its threads: they start on this CPU too
+        pin_process(choose_cpus(cpu.cpus, 1)[0])
     try:
         app = create_app(config, scenario=scenario)
     except ScenarioError as err:
@@ -215,8 +227,9 @@ def serve(
         click.echo("stopped")
 
 
-def _serve_workers(config, scenario, overrides, host, port, threads, connection_limit, quiet) -> None:
-    """Prepare the shared database once, then fork the workers over one listening socket."""
+def _serve_workers(config, scenario, overrides, host, port, threads, connection_limit, quiet, cpu) -> None:
+    """Prepare the shared database once, then fork the workers over one listening socket (each on its own CPU
+    with ``--cpu``)."""
     from .app import create_app
     from .core import Emulator
     from .scenario import apply_scenario, load_scenario_file
@@ -242,8 +255,11 @@ def _serve_workers(config, scenario, overrides, host, port, threads, connection_
     sock = listen(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
     store.close()
+    cpus = choose_cpus(cpu.cpus, config.workers) if cpu is not None else None
 
-    def serve_one(_index: int, ready) -> None:
+    def serve_one(index: int, ready) -> None:
+        if cpus is not None:  # a replaced worker takes its index's CPU again
+            pin_process(cpus[index])
         # tenants and the scenario's fault rules come from the database (the parent stored them once)
         app = create_app(config)
         server = create_server(app, sockets=[sock], threads=threads, connection_limit=connection_limit)
@@ -259,6 +275,20 @@ def _serve_workers(config, scenario, overrides, host, port, threads, connection_
         sys.stdout.flush()
 
     supervise(config.workers, serve_one, announce)
+
+
+class _CpuChoice(NamedTuple):
+    cpus: list[int] | None  # None: the least busy, chosen at start
+
+
+def _cpu_choice(value: str | None) -> _CpuChoice | None:
+    """``--cpu``'s value checked against the CPUs this process may use (None when it is not given)."""
+    if value is None:
+        return None
+    try:
+        return _CpuChoice(parse_cpus(value))
+    except AffinityError as err:
+        raise click.BadParameter(str(err), param_hint="'--cpu'") from None
 
 
 def _safe_url(database: str) -> str:

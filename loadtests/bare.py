@@ -35,9 +35,17 @@ def create_bare_app() -> Flask:
 @click.command()
 @click.option("--port", default=0, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
 @click.option("--threads", default=8, show_default=True, help="waitress worker threads (the emulator's default).")
-def main(port: int, threads: int) -> None:
+@click.option("--cpu", metavar="auto|N", help="Keep the process on one CPU, as the emulator's `serve --cpu`.")
+def main(port: int, threads: int, cpu: str | None) -> None:
     """Serve the bare echo endpoint on 127.0.0.1."""
+    from emulator.affinity import AffinityError, choose_cpus, parse_cpus, pin_process
     from emulator.waitress_server import create_server
+
+    if cpu is not None:
+        try:
+            pin_process(choose_cpus(parse_cpus(cpu), 1)[0])
+        except AffinityError as err:
+            raise click.BadParameter(str(err), param_hint="'--cpu'") from None
 
     server = create_server(create_bare_app(), host="127.0.0.1", port=port, threads=threads, ident="bare")
     click.echo(f"bare flask listening on http://127.0.0.1:{server.effective_port}/", err=False)

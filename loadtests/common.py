@@ -70,9 +70,12 @@ def start_emulator(workdir: Path, *args: str, threads: int = 8) -> ServerProcess
     )
 
 
-def start_bare(threads: int = 8) -> ServerProcess:
-    """The bare Flask echo endpoint (``loadtests.bare``), served by waitress like the emulator."""
+def start_bare(threads: int = 8, cpu: str | None = None) -> ServerProcess:
+    """The bare Flask echo endpoint (``loadtests.bare``), served by waitress like the emulator (on one CPU with
+    ``cpu``, as ``serve --cpu``)."""
     cmd = [sys.executable, "-m", "loadtests.bare", "--port", "0", "--threads", str(threads)]
+    if cpu is not None:
+        cmd += ["--cpu", cpu]
     return start_process(cmd, name="bare-flask", health="/health", env=child_env(), cwd=REPO)
 
 

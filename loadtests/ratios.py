@@ -227,14 +227,24 @@ def verdict(ok: bool) -> str:
     help="Open-loop latency rounds, each the emulator then the bare echo.",
 )
 @click.option("--no-throughput", is_flag=True, help="Leave out the throughput measurements (1).")
+@click.option(
+    "--cpu",
+    metavar="auto|N",
+    help="Serve both the emulator and the bare echo on one CPU each (`serve --cpu`); default: anywhere.",
+)
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON.")
-def main(seconds, bench_seconds, users, threads, async_rows, latency_seconds, latency_rounds, no_throughput, json_out):
+def main(
+    seconds, bench_seconds, users, threads, async_rows, latency_seconds, latency_rounds, no_throughput, cpu, json_out
+):
     """Emulator/bare throughput ratio, throttle accuracy under 5x overload, and the cost of a 429."""
-    out: dict = {"throughput": []}
+    out: dict = {"throughput": [], "cpu": cpu}
     with tempfile.TemporaryDirectory(prefix="ratios-") as tmp:
         folder = Path(tmp)
-        emulator = start_emulator(folder, "--journal-size", "100000", threads=threads)
-        with running(emulator, start_bare(threads)) as (emu, bare):
+        pinned = ("--cpu", cpu) if cpu is not None else ()
+        emulator = start_emulator(folder, "--journal-size", "100000", *pinned, threads=threads)
+        with running(emulator, start_bare(threads, cpu)) as (emu, bare):
+            if cpu is not None:
+                click.echo(f"both servers kept on one CPU each (--cpu {cpu})")
             if not no_throughput:
                 click.echo(f"1) throughput, throttling off (tenant rate_limit 0), {TOOL}, {users} users")
             for rows in () if no_throughput else (1, 50):

@@ -6,11 +6,12 @@ threads, and driven by the throughput benchmark's locust user (``bench_sync.meas
 rows per request. Printed per server: req/s of both, the ratio emulator/bare (what ``loadtests.ratios``
 judges), and each server's figures over waitress's from the same run.
 
-- waitress: ``threads`` worker threads, one asyncore I/O thread (the emulator's server today);
+- waitress: ``threads`` worker threads, one asyncore I/O thread (the emulator's server);
+- waitress-1cpu: the same, the process kept on its least busy CPU (``serve --cpu auto``, ``emulator/affinity.py``);
 - gunicorn: ``gthread`` worker class, 1 worker process, ``threads`` threads;
 - granian: ``--interface wsgi``, 1 worker process, ``threads`` blocking threads, Rust I/O.
 
-    python -m loadtests.servers [--servers waitress,gunicorn,granian] [--seconds 8] [--users 8] [--threads 8]
+    python -m loadtests.servers [--servers waitress,waitress-1cpu,gunicorn,granian] [--seconds 8] [--users 8]
     python -m loadtests.servers serve --server granian --app bare   # one server alone (used by the above)
 
 gunicorn and granian are not dependencies of the emulator: ``pip install gunicorn granian`` to run this.
@@ -32,7 +33,7 @@ from emulator.launcher import start_process
 from .bench_sync import TOOL, line, measure
 from .common import REPO, child_env, running
 
-SERVERS = ("waitress", "gunicorn", "granian")
+SERVERS = ("waitress", "waitress-1cpu", "gunicorn", "granian")
 
 
 def free_port() -> int:
@@ -141,7 +142,7 @@ def main(ctx, names, seconds, users, threads, json_out):
                     out.setdefault(name, {})[rows] = {**pair, "ratio": round(ratio, 3)}
     click.echo("\nsummary (req/s; ratios over waitress from this run):")
     heads = ("server", "rows", "emulator", "bare", "emu/bare", "emu/waitress", "bare/waitress")
-    click.echo("   " + " ".join(f"{h:>{w}}" for h, w in zip(heads, (9, 4, 9, 9, 9, 13, 14), strict=True)))
+    click.echo("   " + " ".join(f"{h:>{w}}" for h, w in zip(heads, (13, 4, 9, 9, 9, 13, 14), strict=True)))
     for name, by_rows in out.items():
         for rows, f in by_rows.items():
             emu, bare = f["emulator"]["req_per_s"], f["bare"]["req_per_s"]
@@ -151,7 +152,7 @@ def main(ctx, names, seconds, users, threads, json_out):
                 if base
                 else ("-", "-")
             )
-            click.echo(f"   {name:<9} {rows:>4} {emu:>9.1f} {bare:>9.1f} {f['ratio']:>9.2f} {rel[0]:>13} {rel[1]:>14}")
+            click.echo(f"   {name:<13} {rows:>4} {emu:>9.1f} {bare:>9.1f} {f['ratio']:>9.2f} {rel[0]:>13} {rel[1]:>14}")
     if json_out:
         json_out.write_text(json.dumps(out, indent=2))
 
@@ -166,7 +167,11 @@ def serve(server, app_name, threads):
     click.echo(f"{app_name} on {server} listening on http://127.0.0.1:{port}/")
     sys.stdout.flush()
     factory = bare_app if app_name == "bare" else emulator_app
-    if server == "waitress":
+    if server == "waitress-1cpu":
+        from emulator.affinity import choose_cpus, pin_process
+
+        pin_process(choose_cpus(None, 1)[0])
+    if server.startswith("waitress"):
         serve_waitress(factory, port, threads)
     elif server == "gunicorn":
         serve_gunicorn(factory, port, threads)

@@ -404,3 +404,19 @@ def test_a_tenant_read_again_after_a_change_notice_never_goes_missing(pg_cluster
         reader.join()
         emulator.store.close()
     assert missing == 0
+
+
+def test_with_cpu_auto_each_worker_runs_on_a_cpu_of_its_own(shared_server):
+    server = shared_server("--cpu", "auto")
+    workers = workers_of(server)
+    assert len(processes_answering(server.url)) == 2  # both serve
+    per_worker = []
+    for pid in workers:
+        listed = set()
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/status") as status:
+                listed |= {line.split(":", 1)[1].strip() for line in status if line.startswith("Cpus_allowed_list:")}
+        assert len(listed) == 1, listed  # every thread of the worker on the same single CPU
+        per_worker.append(int(listed.pop()))
+    allowed = os.sched_getaffinity(0)
+    assert set(per_worker) <= allowed and len(set(per_worker)) == min(2, len(allowed)), per_worker
