@@ -123,6 +123,7 @@ class RowPlan:
     outcomes: Sequence[RowOutcome]
     writes: dict[str | None, Row]  # row_key -> data (None-keyed rows are appended)
     appends: list[Row]
+    written: bool = False  # the writes are stored already (``plan_rows``' ``create``): nothing left to write
 
     @property
     def saved(self) -> list[RowOutcome]:
@@ -246,6 +247,9 @@ class RowValidator:
         # (key names, value names) as sent -> per column: its name as sent, whether among the keys, the column
         # and its check (the plain rows of small batches, see _prepare_plain)
         self._plain: dict[tuple[Names, Names], list[tuple[str, bool, FieldSpec, Check]] | None] = {}
+        # whether plan_rows stores plain rows as new rows before reading their keys (its ``create``): off
+        # after a key was found stored, on again once a read finds every key of a write new
+        self.new_keys = True
 
     def prepare(self, de: DataExtension, rows: Sequence[RowInput], strict: bool) -> list[RowOutcome]:
         checked = self.check(de, rows, strict)
@@ -475,6 +479,7 @@ def plan_rows(
     insert_only: bool = False,
     stop_at_first_error: bool = True,
     sfmc_dates: bool = False,
+    create: Callable[[dict[str, Row]], bool] | None = None,
 ) -> RowPlan:
     """Decide the writes for ``rows`` against ``de``.
 
@@ -482,6 +487,11 @@ def plan_rows(
     (sync rowsets) rows before the first bad row are saved and the rest rejected, as SFMC does;
     without it (async jobs) each row stands or fails alone. ``insert_only`` makes a duplicate
     primary key an error instead of an update.
+
+    ``create(writes)`` (``Store.insert_new_rows``): stores keyed rows as new rows when none of their
+    keys is stored (True), else stores nothing (False). Rows whose plan would make each one a new row as
+    it stands, were none of their keys stored, are handed to it before any read: the plan it stored is
+    ``written``, the one ``existing`` would have given; after a False, the rows are planned as without it.
     """
     checks = SFMC_DATE_CHECKS if sfmc_dates else CHECKS
     validator = row_validator(de, checks)
@@ -490,10 +500,18 @@ def plan_rows(
     if isinstance(checked, Plain):  # no row has a problem; with primary keys, each row has its key
         row_keys, datas = checked
         count = len(datas)
+        writes: dict[str | None, Row]
+        if create is not None and validator.new_keys and key_names and not required and not defaults:
+            writes = dict(zip(row_keys, datas, strict=True))
+            if len(writes) == count:  # each key once: if none is stored, every row is created as it stands
+                if create(cast(dict[str, Row], writes)):
+                    return RowPlan(CreatedRows(row_keys, datas), writes, [], written=True)
+                validator.new_keys = False  # a key was stored: read first until a read finds every key new
         stored = existing(cast(list[str], row_keys) if key_names else [])
         if key_names and not stored and not required and not defaults:
-            writes: dict[str | None, Row] = dict(zip(row_keys, datas, strict=True))
+            writes = dict(zip(row_keys, datas, strict=True))
             if len(writes) == count:  # new keys, each once: every row is created as it stands
+                validator.new_keys = True
                 return RowPlan(CreatedRows(row_keys, datas), writes, [])
         outcomes = list(map(RowOutcome, range(count), row_keys, datas))
     else:

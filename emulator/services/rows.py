@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from functools import partial
 from typing import Protocol
 
 from .. import errors
@@ -86,6 +87,9 @@ class Rows:
         tenant = self.tenants.get(tenant_id)
         strict = (tenant.settings.strict_columns if tenant else False) if strict_columns is None else strict_columns
         shared = self.store.shared
+        grouped = not shared and then is None and len(rows) < BULK_ROWS
+        # a grouped write of new keys is stored without reading them first (plan_rows' ``create``)
+        create = partial(self.store.insert_new_rows, tenant_id, de.id) if grouped else None
 
         def plan_and_write() -> RowPlan:
             if shared:
@@ -98,14 +102,14 @@ class Rows:
                 insert_only=insert_only,
                 stop_at_first_error=stop_at_first_error,
                 sfmc_dates=bool(tenant and tenant.settings.accept_sfmc_date_formats),
+                create=create,
             )
-            if plan.writes or plan.appends:
+            if not plan.written and (plan.writes or plan.appends):
                 self.store.write_rows(tenant_id, de.id, plan.writes, plan.appends)
             if then is not None:
                 then(plan)
             return plan
 
-        grouped = not shared and then is None and len(rows) < BULK_ROWS
         if grouped and not self.lock._is_owned():  # type: ignore[attr-defined]
             # on a one-process store, a write that arrives while another commits shares its transaction
             # and its commit (``group_commit.py``); never from under the lock, which a group's leader waits for

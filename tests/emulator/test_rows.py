@@ -145,6 +145,24 @@ def test_upsert_on_primary_key_keeps_latest_values(tenant):
     assert row["Contact Key"] == "u1"  # keys compare case-insensitively, as in SQL Server
 
 
+def test_rowsets_of_new_and_partly_stored_keys_upsert_alike(tenant):
+    """A rowset of new keys is stored as new rows without reading its keys first; one whose keys are partly
+    stored still updates those rows where they stand (the columns it sends replaced, the others and the
+    stored spelling of the key kept) and appends the new ones, and new keys after it are created again."""
+    first = [{"keys": {"Contact Key": f"u{i}"}, "values": {"First Name": f"Ann {i}", "Age": i}} for i in range(10)]
+    mixed = [{"keys": {"Contact Key": f"U{i}"}, "values": {"First Name": f"Bob {i}"}} for i in range(5, 15)]
+    fresh = [{"keys": {"Contact Key": f"v{i}"}, "values": {"First Name": f"Cy {i}", "Age": i}} for i in range(20)]
+    for rowset in (first, mixed, fresh[:10], fresh[10:]):
+        assert tenant.rowset("identify", rowset).status_code == 200
+    rows = [(row["Contact Key"], row["First Name"], row.get("Age")) for row in tenant.rows("identify")]
+    assert rows == [
+        *[(f"u{i}", f"Ann {i}", str(i)) for i in range(5)],
+        *[(f"u{i}", f"Bob {i}", str(i)) for i in range(5, 10)],
+        *[(f"U{i}", f"Bob {i}", None) for i in range(10, 15)],
+        *[(f"v{i}", f"Cy {i}", str(i)) for i in range(20)],
+    ]
+
+
 def test_composite_primary_key_order_does_not_matter(tenant_factory):
     """TR-3: with several key columns, rows dedupe only when all match, in any order."""
     tenant = tenant_factory(

@@ -126,6 +126,23 @@ def test_many_rows_in_one_write(store):
     assert rows == [*writes.values(), *appends]  # read back in the order written
 
 
+def test_new_rows_go_in_only_when_none_of_their_keys_is_stored(store):
+    # insert_new_rows stores every row (True) or none (False: a store may also answer False untried)
+    first = {f"k{i}": {"Key": f"k{i}", "Name": f"first {i}"} for i in range(20)}
+    if not store.insert_new_rows("acme", "de1", first):
+        assert store.query_rows("acme", "de1", None, 0, 100) == ([], 0)
+        store.write_rows("acme", "de1", first, [])
+    clash = {f"n{i}": {"Key": f"n{i}", "Name": f"new {i}"} for i in range(19)}
+    clash["k7"] = {"Key": "k7", "Name": "stored already"}
+    assert store.insert_new_rows("acme", "de1", clash) is False
+    with store.transaction():  # inside a transaction, its earlier writes stay when the insert stores nothing
+        store.write_rows("acme", "de1", {"x": {"Key": "x", "Name": "kept"}}, [])
+        assert store.insert_new_rows("acme", "de1", clash) is False
+    expected = [*first.values(), {"Key": "x", "Name": "kept"}]
+    assert store.query_rows("acme", "de1", None, 0, 100) == (expected, 21)
+    assert store.rows_by_key("acme", "de1", list(clash)) == {"k7": first["k7"]}
+
+
 # text a row's key or values may hold: JSON escapes, quotes, control characters, U+2028, text that
 # reads like an escape or like a stored row key, characters beyond the BMP, an empty string
 TRICKY_TEXT = [
@@ -707,4 +724,33 @@ def test_sqlite_writes_of_a_few_dozen_rows_store_each_row_as_one_would(tmp_path,
         store.close()
     with sqlite3.connect(path) as db:
         stored = [tuple(r) for r in db.execute("SELECT row_key, data FROM rows ORDER BY seq")]
+    assert stored == [(key, row_json(row)) for key, row in expected.items()]
+
+
+@pytest.mark.parametrize("count", [MULTI_ROWS, 50, BATCH_ROWS - 1])
+def test_sqlite_inserts_a_few_dozen_new_rows_as_write_rows_stores_them(tmp_path, count):
+    # new keys from MULTI_ROWS to BATCH_ROWS - 1 rows go in as one plain INSERT: each row stored as
+    # row_json writes it, in order, after the stored rows (a row orjson refuses and a NUL in a key among
+    # them); a write with one stored key stores nothing
+    path = str(tmp_path / "new.sqlite3")
+    store = open_store(path)
+    try:
+        first = {f"k{i}": {"Key": f"k{i}", "Name": f"first {i}"} for i in range(count)}
+        first["k1"]["Name"] = "\ud800 half"
+        first["a\x00b"] = first.pop(f"k{count - 1}")
+        assert store.insert_new_rows("acme", "de1", first) is True
+        second = {f"n{i}": {"Key": f"n{i}", "Name": f"second {i}"} for i in range(count)}
+        assert store.insert_new_rows("acme", "de1", second) is True
+        clash = {"x": {"Key": "x"}, **dict(list(first.items())[1 : count - 1])}
+        assert store.insert_new_rows("acme", "de1", clash) is False
+        assert store.insert_new_rows("acme", "fresh", second) is True  # a Data Extension's first write
+        few = {f"z{i}": {"Key": f"z{i}"} for i in range(MULTI_ROWS - 1)}
+        assert store.insert_new_rows("acme", "de1", few) is False  # untried: executemany's count of rows
+        expected = {**first, **second}
+        assert store.rows_by_key("acme", "de1", [*expected, "x", *few]) == expected
+        assert store.rows_by_key("acme", "fresh", list(expected)) == second
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:
+        stored = [tuple(r) for r in db.execute("SELECT row_key, data FROM rows WHERE set_no = 1 ORDER BY seq")]
     assert stored == [(key, row_json(row)) for key, row in expected.items()]
