@@ -124,6 +124,10 @@ class RowPlan:
     writes: dict[str | None, Row]  # row_key -> data (None-keyed rows are appended)
     appends: list[Row]
     written: bool = False  # the writes are stored already (``plan_rows``' ``create``): nothing left to write
+    # a lone row planned without reading its stored row (``plan_rows(merge=True)``): its one write holds the
+    # columns it sends, for the store to merge into the stored row keeping these key columns' stored values
+    # (``Store.merge_row``); its outcome's data is that write and ``created`` is not known
+    merge: Names | None = None
 
     @property
     def saved(self) -> list[RowOutcome]:
@@ -480,6 +484,7 @@ def plan_rows(
     stop_at_first_error: bool = True,
     sfmc_dates: bool = False,
     create: Callable[[dict[str, Row]], bool] | None = None,
+    merge: bool = False,
 ) -> RowPlan:
     """Decide the writes for ``rows`` against ``de``.
 
@@ -492,11 +497,20 @@ def plan_rows(
     keys is stored (True), else stores nothing (False). Rows whose plan would make each one a new row as
     it stands, were none of their keys stored, are handed to it before any read: the plan it stored is
     ``written``, the one ``existing`` would have given; after a False, the rows are planned as without it.
+
+    ``merge``: the caller's store merges a row into its stored row itself (``Store.merge_row``). A lone
+    row without problems whose fate does not hang on its stored row (a Data Extension with primary keys
+    whose new rows need no default and no required column, no ``insert_only``) is then planned without
+    calling ``existing``: the plan's ``merge`` names the key columns whose stored values an update keeps.
     """
     checks = SFMC_DATE_CHECKS if sfmc_dates else CHECKS
     validator = row_validator(de, checks)
     checked = validator.check(de, rows, strict)
     required, defaults, key_names = validator.required, validator.defaults, validator.primary_keys
+    if merge and len(rows) == 1 and key_names and not required and not defaults and not insert_only:
+        outcome = cast(list[RowOutcome], checked)[0]  # a lone row is checked row by row: a list of its outcome
+        if not outcome.problems and outcome.data is not None:  # without problems, a row has its key and data
+            return RowPlan([outcome], {outcome.row_key: outcome.data}, [], merge=key_names)
     if isinstance(checked, Plain):  # no row has a problem; with primary keys, each row has its key
         row_keys, datas = checked
         count = len(datas)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from functools import partial
-from typing import Protocol
+from typing import Protocol, cast
 
 from .. import errors
 from ..clock import Clock
@@ -103,8 +103,12 @@ class Rows:
                 stop_at_first_error=stop_at_first_error,
                 sfmc_dates=bool(tenant and tenant.settings.accept_sfmc_date_formats),
                 create=create,
+                merge=True,
             )
-            if not plan.written and (plan.writes or plan.appends):
+            if plan.merge is not None:  # a lone row the store merges into its stored row (no read before)
+                ((key, data),) = plan.writes.items()
+                self.store.merge_row(tenant_id, de.id, cast(str, key), data, plan.merge)
+            elif not plan.written and (plan.writes or plan.appends):
                 self.store.write_rows(tenant_id, de.id, plan.writes, plan.appends)
             if then is not None:
                 then(plan)

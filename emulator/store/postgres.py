@@ -339,6 +339,18 @@ class PostgresStore:
                 )
         self._written(len(writes) + len(appends))
 
+    def merge_row(self, tenant_id: str, de_id: str, row_key: str, data: dict, keep: tuple[str, ...]) -> None:
+        """Upsert one row; an update merges it into the stored row, whose other columns and ``keep`` columns
+        stay as stored (``Store.merge_row``): the stored row read and the merged row written, in the caller's
+        transaction as it is (``write_rows``)."""
+        conn = self._conn()
+        inside = conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE
+        with nullcontext(conn) if inside else self.transaction():
+            stored = self.rows_by_key(tenant_id, de_id, [row_key]).get(row_key)
+            if stored is not None:
+                data = {**stored, **{name: value for name, value in data.items() if name not in keep}}
+            self.write_rows(tenant_id, de_id, {row_key: data}, [])
+
     def _written(self, count: int) -> None:
         """Count rows this process wrote; past each doubling (1,000, 2,000, 4,000 ...) refresh the rows
         table's planner statistics in the background. Without them (autovacuum first analyzes a table

@@ -47,6 +47,12 @@ STATEMENT_CACHE = 512
 _UPSERT = " ON CONFLICT (set_no, row_key) DO UPDATE SET data = excluded.data"
 # one keyed row (executemany's statement; alone, outside a transaction, its own transaction)
 _UPSERT_ROW = "INSERT INTO rows (set_no, row_key, data) VALUES (?, ?, ?)" + _UPSERT
+# one keyed row whose update merges into the stored row (``merge_row``): RFC 7396's merge, which replaces
+# the members the patch names in place and appends the others, as ``{**stored, **patch}`` orders them
+_MERGE_ROW = (
+    "INSERT INTO rows (set_no, row_key, data) VALUES (?, ?, ?) "
+    "ON CONFLICT (set_no, row_key) DO UPDATE SET data = json_patch(data, ?)"
+)
 _ROW_BY_KEY = "SELECT row_key, data FROM rows WHERE set_no = ? AND row_key IN (?)"
 
 
@@ -294,6 +300,36 @@ class SQLiteStore:
         for key, data in writes.items():
             params += (no, key, row_json(data))
         return params
+
+    def merge_row(self, tenant_id: str, de_id: str, row_key: str, data: dict, keep: tuple[str, ...]) -> None:
+        """Upsert one row; an update merges it into the stored row, whose other columns and ``keep`` columns
+        stay as stored (``Store.merge_row``). One statement, without reading the stored row: SQLite's
+        ``json_patch`` merges the row's text into the stored text, where ``{**stored, **row}`` would.
+
+        ``json_patch`` matches members by their text as written and drops those a patch sets to null, so a
+        row holding a null, or a column name that orjson and ``json.dumps`` (a row stored with a lone
+        surrogate) may write differently (beyond printable ASCII), is read and written as ``write_rows``
+        writes it. Outside a transaction, with the row set's number known, the statement commits alone
+        (``write_rows``' lone write)."""
+        patch = {name: value for name, value in data.items() if name not in keep}
+        names = "".join(data)
+        if None in patch.values() or not (names.isascii() and names.isprintable()):
+            with self.transaction():
+                stored = self.rows_by_key(tenant_id, de_id, [row_key]).get(row_key)
+                if stored is not None:
+                    data = {**stored, **patch}
+                self.write_rows(tenant_id, de_id, {row_key: data}, [])
+            return
+        params = (row_key, row_json(data), row_json(patch))
+        with self._lock:
+            no = self._row_sets.get((tenant_id, de_id))
+            if no is not None and not self._db.in_transaction:
+                self._db.execute(_MERGE_ROW, (no, *params))
+                return
+            # in a transaction, a failed statement is undone alone: it needs no savepoint of its own
+            with nullcontext() if self._db.in_transaction else self.transaction():
+                no = self._row_set(tenant_id, de_id, create=True)
+                self._db.execute(_MERGE_ROW, (no, *params))
 
     @staticmethod
     def _upsert_rows(db: sqlite3.Connection, no: int, writes: dict[str, dict], batch: bool = True) -> None:

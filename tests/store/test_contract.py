@@ -6,6 +6,7 @@ interface only, each on its own fresh database.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -114,6 +115,30 @@ def test_rows_upsert_by_key_append_and_read_back(store):
     assert rows == [{"Key": "k1", "Name": "Annie"}, {"Key": "k2", "Name": "Bo"}, {"Key": None, "Name": "loose"}]
     page, total = store.query_rows("acme", "de1", None, 1, 1)
     assert (page, total) == ([{"Key": "k2", "Name": "Bo"}], 3)
+
+
+def test_a_merged_row_is_created_as_given_and_an_update_keeps_what_it_does_not_name(store):
+    def stored(key):
+        return list(store.rows_by_key("acme", "de1", [key])[key].items())  # the columns in their stored order
+
+    store.merge_row("acme", "de1", "k1", {"Name": "Ann", "Key": "K1", "City": "Paris"}, ("Key",))
+    assert stored("k1") == [("Name", "Ann"), ("Key", "K1"), ("City", "Paris")]
+    # the update replaces the columns it names where they stand, appends new ones, keeps the others and
+    # the key column's stored spelling
+    store.merge_row("acme", "de1", "k1", {"Key": "k1", "Plan": "pro", "Name": "Annie"}, ("Key",))
+    assert stored("k1") == [("Name", "Annie"), ("Key", "K1"), ("City", "Paris"), ("Plan", "pro")]
+    store.merge_row("acme", "de1", "k1", {"Key": "k1", "City": None}, ("Key",))  # a null is a value
+    assert stored("k1") == [("Name", "Annie"), ("Key", "K1"), ("City", None), ("Plan", "pro")]
+    store.merge_row("acme", "de2", "k1", {"Key": "k1", "Name": "other DE"}, ("Key",))
+    assert stored("k1") == [("Name", "Annie"), ("Key", "K1"), ("City", None), ("Plan", "pro")]
+    with pytest.raises(RuntimeError), store.transaction():
+        store.merge_row("acme", "de1", "k1", {"Key": "k1", "Name": "rolled back"}, ("Key",))
+        store.merge_row("acme", "de3", "k9", {"Key": "k9", "Name": "rolled back"}, ("Key",))
+        raise RuntimeError
+    assert stored("k1") == [("Name", "Annie"), ("Key", "K1"), ("City", None), ("Plan", "pro")]
+    assert store.rows_by_key("acme", "de3", ["k9"]) == {}
+    store.merge_row("acme", "de3", "k9", {"Key": "k9", "Name": "after"}, ("Key",))
+    assert store.query_rows("acme", "de3", None, 0, 10) == ([{"Key": "k9", "Name": "after"}], 1)
 
 
 def test_many_rows_in_one_write(store):
@@ -675,6 +700,42 @@ def test_sqlite_rows_keep_a_nul_in_a_key_and_lone_surrogates(tmp_path, others):
         assert store.query_rows("acme", "de2", None, 0, 1000)[0] == [*lone.values(), *appends]
     finally:
         store.close()
+
+
+def test_sqlite_merges_a_row_into_one_stored_with_a_lone_surrogate_and_any_column_name(tmp_path):
+    # a row stored by json.dumps (it holds a lone surrogate) writes its column names as escapes where orjson
+    # writes them as they are: an update merges by name all the same, never adding a second member
+    path = str(tmp_path / "merge.sqlite3")
+    store = open_store(path)
+    names = ["Key", "Villé", "日本", 'Tab\tQuote"', "Del\x7f", "Plain"]
+    try:
+        store.write_rows("acme", "de1", {"k": {**dict.fromkeys(names, "old"), "Key": "K", "Plain": "\ud800"}}, [])
+        store.merge_row("acme", "de1", "k", {**dict.fromkeys(names, "new"), "Key": "k"}, ("Key",))
+        assert list(store.rows_by_key("acme", "de1", ["k"])["k"].items()) == [("Key", "K")] + [
+            (name, "new") for name in names[1:]
+        ]
+        store.merge_row("acme", "de1", "k", {"Key": "k", "Plain": "\udfff", "Added": "a"}, ("Key",))
+        assert store.rows_by_key("acme", "de1", ["k"])["k"] == {
+            **dict.fromkeys(names, "new"),
+            "Key": "K",
+            "Plain": "\udfff",
+            "Added": "a",
+        }
+        ascii_names = {"Key": "K", "Name": "\ud800 half", "City": "Paris"}  # stored by json.dumps
+        store.write_rows("acme", "de2", {"k": ascii_names}, [])
+        store.merge_row("acme", "de2", "k", {"Key": "k", "City": "Lyon", "Plan": "pro"}, ("Key",))
+        assert list(store.rows_by_key("acme", "de2", ["k"])["k"].items()) == [
+            ("Key", "K"),
+            ("Name", "\ud800 half"),
+            ("City", "Lyon"),
+            ("Plan", "pro"),
+        ]
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:  # each stored text names each column once (a reader keeps the last)
+        for (text,) in db.execute("SELECT data FROM rows"):
+            pairs = json.loads(text, object_pairs_hook=lambda pairs: pairs)
+            assert len(pairs) == len(dict(pairs))
 
 
 def test_sqlite_writes_of_several_statements_store_each_row_as_one_would(tmp_path):
