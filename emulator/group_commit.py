@@ -20,10 +20,11 @@ T = TypeVar("T")
 
 
 class _Pending(Generic[T]):
-    __slots__ = ("error", "lead", "result", "wake", "work")
+    __slots__ = ("atomic", "error", "lead", "result", "wake", "work")
 
-    def __init__(self, work: Callable[[], T]):
+    def __init__(self, work: Callable[[], T], atomic: bool):
         self.work = work
+        self.atomic = atomic  # undoes its own changes when it raises: runs in the group without a savepoint
         self.wake: threading.Lock | None = None  # a queued write sleeps on it until a leader releases it
         self.lead = False  # set when a queued write is handed the lead
         self.result: T | None = None
@@ -36,7 +37,9 @@ class GroupCommit(Generic[T]):
     ``lock``: the writer's lock, held from the group's first write to its commit. ``transaction``: the
     store's ``transaction``, which nests as a savepoint inside an open one: in a group each write runs
     in a savepoint of its own, so a write that raises undoes its own changes and leaves the rest of the
-    group as it was. A write alone in its group runs as it would without one (its own transaction).
+    group as it was; a write ``run`` is told is atomic (one statement, or store calls that each undo their
+    own changes when they raise) needs none. A write alone in its group runs as it would without one (its
+    own transaction).
     ``commits`` and ``writes`` count the groups committed and the writes they stored.
     """
 
@@ -59,8 +62,8 @@ class GroupCommit(Generic[T]):
         """Writes waiting for the next group."""
         return len(self._queue)
 
-    def run(self, work: Callable[[], T]) -> T:
-        pending = _Pending(work)
+    def run(self, work: Callable[[], T], atomic: bool = False) -> T:
+        pending = _Pending(work, atomic)
         with self._mutex:
             lead = not self._leading
             if lead:
@@ -95,8 +98,11 @@ class GroupCommit(Generic[T]):
                     with self._transaction():
                         for pending in batch:
                             try:
-                                with self._transaction():  # a savepoint: a failure undoes this write alone
+                                if pending.atomic:  # a failure leaves nothing of it
                                     pending.result = pending.work()
+                                else:
+                                    with self._transaction():  # a savepoint: a failure undoes this write alone
+                                        pending.result = pending.work()
                                 stored += 1
                             except BaseException as err:  # the write's own error, raised in its own thread
                                 pending.error = err

@@ -117,7 +117,9 @@ class Rows:
         if grouped and not self.lock._is_owned():  # type: ignore[attr-defined]
             # on a one-process store, a write that arrives while another commits shares its transaction
             # and its commit (``group_commit.py``); never from under the lock, which a group's leader waits for
-            plan = self.group.run(plan_and_write)
+            # a lone row is one store call, merge_row (one statement) or write_rows (in a transaction, a
+            # savepoint of its own), which undoes all it wrote when it raises: no savepoint from the group
+            plan = self.group.run(plan_and_write, atomic=len(rows) == 1)
         else:
             # plan and write as one step, so concurrent upserts of a key never interleave: under this
             # process's lock, or on a shared store under the Data Extension's lock in the database

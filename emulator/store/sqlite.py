@@ -309,8 +309,9 @@ class SQLiteStore:
         ``json_patch`` matches members by their text as written and drops those a patch sets to null, so a
         row holding a null, or a column name that orjson and ``json.dumps`` (a row stored with a lone
         surrogate) may write differently (beyond printable ASCII), is read and written as ``write_rows``
-        writes it. Outside a transaction, with the row set's number known, the statement commits alone
-        (``write_rows``' lone write)."""
+        writes it. With the row set's number known the write is that one statement, which outside a
+        transaction commits alone (``write_rows``' lone write) and inside one needs no savepoint: a statement
+        that fails leaves nothing of itself. Every path undoes all it wrote when it raises."""
         patch = {name: value for name, value in data.items() if name not in keep}
         names = "".join(data)
         if None in patch.values() or not (names.isascii() and names.isprintable()):
@@ -323,13 +324,11 @@ class SQLiteStore:
         params = (row_key, row_json(data), row_json(patch))
         with self._lock:
             no = self._row_sets.get((tenant_id, de_id))
-            if no is not None and not self._db.in_transaction:
+            if no is not None:  # one statement: alone it commits; in a transaction, if it fails, SQLite undoes it
                 self._db.execute(_MERGE_ROW, (no, *params))
                 return
-            # in a transaction, a failed statement is undone alone: it needs no savepoint of its own
-            with nullcontext() if self._db.in_transaction else self.transaction():
-                no = self._row_set(tenant_id, de_id, create=True)
-                self._db.execute(_MERGE_ROW, (no, *params))
+            with self.transaction():  # the row set's number made and the row written, or neither
+                self._db.execute(_MERGE_ROW, (self._row_set(tenant_id, de_id, create=True), *params))
 
     @staticmethod
     def _upsert_rows(db: sqlite3.Connection, no: int, writes: dict[str, dict], batch: bool = True) -> None:

@@ -129,6 +129,29 @@ def test_a_write_that_fails_in_the_store_undoes_its_own_rows_only(app, position)
     assert keys_of(tenant) == {f"ok{i}{suffix}" for i in range(4) for suffix in ("", "-2")}
 
 
+@pytest.mark.parametrize("position", [0, 2], ids=["the leader", "a follower"])
+def test_a_one_row_write_whose_statement_fails_in_a_group_leaves_the_others(app, tmp_path, position):
+    # a lone row's write is one statement, which the group runs without a savepoint of its own: when
+    # SQLite refuses it (here a trigger another connection adds), the statement is undone and the
+    # group's other writes commit
+    tenant = make_tenant(app.test_client())
+    headers = tenant.headers()
+    assert tenant.rowset("identify", [row("first", Age=1)]).status_code == 200  # the row set exists
+    with sqlite3.connect(str(tmp_path / "group.sqlite3")) as other:
+        other.execute(
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON rows WHEN NEW.row_key LIKE '%boom%' "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+    calls = [post(app, headers, [row(f"ok{i}", Age=i)]) for i in range(4)]
+    calls.insert(position, post(app, headers, [row("boom", Age=1)]))
+    answers = in_one_group(app, calls)
+    statuses = [a.status_code for a in answers]
+    assert statuses.pop(position) == 500 and statuses == [200] * 4
+    assert keys_of(tenant) == {"first", *(f"ok{i}" for i in range(4))}
+    assert tenant.rowset("identify", [row("later", Age=2)]).status_code == 200
+    assert keys_of(tenant) == {"first", "later", *(f"ok{i}" for i in range(4))}
+
+
 def test_writes_answered_after_their_group_committed(app, tmp_path):
     # another connection to the database file sees a request's rows as soon as it has its answer
     tenant = make_tenant(app.test_client())
