@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from emulator.domain.async_rows import FLAT, row_inputs
-from emulator.domain.column_checks import _all_iso_dates, column_check
+from emulator.domain.column_checks import _all_emails, _all_iso_dates, column_check
 from emulator.domain.data_extensions import build_data_extension
-from emulator.domain.fields import _ISO_DATE, CHECKS, SFMC_DATE_CHECKS, ValueProblem, is_empty
+from emulator.domain.fields import _EMAIL, _ISO_DATE, CHECKS, SFMC_DATE_CHECKS, ValueProblem, is_empty
 from emulator.domain.rows import (
     CreatedRows,
     FlatRows,
@@ -409,3 +409,24 @@ def date_columns(draw):
 @example(texts=["2020-05-30\n", "2020-05-30", "\n2020-05-30\n"])
 def test_a_date_column_of_one_shape_matches_the_pattern_as_each_value_does(texts):
     assert _all_iso_dates(texts) == all(_ISO_DATE.match(t) for t in texts)
+
+
+EMAIL_CHARS = "ab.@ \t\n\x1c\x00\u00e9\u2028"
+# mostly address-like texts (a part, an @, a part, a dot, a part), some of them broken by what each part draws
+email_texts = st.one_of(
+    st.builds(
+        lambda a, b, c, end: f"{a}@{b}.{c}{end}",
+        *[st.text(alphabet=EMAIL_CHARS if n == 1 else "abc0.", min_size=n % 2, max_size=5) for n in (1, 2, 1)],
+        st.sampled_from(["", "", "\n", " ", "@"]),
+    ),
+    st.text(alphabet=EMAIL_CHARS, max_size=10),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(texts=st.lists(email_texts, max_size=8))
+# a NUL inside a text (the separator of the joined column): its text matches, its split pieces would not
+@example(texts=["a@b.c\x00x", "y@z.w"])
+@example(texts=["user7@example.com", "user10@example.com", "a@b.c\n"])
+def test_an_email_column_matches_the_pattern_as_each_value_does(texts):
+    assert _all_emails(texts) == all(_EMAIL.match(t) for t in texts)
