@@ -223,7 +223,7 @@ def _date_column(check: Check, field: FieldSpec) -> ColumnCheck:
         if not all(texts) or not _all_iso_dates(texts):
             return each(values)
         try:
-            if any("Z" in text for text in texts):
+            if "Z" in "".join(texts):  # any text holding a Z
                 for text in texts:
                     datetime.fromisoformat(text.replace("Z", "+00:00"))
             else:
