@@ -25,6 +25,8 @@ NOT_PROCESSED = "Not processed: an earlier row in the request failed."
 Row = dict[str, str | None]  # a stored row: canonical column name -> value as SFMC stores it (a string)
 Check = Callable[[FieldSpec, object], str]  # a column type's value rule (fields.CHECKS)
 Names = tuple[str, ...]  # column names in the order a row gives them
+# columns of a row as sent, each as (its name as sent, its canonical name, the column, its check)
+PlainColumns = list[tuple[str, str, FieldSpec, Check]]
 
 
 class RowInput(NamedTuple):
@@ -248,9 +250,11 @@ class RowValidator:
         # (key names, value names) as sent -> the canonical names of the values, then of the keys
         self._names: dict[tuple[Names, Names], Names | None] = {}
         self._builders: dict[Names, Callable[..., Row]] = {}  # canonical names -> a row dict from their values
-        # (key names, value names) as sent -> per column: its name as sent, whether among the keys, the column
-        # and its check (the plain rows of small batches, see _prepare_plain)
-        self._plain: dict[tuple[Names, Names], list[tuple[str, bool, FieldSpec, Check]] | None] = {}
+        # (key names, value names) as sent -> the columns of the values, then of the keys, each as (its name as
+        # sent, its canonical name, the column, its check): the plain rows of small batches (_prepare_plain)
+        self._plain: dict[tuple[Names, Names], tuple[PlainColumns, PlainColumns] | None] = {}
+        # the one primary key column's name (a row key from its value alone), else None
+        self._one_key = self.primary_keys[0] if len(self.primary_keys) == 1 else None
         # whether plan_rows stores plain rows as new rows before reading their keys (its ``create``): off
         # after a key was found stored, on again once a read finds every key of a write new
         self.new_keys = True
@@ -265,7 +269,10 @@ class RowValidator:
         """``Plain`` when every row names the same columns in the same order and every value is plainly
         fine (no row has a problem or an ignored name: each one's outcome is its row key and data),
         else the outcome of each row."""
-        if len(rows) < SMALL_BATCH:  # a rowset of a row or a few: each plain row checked by its compiled columns
+        if len(rows) == 1:  # a lone row (the 1-row rowset, the single-row PUT)
+            row = rows[0]
+            return [self._prepare_plain(de, row, 0) or prepare_row(de, row, 0, strict, self.checks)]
+        if len(rows) < SMALL_BATCH:  # a rowset of a few rows: each plain row checked by its compiled columns
             checks = self.checks
             return [
                 self._prepare_plain(de, row, i) or prepare_row(de, row, i, strict, checks) for i, row in enumerate(rows)
@@ -320,32 +327,43 @@ class RowValidator:
             columns = self._plain_columns(de, sent)
         if columns is None:
             return None
+        of_values, of_keys = columns
         data: Row = {}
         try:
-            for given, among_keys, column, check in columns:
-                value = (keys if among_keys else values)[given]
-                if value is None or (isinstance(value, str) and not value.strip()):  # empty: prepare_row's rules
-                    return None
-                data[column.name] = check(column, value)
+            for source, of_source in ((values, of_values), (keys, of_keys)):
+                for given, name, column, check in of_source:
+                    value = source[given]
+                    # empty: prepare_row's rules (a str, as JSON gives it, told apart without isinstance)
+                    if value.__class__ is str:
+                        if not value.strip():
+                            return None
+                    elif value is None or (isinstance(value, str) and not value.strip()):
+                        return None
+                    data[name] = check(column, value)
         except ValueProblem:
             return None  # refused: prepare_row words it
-        primary_keys = self.primary_keys
-        row_key = row_key_of(cast(str, data[name]) for name in primary_keys) if primary_keys else None
+        one_key = self._one_key
+        if one_key is not None:  # row_key_of of one value
+            row_key: str | None = "[" + _encode_string(cast(str, data[one_key]).lower()) + "]"
+        else:
+            primary_keys = self.primary_keys
+            row_key = row_key_of(cast(str, data[name]) for name in primary_keys) if primary_keys else None
         return RowOutcome(index, row_key, data)
 
-    def _plain_columns(
-        self, de: DataExtension, sent: tuple[Names, Names]
-    ) -> list[tuple[str, bool, FieldSpec, Check]] | None:
+    def _plain_columns(self, de: DataExtension, sent: tuple[Names, Names]) -> tuple[PlainColumns, PlainColumns] | None:
         names = self._canonical(de, sent)
         columns = None
         if names is not None:
             sent_keys, sent_values = sent
-            given = [(name, False) for name in sent_values] + [(name, True) for name in sent_keys]
             fields = {f.name: f for f in de.fields}
-            columns = [
-                (name, among_keys, fields[canonical], self.checks[fields[canonical].type])
-                for (name, among_keys), canonical in zip(given, names, strict=True)
-            ]
+            of_values, of_keys = names[: len(sent_values)], names[len(sent_values) :]
+            columns = (
+                [
+                    (name, c, fields[c], self.checks[fields[c].type])
+                    for name, c in zip(sent_values, of_values, strict=True)
+                ],
+                [(name, c, fields[c], self.checks[fields[c].type]) for name, c in zip(sent_keys, of_keys, strict=True)],
+            )
         if len(self._plain) < 1024:
             self._plain[sent] = columns
         return columns

@@ -37,8 +37,10 @@ class WriteCapture:
 
     def add(self, *, saved: int, ignored_keys: list[str], problems: list[str]) -> None:
         self.rows_written += saved
-        self.keys_ignored.extend(k for k in ignored_keys if k not in self.keys_ignored)
-        self.problems.extend(problems)
+        if ignored_keys:
+            self.keys_ignored.extend(k for k in ignored_keys if k not in self.keys_ignored)
+        if problems:
+            self.problems.extend(problems)
 
 
 @dataclass

@@ -130,7 +130,7 @@ class Rows:
             ):
                 plan = plan_and_write()
         failed, ignored_keys = plan.failed, plan.ignored_keys
-        problems = [p for o in failed for p in o.problems]
+        problems = [p for o in failed for p in o.problems] if failed else []
         self.stats.record_write(tenant_id, saved=len(rows) - len(failed), failed=len(failed), ignored_keys=ignored_keys)
         if capture is not None:
             capture.add(saved=len(rows) - len(failed), ignored_keys=ignored_keys, problems=problems)

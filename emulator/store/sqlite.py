@@ -315,7 +315,9 @@ class SQLiteStore:
         writes it. With the row set's number known the write is that one statement, which outside a
         transaction commits alone (``write_rows``' lone write) and inside one needs no savepoint: a statement
         that fails leaves nothing of itself. Every path undoes all it wrote when it raises."""
-        patch = {name: value for name, value in data.items() if name not in keep}
+        patch = dict(data)
+        for name in keep:
+            patch.pop(name, None)
         names = "".join(data)
         if None in patch.values() or not (names.isascii() and names.isprintable()):
             with self.transaction():
