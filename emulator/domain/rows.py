@@ -298,8 +298,8 @@ class RowValidator:
                     group.append(i)
         for sent, indexes in groups.items():
             # dicts: only those were grouped
-            values_of = [cast(Row, rows[i].values) for i in indexes]
-            keys_of = [cast(Row, rows[i].keys) for i in indexes] if sent[0] else []
+            values_of = [cast(dict[str, object], rows[i].values) for i in indexes]
+            keys_of = [cast(dict[str, object], rows[i].keys) for i in indexes] if sent[0] else []
             plain = self._prepare_group(de, sent, values_of, keys_of)
             if plain is None:
                 continue
@@ -392,19 +392,21 @@ class RowValidator:
         self,
         de: DataExtension,
         sent: tuple[Names, Names],
-        values_of: Sequence[Mapping[str, object]],
-        keys_of: Sequence[Mapping[str, object]],
+        values_of: Sequence[dict[str, object]],
+        keys_of: Sequence[dict[str, object]],
     ) -> Plain | None:
-        """The row keys and stored rows of rows (their values and keys dicts) naming the columns ``sent``,
-        or None when they go row by row."""
+        """The row keys and stored rows of rows (their values and keys dicts, each naming the columns ``sent``
+        in that order), or None when they go row by row."""
         names = self._canonical(de, sent)
         if names is None:
             return None
-        sent_keys, sent_values = sent
-        sources = [(given, values_of) for given in sent_values] + [(given, keys_of) for given in sent_keys]
+        # every row's values (then keys) in the order ``sent`` names them: its columns, one tuple each
+        columns = list(zip(*map(dict.values, values_of), strict=True))
+        if sent[0]:
+            columns += zip(*map(dict.values, keys_of), strict=True)
         stored = []
-        for (given, source), name in zip(sources, names, strict=True):
-            column = self.columns[name](list(map(itemgetter(given), source)))
+        for values, name in zip(columns, names, strict=True):
+            column = self.columns[name](values)
             if column is None:
                 return None
             stored.append(column)
@@ -429,7 +431,7 @@ class Plain(NamedTuple):
     data: list[Row]
 
 
-Sent = Sequence[Mapping[str, object]]  # the values (or keys) dicts of rows, one per row
+Sent = Sequence[dict[str, object]]  # the values (or keys) dicts of rows, one per row
 
 
 def _same_names(rows: Sequence[RowInput]) -> tuple[Sent, Sent, tuple[Names, Names]] | None:
