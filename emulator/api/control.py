@@ -255,7 +255,8 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
     request_body, request_cut = _request_body(family)
     response_body: bytes | str | None = None
     response_cut = False
-    rules = None  # the capture's problems, when read
+    problems = capture.problems if capture is not None else []
+    rules: tuple[str, ...] = ()
     if not dropped:
         if not response.direct_passthrough:
             response_body = response.get_data()
@@ -264,7 +265,9 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
             if family == "auth" and response_body:
                 response_body = without_tokens(response_body.decode("utf-8", errors="replace"))
         if response.status_code >= 400 and response.mimetype == "application/json":
-            rules = broken_rules(capture.problems if capture is not None else [], response.get_data())
+            rules = tuple(broken_rules(problems, response.get_data()))
+        elif problems:
+            rules = tuple(problems[:50])
     headers, headers_size = request_headers(environ)
     fault = state.get("fault")
     sfmc_host = state.get("sfmc_host")
@@ -285,8 +288,9 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
             request_cut,
             response_body,
             response_cut,
-            capture,
-            [] if dropped else rules,
+            capture.rows_written if capture is not None else 0,
+            tuple(capture.keys_ignored) if capture is not None else (),
+            rules,
             fault,
             state.get("soap_call"),  # operation and object types of a /Service.asmx call
         )

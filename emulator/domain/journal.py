@@ -30,7 +30,6 @@ from enum import Enum
 from typing import Final, Literal, NamedTuple, NotRequired, TypedDict
 
 from ..clock import Clock
-from .stats import WriteCapture
 
 
 class _Any(Enum):
@@ -317,8 +316,9 @@ class RawEntry(NamedTuple):
     request_body_truncated: bool
     response_body: bytes | str | None
     response_body_truncated: bool
-    capture: WriteCapture | None  # the call's row writes
-    rules_broken: list[str] | None  # None: the capture's problems are all there is
+    rows_written: int  # the call's row writes (its ``WriteCapture``), kept as immutable values:
+    keys_ignored: tuple[str, ...]  # an entry then holds no object the cyclic garbage collector must
+    rules_broken: tuple[str, ...]  # walk on every full collection, however many entries are kept
     fault: str | None
     soap: dict[str, object] | None
 
@@ -327,10 +327,6 @@ class RawEntry(NamedTuple):
 
     def fields(self) -> JournalEntry:
         """The entry as readers see it (without ``id`` and ``at``, which the journal adds)."""
-        capture = self.capture
-        rules = self.rules_broken
-        if rules is None:
-            rules = capture.problems[:50] if capture is not None else []
         return {
             "tenant": self.tenant,
             "mid": self.mid,
@@ -346,9 +342,9 @@ class RawEntry(NamedTuple):
             "request_body_truncated": self.request_body_truncated,
             "response_body": _text(self.response_body),
             "response_body_truncated": self.response_body_truncated,
-            "keys_ignored": capture.keys_ignored if capture is not None else [],
-            "rules_broken": rules,
-            "rows_written": capture.rows_written if capture is not None else 0,
+            "keys_ignored": list(self.keys_ignored),
+            "rules_broken": list(self.rules_broken),
+            "rows_written": self.rows_written,
             "fault": self.fault,
             "soap": self.soap,
         }

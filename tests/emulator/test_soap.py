@@ -348,3 +348,18 @@ def test_get_on_the_endpoint_is_a_fault_not_json(client):
     response = client.get("/Service.asmx")
     assert response.status_code == 405 and response.mimetype == "text/xml"
     fault(response.data)
+
+
+def test_journal_shows_the_rules_a_partly_refused_call_broke(tenant):
+    """A Create with one refused row answers 200 (the refusal is in its result); its journal entry
+    lists the row's problem among the rules broken, beside the row written and the key ignored."""
+    objects = row_object("identify", {"Contact Key": "p1", "Shoe Size": "9"}) + row_object(
+        "identify", {"Contact Key": "p2", "Email": "not-an-email"}
+    )
+    response = soap(tenant, create(objects), action="Create")
+    assert response.status_code == 200 and b"Error" in response.data
+    entries = tenant.client.get(f"/_emulator/journal?tenant={tenant.id}").get_json()["items"]
+    [entry] = [e for e in entries if e.get("soap")]
+    assert entry["rows_written"] == 1 and entry["keys_ignored"] == ["Shoe Size"]
+    assert len(entry["rules_broken"]) == 1 and "Email" in entry["rules_broken"][0]
+    assert tenant.client.get(f"/_emulator/journal/{entry['id']}").get_json() == entry
