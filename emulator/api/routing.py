@@ -10,6 +10,10 @@ remembered, so a client repeating its calls does not pay for it again. Answers a
   own answer the first time; the path, query and method are read for every request as werkzeug reads them.
 - Whether a view or hook is a coroutine function is asked once per function, not on every call.
 - No session is opened: the emulator keeps none, and Flask's default opens an empty one per request.
+- A body of a plain ``Content-Length`` up to 64 KB is read from the WSGI input at once
+  (``EmulatorRequest``), with the outcome of werkzeug's guarded stream: the same bytes, 413 past the
+  request's limit, ``ClientDisconnected`` for a body that ends early or a stream that fails; anything
+  else (chunked, a terminated input, an odd length) is read by werkzeug itself.
 - Flask's request handling (``full_dispatch_request`` and the hook passes it makes) reads the request
   context once per step rather than through the ``request`` proxy at every use, looks up blueprint
   hooks only when a blueprint registered some, and sends a signal only when it has receivers; every
@@ -30,8 +34,10 @@ from flask.globals import _cv_request
 from flask.sansio.scaffold import _sentinel
 from flask.sessions import NullSession, SessionInterface, SessionMixin
 from flask.signals import appcontext_tearing_down, request_finished, request_started, request_tearing_down
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.routing.matcher import StateMachineMatcher
+from werkzeug.wsgi import LimitedStream
 
 MAX_REMEMBERED = 4096  # distinct (path, method) matches kept; the table starts over when full
 MAX_PATH = 256  # longer paths are matched every time (they name keys and primary-key values)
@@ -85,6 +91,51 @@ def _wsgi_text(environ: dict[str, Any], name: str) -> str | None:
     return None if value is None else value.encode("latin1").decode(errors="replace")
 
 
+ONE_READ = 64 * 1024  # werkzeug reads a body in pieces of this size; a body up to it is one read
+
+
+class EmulatorRequest(Request):
+    """Flask's request, reading a plain body at once rather than through werkzeug's ``LimitedStream``."""
+
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> Any:
+        if cache and not parse_form_data and "_cached_data" not in self.__dict__ and "stream" not in self.__dict__:
+            body = self._plain_body()
+            if body is not None:
+                self._cached_data = body
+                # what werkzeug's stream is once read to its end: reads give b""
+                self.__dict__["stream"] = LimitedStream(self.environ["wsgi.input"], 0)
+        return super().get_data(cache, as_text, parse_form_data)  # type: ignore[call-overload]
+
+    def _plain_body(self) -> bytes | None:
+        """The body, read as werkzeug's ``stream.read()`` reads it, or None where werkzeug must read it
+        (no or an odd Content-Length, chunked, a server-terminated input, past the limit: its 413)."""
+        environ = self.environ
+        length = environ.get("CONTENT_LENGTH")
+        if (
+            self.shallow
+            or length is None
+            or not (length.isascii() and length.isdigit())
+            or "HTTP_TRANSFER_ENCODING" in environ
+            or "wsgi.input_terminated" in environ
+        ):
+            return None
+        size = int(length)
+        limit = self.max_content_length
+        if not 0 < size <= ONE_READ or (limit is not None and size > limit):
+            return None
+        stream = environ["wsgi.input"]
+        try:
+            body = stream.read(size)
+            while len(body) < size:  # a stream may hand out a body in pieces
+                more = stream.read(size - len(body))
+                if not more:
+                    raise ClientDisconnected()  # the body ended before its Content-Length
+                body += more
+        except (OSError, ValueError):
+            raise ClientDisconnected() from None
+        return body
+
+
 class NoSessions(SessionInterface):
     """The emulator keeps no session: every request gets the same empty, read-only one, never saved."""
 
@@ -98,6 +149,7 @@ class NoSessions(SessionInterface):
 
 
 class EmulatorFlask(Flask):
+    request_class = EmulatorRequest
     url_map_class = RememberingMap
     session_interface = NoSessions()
 

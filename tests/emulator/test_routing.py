@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -220,3 +222,96 @@ def test_hooks_handlers_and_signals_run_as_in_flask():
     assert {"url_value_preprocessor", "before_request", "after_request", "teardown_request"} <= kinds
     assert {"errorhandler", "after_this_request", "got_request_exception", "teardown_appcontext"} <= kinds
     assert {event[0] for event in recorded if event[1] == "before_request"} == {"app", "outer", "inner"}
+
+
+# -- the request body: read at once where werkzeug's guarded stream would give the same ---------------
+
+
+class Pieces(io.BytesIO):
+    """A WSGI input handing out at most two bytes per read (as a socket may)."""
+
+    def read(self, size=-1):
+        return super().read(2 if size is None or size < 0 else min(size, 2))
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class Failing(io.BytesIO):
+    def read(self, size=-1):
+        raise OSError("connection reset")
+
+    def readinto(self, buffer):
+        raise OSError("connection reset")
+
+
+BODY_CASES = [
+    ({"CONTENT_LENGTH": "3"}, b"abc", None),
+    ({"CONTENT_LENGTH": "3"}, b"abcdef", None),  # more input than the length: only the length is read
+    ({"CONTENT_LENGTH": "10"}, b"abc", None),  # the client stopped early
+    ({"CONTENT_LENGTH": "0"}, b"", None),
+    ({}, b"abc", None),  # no length
+    ({"CONTENT_LENGTH": " 3\t"}, b"abc", None),
+    ({"CONTENT_LENGTH": "+3"}, b"abc", None),
+    ({"CONTENT_LENGTH": "-1"}, b"abc", None),
+    ({"CONTENT_LENGTH": "x"}, b"abc", None),
+    ({"CONTENT_LENGTH": "\u0663"}, b"abc", None),  # a digit, but not an ASCII one
+    ({"CONTENT_LENGTH": "70000"}, b"x" * 70_000, None),  # past one read
+    ({"CONTENT_LENGTH": "65536"}, b"y" * 65_536, None),
+    ({"CONTENT_LENGTH": "6"}, b"abcdef", 5),  # past the request's limit: 413
+    ({"CONTENT_LENGTH": "5"}, b"abcde", 5),
+    ({"CONTENT_LENGTH": "3", "HTTP_TRANSFER_ENCODING": "chunked"}, b"abc", None),
+    ({"CONTENT_LENGTH": "3", "wsgi.input_terminated": True}, b"abc", 100),
+    ({"CONTENT_LENGTH": "7"}, Pieces(b"abcdefg"), None),
+    ({"CONTENT_LENGTH": "9"}, Pieces(b"abcdefg"), None),
+    ({"CONTENT_LENGTH": "3"}, Failing(b"abc"), None),
+]
+
+
+def _outcome(read, *args):
+    try:
+        return read(*args)
+    except Exception as err:  # the exception's kind is the outcome
+        return type(err).__name__
+
+
+def _read_stream(req):
+    return req.stream.read()
+
+
+@pytest.mark.parametrize(("extra", "body", "limit"), BODY_CASES)
+def test_the_body_is_read_as_werkzeug_reads_it(extra, body, limit):
+    from flask import Request
+
+    from emulator.api.routing import EmulatorRequest
+
+    seen = []
+    for request_class in (Request, EmulatorRequest):
+        stream = body if isinstance(body, io.BytesIO) else io.BytesIO(body)
+        stream = type(stream)(stream.getvalue())  # each request its own input
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "wsgi.input": stream, **extra}
+        req = request_class(environ)
+        req.max_content_length = limit
+        first = _outcome(req.get_data)
+        seen.append((first, _outcome(_read_stream, req), _outcome(req.get_data), stream.tell()))
+    assert seen[1] == seen[0]
+
+
+def test_a_cached_body_is_left_to_werkzeug():
+    """Only the first, caching read is taken at once; uncached reads and form parsing go through werkzeug."""
+    from emulator.api.routing import EmulatorRequest
+
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "3", "wsgi.input": io.BytesIO(b"abc")}
+    req = EmulatorRequest(environ)
+    assert req.get_data(cache=False) == b"abc" and req.get_data() == b""
+    form = EmulatorRequest(
+        {
+            "REQUEST_METHOD": "POST",
+            "CONTENT_LENGTH": "7",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "wsgi.input": io.BytesIO(b"a=1&b=2"),
+        }
+    )
+    assert form.get_data() == b"a=1&b=2" and form.form.to_dict() == {"a": "1", "b": "2"}
