@@ -247,6 +247,9 @@ class RowValidator:
         # what plan_rows asks of the schema for every write
         self.required = [c for c in de.fields if not c.is_nullable and c.default is None and not c.is_primary_key]
         self.defaults = {c.name: c.default for c in de.fields if c.default is not None}
+        # a new row is stored as it stands and an update keys on the primary key: a lone row's write can be
+        # planned without its stored row (plan_rows' ``merge``)
+        self.mergeable = bool(self.primary_keys) and not self.required and not self.defaults
         # (key names, value names) as sent -> the canonical names of the values, then of the keys
         self._names: dict[tuple[Names, Names], Names | None] = {}
         self._builders: dict[Names, Callable[..., Row]] = {}  # canonical names -> a row dict from their values
@@ -527,8 +530,8 @@ def plan_rows(
     validator = row_validator(de, checks)
     checked = validator.check(de, rows, strict)
     required, defaults, key_names = validator.required, validator.defaults, validator.primary_keys
-    if merge and len(rows) == 1 and key_names and not required and not defaults and not insert_only:
-        outcome = cast(list[RowOutcome], checked)[0]  # a lone row is checked row by row: a list of its outcome
+    if merge and len(rows) == 1 and validator.mergeable and not insert_only:
+        outcome = cast("list[RowOutcome]", checked)[0]  # a lone row is checked row by row: a list of its outcome
         if not outcome.problems and outcome.data is not None:  # without problems, a row has its key and data
             return RowPlan([outcome], {outcome.row_key: outcome.data}, [], merge=key_names)
     if isinstance(checked, Plain):  # no row has a problem; with primary keys, each row has its key

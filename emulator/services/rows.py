@@ -89,7 +89,7 @@ class Rows:
         shared = self.store.shared
         grouped = not shared and then is None and len(rows) < BULK_ROWS
         # a grouped write of new keys is stored without reading them first (plan_rows' ``create``)
-        create = partial(self.store.insert_new_rows, tenant_id, de.id) if grouped else None
+        create = partial(self.store.insert_new_rows, tenant_id, de.id) if grouped and len(rows) > 1 else None
 
         def plan_and_write() -> RowPlan:
             if shared:
