@@ -203,10 +203,10 @@ def tenant_of_token_call(emulator: Emulator) -> str | None:
     return tenant.id if tenant else None
 
 
-def _redacted(data: bytes) -> bytes:
+def _redacted(data: bytes, req: Request) -> bytes:
     """Token-call bodies without their secrets: the journal is readable by anyone with admin access."""
-    if request.mimetype == "application/x-www-form-urlencoded":
-        pairs = request.form.to_dict()
+    if req.mimetype == "application/x-www-form-urlencoded":
+        pairs = req.form.to_dict()
         return "&".join(f"{k}={'***' if k in SECRET_FIELDS else v}" for k, v in pairs.items()).encode()
     try:
         body = json.loads(data)
@@ -217,14 +217,14 @@ def _redacted(data: bytes) -> bytes:
     return json.dumps(body).encode()
 
 
-def _request_body(family: str) -> tuple[bytes | str | None, bool]:
+def _request_body(family: str, req: Request) -> tuple[bytes | str | None, bool]:
     """The request body as the journal keeps it: bytes cut at ``BODY_LIMIT`` (decoded when read)."""
     try:
-        data = request.get_data(cache=True)
+        data = req.get_data(cache=True)
     except Exception:  # over the size limit: the body was refused unread
         return "[not read: over the payload limit]", True
     if family == "auth" and data:
-        data = _redacted(data)
+        data = _redacted(data, req)
     elif family == "soap" and data:
         data = soap_without_credentials(data)
     if len(data) > BODY_LIMIT:
@@ -252,7 +252,7 @@ def finish_journal(emulator: Emulator, response: Response, family: str) -> None:
     url_rule = req.url_rule
     route = url_rule.rule if url_rule is not None else "(unmatched)"
     method = req.method
-    request_body, request_cut = _request_body(family)
+    request_body, request_cut = _request_body(family, req)
     response_body: bytes | str | None = None
     response_cut = False
     problems = capture.problems if capture is not None else []

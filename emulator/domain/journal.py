@@ -218,6 +218,26 @@ def _environ_key(key: str) -> tuple[str, bool] | None:
     return info
 
 
+# The header keys of an environ, in its order, with what each is (``_environ_key``), per distinct
+# sequence of environ keys: a client sends the same headers call after call, and about half an
+# environ's keys are no headers (the server's and WSGI's own). Bounded as ``_ENVIRON_KEYS`` is.
+_LAYOUTS: dict[tuple[str, ...], tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _layout(keys: tuple[str, ...]) -> tuple[tuple[str, str, bool], ...]:
+    found = []
+    for key in keys:
+        info = _ENVIRON_KEYS.get(key, _UNSEEN)
+        if info is _UNSEEN:
+            info = _environ_key(key)
+        if info is not None:
+            found.append((key, *info))
+    layout = tuple(found)
+    if len(_LAYOUTS) < 256:
+        _LAYOUTS[keys] = layout
+    return layout
+
+
 def request_headers(environ: Mapping[str, object], limit: int = HEADER_LIMIT) -> tuple[dict[str, str], int]:
     """A request's first ``MAX_HEADERS`` headers as werkzeug's ``request.headers`` lists them (names,
     order, an empty Content-Type or Content-Length left out), read from the WSGI environ in one pass,
@@ -225,14 +245,12 @@ def request_headers(environ: Mapping[str, object], limit: int = HEADER_LIMIT) ->
     counts of them)."""
     out: dict[str, str] = {}
     shown = 0
-    known = _ENVIRON_KEYS.get
-    for key, value in environ.items():
-        info = known(key, _UNSEEN)
-        if info is _UNSEEN:
-            info = _environ_key(key)
-        if info is None:
-            continue
-        name, credential = info
+    keys = tuple(environ)
+    layout = _LAYOUTS.get(keys)
+    if layout is None:
+        layout = _layout(keys)
+    for key, name, credential in layout:
+        value = environ[key]
         if not isinstance(value, str):
             continue
         if credential:

@@ -260,3 +260,26 @@ def test_entries_read_back_as_recorded_and_their_bytes_are_counted_as_read(clien
     metrics = client.get("/_emulator/metrics").get_data(as_text=True)
     held = next(line.split()[1] for line in metrics.splitlines() if line.startswith("sfmc_emulator_journal_bytes "))
     assert float(held) == sum(entry_bytes(e) for e in items)
+
+
+def test_headers_are_read_afresh_from_each_environ_whatever_its_keys_share_with_the_last():
+    """The journal remembers which environ keys are headers per sequence of keys; the values, the
+    order and the header set are still each request's own, as werkzeug's ``EnvironHeaders`` lists them."""
+    from emulator.domain.journal import request_headers
+
+    def expected(environ):
+        return {name: value for name, value in EnvironHeaders(environ) if name != "Authorization"}
+
+    base = EnvironBuilder(path="/x", method="POST", data=b"{}", content_type="application/json").get_environ()
+    first = {**base, "HTTP_X_ONE": "1", "HTTP_AUTHORIZATION": "Bearer a", "HTTP_X_TWO": "2"}
+    second = {**base, "HTTP_X_ONE": "one", "HTTP_AUTHORIZATION": "Basic b", "HTTP_X_TWO": "two"}  # the same keys
+    reordered = {"HTTP_X_TWO": "2", **base, "HTTP_X_ONE": "1"}
+    fewer = {**base, "HTTP_X_TWO": "2"}
+    for environ in (first, second, first, reordered, fewer, reordered):
+        headers, size = request_headers(environ)
+        shown = {name: value for name, value in headers.items() if name != "Authorization"}
+        assert shown == expected(environ) and list(shown) == list(expected(environ))
+        assert size == sum(len(k) + len(v) for k, v in headers.items())
+    assert request_headers(first)[0]["Authorization"] == "Bearer …"
+    assert request_headers(second)[0]["Authorization"] == "Basic …"
+    assert request_headers(second)[0]["X-One"] == "one"
