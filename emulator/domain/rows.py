@@ -258,9 +258,6 @@ class RowValidator:
         self._plain: dict[tuple[Names, Names], tuple[PlainColumns, PlainColumns] | None] = {}
         # the one primary key column's name (a row key from its value alone), else None
         self._one_key = self.primary_keys[0] if len(self.primary_keys) == 1 else None
-        # whether plan_rows stores plain rows as new rows before reading their keys (its ``create``): off
-        # after a key was found stored, on again once a read finds every key of a write new
-        self.new_keys = True
 
     def prepare(self, de: DataExtension, rows: Sequence[RowInput], strict: bool) -> list[RowOutcome]:
         checked = self.check(de, rows, strict)
@@ -538,17 +535,15 @@ def plan_rows(
         row_keys, datas = checked
         count = len(datas)
         writes: dict[str | None, Row]
-        if create is not None and validator.new_keys and key_names and not required and not defaults:
+        if create is not None and key_names and not required and not defaults:
             writes = dict(zip(row_keys, datas, strict=True))
-            if len(writes) == count:  # each key once: if none is stored, every row is created as it stands
-                if create(cast(dict[str, Row], writes)):
-                    return RowPlan(CreatedRows(row_keys, datas), writes, [], written=True)
-                validator.new_keys = False  # a key was stored: read first until a read finds every key new
+            # each key once: if none is stored, every row is created as it stands
+            if len(writes) == count and create(cast(dict[str, Row], writes)):
+                return RowPlan(CreatedRows(row_keys, datas), writes, [], written=True)
         stored = existing(cast(list[str], row_keys) if key_names else [])
         if key_names and not stored and not required and not defaults:
             writes = dict(zip(row_keys, datas, strict=True))
             if len(writes) == count:  # new keys, each once: every row is created as it stands
-                validator.new_keys = True
                 return RowPlan(CreatedRows(row_keys, datas), writes, [])
         outcomes = list(map(RowOutcome, range(count), row_keys, datas))
     else:

@@ -74,6 +74,9 @@ class SQLiteStore:
         # temporary file. Neither is read after a crash: the WAL is what makes commits durable.
         self._db.execute("PRAGMA temp_store=MEMORY")
         self._row_sets: dict[tuple[str, str], int] = {}  # (tenant, DE id) -> row set number, as committed
+        # (tenant, DE id) whose last insert_new_rows found a key stored: its writes read their keys first (no
+        # insert tried) until a read of several keys finds none of them stored
+        self._reads_first: set[tuple[str, str]] = set()
         self._migrate()
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -231,6 +234,8 @@ class SQLiteStore:
                     f"SELECT row_key, data FROM rows WHERE set_no = ? AND row_key IN ({marks})", (no, *chunk)
                 ).fetchall():
                     found[key] = stored_row(data)
+            if not found:  # new keys again: the next write of new rows may go in without this read
+                self._reads_first.discard((tenant_id, de_id))
         return found
 
     def write_rows(self, tenant_id: str, de_id: str, writes: dict[str, dict], appends: list[dict]) -> None:
@@ -281,15 +286,22 @@ class SQLiteStore:
         One plain ``INSERT`` of ``MULTI_ROWS`` to ``BATCH_ROWS - 1`` rows: a stored key fails the statement on
         the unique index, and SQLite undoes a failed statement alone (its statement journal), so a write
         of new rows needs no read of their keys before it (28-44 us of CPU for 50 keys). Inside the caller's
-        transaction (a group of writes) the statement is the whole of it; outside, its own transaction."""
+        transaction (a group of writes) the statement is the whole of it; outside, its own transaction.
+
+        After a key was found stored, the Data Extension's writes are not tried this way (False) until a read
+        of several of its keys finds none stored: a stream of updates pays one failed statement (30-94 us of
+        CPU for 50 rows, the stored key first or last), not one a write."""
         if not MULTI_ROWS <= len(writes) < BATCH_ROWS:
             return False
         with self._lock:
+            if (tenant_id, de_id) in self._reads_first:
+                return False
             try:
                 with nullcontext(self._db) if self._db.in_transaction else self.transaction() as db:
                     no = self._row_set(tenant_id, de_id, create=True)
                     db.execute(_multi_row_insert(len(writes)), self._row_params(no, writes))
             except sqlite3.IntegrityError:  # a key already stored: the statement changed nothing
+                self._reads_first.add((tenant_id, de_id))
                 return False
         return True
 

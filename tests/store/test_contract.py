@@ -160,6 +160,7 @@ def test_new_rows_go_in_only_when_none_of_their_keys_is_stored(store):
     clash = {f"n{i}": {"Key": f"n{i}", "Name": f"new {i}"} for i in range(19)}
     clash["k7"] = {"Key": "k7", "Name": "stored already"}
     assert store.insert_new_rows("acme", "de1", clash) is False
+    assert store.rows_by_key("acme", "de1", ["n0", "n1"]) == {}  # new keys: the next insert is tried again
     with store.transaction():  # inside a transaction, its earlier writes stay when the insert stores nothing
         store.write_rows("acme", "de1", {"x": {"Key": "x", "Name": "kept"}}, [])
         assert store.insert_new_rows("acme", "de1", clash) is False
@@ -792,7 +793,8 @@ def test_sqlite_writes_of_a_few_dozen_rows_store_each_row_as_one_would(tmp_path,
 def test_sqlite_inserts_a_few_dozen_new_rows_as_write_rows_stores_them(tmp_path, count):
     # new keys from MULTI_ROWS to BATCH_ROWS - 1 rows go in as one plain INSERT: each row stored as
     # row_json writes it, in order, after the stored rows (a row orjson refuses and a NUL in a key among
-    # them); a write with one stored key stores nothing
+    # them); a write with one stored key stores nothing, and the Data Extension's next writes are not
+    # tried until a read finds none of its keys stored
     path = str(tmp_path / "new.sqlite3")
     store = open_store(path)
     try:
@@ -802,12 +804,19 @@ def test_sqlite_inserts_a_few_dozen_new_rows_as_write_rows_stores_them(tmp_path,
         assert store.insert_new_rows("acme", "de1", first) is True
         second = {f"n{i}": {"Key": f"n{i}", "Name": f"second {i}"} for i in range(count)}
         assert store.insert_new_rows("acme", "de1", second) is True
-        clash = {"x": {"Key": "x"}, **dict(list(first.items())[1 : count - 1])}
+        clash = {"x": {"Key": "x"}, **dict(list(first.items())[1:])}
         assert store.insert_new_rows("acme", "de1", clash) is False
         assert store.insert_new_rows("acme", "fresh", second) is True  # a Data Extension's first write
+        # after a stored key, de1's writes read first (untried) until a read of several keys finds none
+        third = {f"t{i}": {"Key": f"t{i}", "Name": f"third {i}"} for i in range(count)}
+        assert store.insert_new_rows("acme", "de1", third) is False
+        assert store.rows_by_key("acme", "de1", ["k0", "t0"]) == {"k0": first["k0"]}
+        assert store.insert_new_rows("acme", "de1", third) is False
+        assert store.rows_by_key("acme", "de1", ["t0", "t1"]) == {}
+        assert store.insert_new_rows("acme", "de1", third) is True
         few = {f"z{i}": {"Key": f"z{i}"} for i in range(MULTI_ROWS - 1)}
         assert store.insert_new_rows("acme", "de1", few) is False  # untried: executemany's count of rows
-        expected = {**first, **second}
+        expected = {**first, **second, **third}
         assert store.rows_by_key("acme", "de1", [*expected, "x", *few]) == expected
         assert store.rows_by_key("acme", "fresh", list(expected)) == second
     finally:
