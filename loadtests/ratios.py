@@ -6,7 +6,7 @@
    moves far less than req/s when other work shares the cores.
 2. Throttle accuracy under 5x overload: 100 req/s offered to one tenant limited to 20 req/s for 30 s.
    Targets: accepted rate within +-5% of the limit; in no sliding window (1, 5, 10 s and the whole
-   run) more accepted than limit x window + burst, checked on every recorded answer's time.
+   run) more accepted than limit x window + burst, counting the calls whose whole round trip lies in the window.
 3. 429s are cheap: p99 latency of the 429 answers under 2 ms at the client (and server-side from
    the emulator's request journal, for comparison), beside the same open-loop load against the bare
    echo (the client latency the stack itself gives on this machine). The target is judged on the lean

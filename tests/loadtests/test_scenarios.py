@@ -171,9 +171,27 @@ def test_fault_mix_runs_briefly_and_accounts_for_every_event(tmp_path):
 
 
 def test_max_in_window_counts_every_starting_point():
+    def instants(*times: float) -> list[tuple[float, float]]:
+        return [(t, t) for t in times]
+
     assert analysis.max_in_window([], 1.0) == 0
-    assert analysis.max_in_window([0.0, 0.5, 0.99, 1.0, 1.5], 1.0) == 3  # [0.5, 1.5) holds 0.5, 0.99, 1.0
-    assert analysis.max_in_window([0.0, 0.2, 0.4], 10.0) == 3
+    assert analysis.max_in_window(instants(0.0, 0.5, 0.99, 1.0, 1.5), 1.0) == 3  # [0.5, 1.5) holds 0.5, 0.99, 1.0
+    assert analysis.max_in_window(instants(0.0, 0.2, 0.4), 10.0) == 3
+
+
+def test_max_in_window_counts_only_round_trips_wholly_inside_the_window():
+    # sent 0.0-0.9 at 0.1 s steps, each answered 0.5 s later: no 1 s window holds more than 5 whole round trips
+    spans = [(i / 10, i / 10 + 0.5) for i in range(10)]
+    assert analysis.max_in_window(spans, 1.0) == 5
+    assert analysis.max_in_window(spans, 1.41) == 10  # [0.0, 1.41) holds them all
+
+
+def test_throttle_check_does_not_mistake_answers_bunched_on_the_way_back_for_over_admission():
+    # 25 calls admitted 50 ms apart (20/s: 21 at most in any 1 s with burst 1), whose answers all reached a
+    # stalled client at 1.5 s: 25 answers in one instant, but no second holds more than 21 admissions
+    late = [analysis.Sample(t / 20, (1.5 - t / 20) * 1000, 200, "r", "t") for t in range(25)]
+    assert max(s.end for s in late) - min(s.end for s in late) < 1e-9  # one instant at the client
+    assert analysis.throttle_check(late, limit=20, burst=1, windows=(1.0,))["ok"]
 
 
 def test_throttle_check_flags_a_window_over_the_bound():
