@@ -818,6 +818,14 @@ def test_sqlite_inserts_a_few_dozen_new_rows_as_write_rows_stores_them(tmp_path,
         assert store.insert_new_rows("acme", "de1", few) is False  # untried: executemany's count of rows
         expected = {**first, **second, **third}
         assert store.rows_by_key("acme", "de1", [*expected, "x", *few]) == expected
+        # a rolled-back first write's row set is not taken for known: the next one of that DE lands in its own
+        with pytest.raises(RuntimeError), store.transaction():
+            assert store.insert_new_rows("acme", "gone", second) is True
+            raise RuntimeError("boom")
+        assert store.insert_new_rows("acme", "taken", second) is True
+        assert store.insert_new_rows("acme", "gone", third) is True
+        assert store.rows_by_key("acme", "taken", [*second, *third]) == second
+        assert store.rows_by_key("acme", "gone", [*second, *third]) == third
         assert store.rows_by_key("acme", "fresh", list(expected)) == second
     finally:
         store.close()
