@@ -20,11 +20,10 @@ T = TypeVar("T")
 
 
 class _Pending(Generic[T]):
-    __slots__ = ("atomic", "error", "lead", "result", "wake", "work")
+    __slots__ = ("error", "lead", "result", "wake", "work")
 
-    def __init__(self, work: Callable[[], T], atomic: bool):
+    def __init__(self, work: Callable[[], T]):
         self.work = work
-        self.atomic = atomic  # undoes its own changes when it raises: runs in the group without a savepoint
         self.wake: threading.Lock | None = None  # a queued write sleeps on it until a leader releases it
         self.lead = False  # set when a queued write is handed the lead
         self.result: T | None = None
@@ -35,11 +34,11 @@ class GroupCommit(Generic[T]):
     """Runs ``work()`` callables in shared transactions; ``run`` returns each one's result once committed.
 
     ``lock``: the writer's lock, held from the group's first write to its commit. ``transaction``: the
-    store's ``transaction``, which nests as a savepoint inside an open one: in a group each write runs
-    in a savepoint of its own, so a write that raises undoes its own changes and leaves the rest of the
-    group as it was; a write ``run`` is told is atomic (one statement, or store calls that each undo their
-    own changes when they raise) needs none. A write alone in its group runs as it would without one (its
-    own transaction).
+    store's ``transaction``, the group's one transaction. Each ``work`` must leave nothing of itself when
+    it raises (its store calls each undo their own changes: one statement, which SQLite undoes alone, or
+    a savepoint of their own), so a write that raises leaves the rest of the group as it was, without a
+    savepoint per write (two statements more, each handing the GIL around five times in Python 3.11's
+    sqlite3). A write alone in its group runs as it would without one (its own transaction).
     ``commits`` and ``writes`` count the groups committed and the writes they stored.
     """
 
@@ -62,8 +61,8 @@ class GroupCommit(Generic[T]):
         """Writes waiting for the next group."""
         return len(self._queue)
 
-    def run(self, work: Callable[[], T], atomic: bool = False) -> T:
-        pending = _Pending(work, atomic)
+    def run(self, work: Callable[[], T]) -> T:
+        pending = _Pending(work)
         with self._mutex:
             lead = not self._leading
             if lead:
@@ -98,11 +97,7 @@ class GroupCommit(Generic[T]):
                     with self._transaction():
                         for pending in batch:
                             try:
-                                if pending.atomic:  # a failure leaves nothing of it
-                                    pending.result = pending.work()
-                                else:
-                                    with self._transaction():  # a savepoint: a failure undoes this write alone
-                                        pending.result = pending.work()
+                                pending.result = pending.work()  # a failure leaves nothing of it
                                 stored += 1
                             except BaseException as err:  # the write's own error, raised in its own thread
                                 pending.error = err

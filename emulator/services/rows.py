@@ -6,9 +6,10 @@ transaction under the Data Extension's lock in the database), counts the outcome
 written with ignored keys or refused rows. ``$filter`` parsing is ``domain/filters.py``'s.
 
 On the one-process SQLite store, sync writes that arrive while another commits are planned and written
-in one transaction, a savepoint each, and committed once (``group_commit.py``); each still returns only
-after its rows are committed, with its own plan or error. Async jobs (their outcome is written in their
-rows' transaction) and bulk writes keep a transaction of their own.
+in one transaction and committed once (``group_commit.py``); each still returns only after its rows are
+committed, with its own plan or error (a write that fails leaves nothing: its store calls undo their own).
+Async jobs (their outcome is written in their rows' transaction) and bulk writes keep a transaction of
+their own.
 """
 
 from __future__ import annotations
@@ -117,9 +118,10 @@ class Rows:
         if grouped and not self.lock._is_owned():  # type: ignore[attr-defined]
             # on a one-process store, a write that arrives while another commits shares its transaction
             # and its commit (``group_commit.py``); never from under the lock, which a group's leader waits for
-            # a lone row is one store call, merge_row (one statement) or write_rows (in a transaction, a
-            # savepoint of its own), which undoes all it wrote when it raises: no savepoint from the group
-            plan = self.group.run(plan_and_write, atomic=len(rows) == 1)
+            # a write that raises leaves nothing, as the group needs: its one store call that writes undoes its
+            # own changes (merge_row and insert_new_rows are one statement, which SQLite undoes alone when it
+            # fails; write_rows has a savepoint of its own), and nothing that can fail runs after it
+            plan = self.group.run(plan_and_write)
         else:
             # plan and write as one step, so concurrent upserts of a key never interleave: under this
             # process's lock, or on a shared store under the Data Extension's lock in the database

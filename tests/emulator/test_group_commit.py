@@ -107,26 +107,33 @@ def test_a_group_answers_each_request_as_alone_refused_rows_and_ignored_keys_inc
     assert refused and all(e["rows_written"] == 1 and any("Email" in r for r in e["rules_broken"]) for e in refused)
 
 
+def refuse_boom_keys(path) -> None:
+    """Make SQLite refuse any row whose key holds 'boom' (a trigger another connection adds), mid-statement."""
+    with sqlite3.connect(str(path)) as other:
+        other.execute(
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON rows WHEN NEW.row_key LIKE '%boom%' "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+
+
 @pytest.mark.parametrize("position", [0, 2], ids=["the leader", "a follower"])
-def test_a_write_that_fails_in_the_store_undoes_its_own_rows_only(app, position):
+@pytest.mark.parametrize("size", [2, 50], ids=["rows one by one", "one multi-row statement"])
+def test_a_write_that_fails_in_the_store_undoes_its_own_rows_only(app, tmp_path, position, size):
+    # the failing write's rows before its bad one are written first (2 rows: one statement each in the store's
+    # savepoint; 50 rows: the new-keys insert, refused, then the read and one upsert): the group runs it
+    # without a savepoint of its own, so its own store calls must leave nothing of it
     tenant = make_tenant(app.test_client())
     headers = tenant.headers()
-    store = app.extensions["sfmc"].store
-    write_rows = store.write_rows
-
-    def failing_write_rows(tenant_id, de_id, writes, appends):
-        write_rows(tenant_id, de_id, writes, appends)  # written, then the store fails: all of it undone
-        if any("boom" in key for key in writes):
-            raise OSError("disk I/O error")
-
-    store.write_rows = failing_write_rows
-    calls = [post(app, headers, [row(f"ok{i}", Age=i), row(f"ok{i}-2", Age=i)]) for i in range(4)]
-    calls.insert(position, post(app, headers, [row("boom0", Age=1), row("boom1", Age=2)]))
+    assert tenant.rowset("identify", [row("first", Age=1)]).status_code == 200  # the row set exists
+    refuse_boom_keys(tmp_path / "group.sqlite3")
+    calls = [post(app, headers, [row(f"ok{i}-{j}", Age=j) for j in range(size)]) for i in range(4)]
+    failing = [row(f"before{j}", Age=j) for j in range(size - 1)] + [row("boom", Age=1)]
+    calls.insert(position, post(app, headers, failing))
     answers = in_one_group(app, calls)
     statuses = [a.status_code for a in answers]
     assert statuses.pop(position) == 500 and statuses == [200] * 4
     assert "disk I/O error" not in answers[position].get_data(as_text=True)  # no stack trace to the client
-    assert keys_of(tenant) == {f"ok{i}{suffix}" for i in range(4) for suffix in ("", "-2")}
+    assert keys_of(tenant) == {"first", *(f"ok{i}-{j}" for i in range(4) for j in range(size))}
 
 
 @pytest.mark.parametrize("position", [0, 2], ids=["the leader", "a follower"])
@@ -137,11 +144,7 @@ def test_a_one_row_write_whose_statement_fails_in_a_group_leaves_the_others(app,
     tenant = make_tenant(app.test_client())
     headers = tenant.headers()
     assert tenant.rowset("identify", [row("first", Age=1)]).status_code == 200  # the row set exists
-    with sqlite3.connect(str(tmp_path / "group.sqlite3")) as other:
-        other.execute(
-            "CREATE TRIGGER refuse_boom BEFORE INSERT ON rows WHEN NEW.row_key LIKE '%boom%' "
-            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
-        )
+    refuse_boom_keys(tmp_path / "group.sqlite3")
     calls = [post(app, headers, [row(f"ok{i}", Age=i)]) for i in range(4)]
     calls.insert(position, post(app, headers, [row("boom", Age=1)]))
     answers = in_one_group(app, calls)
