@@ -58,6 +58,13 @@ def job(job_id: str, tenant_id: str = "acme", called_at: float = 10.0, due_at: f
 # -- schema ---------------------------------------------------------------------------------------
 
 
+def assert_stored_as_row_json(path: str, expected: dict[str, dict]) -> None:
+    """The first row set's rows of a SQLite file, in their order, are ``expected``'s as ``row_json`` writes them."""
+    with sqlite3.connect(path) as db:
+        stored = [tuple(r) for r in db.execute("SELECT row_key, data FROM rows WHERE set_no = 1 ORDER BY seq")]
+    assert stored == [(key, row_json(row)) for key, row in expected.items()]
+
+
 def test_a_fresh_database_gets_every_migration_and_reopening_keeps_the_data(url):
     first = open_store(url)
     first.put_tenant(tenant())
@@ -784,9 +791,7 @@ def test_sqlite_writes_of_a_few_dozen_rows_store_each_row_as_one_would(tmp_path,
         assert store.rows_by_key("acme", "de1", list(expected)) == expected
     finally:
         store.close()
-    with sqlite3.connect(path) as db:
-        stored = [tuple(r) for r in db.execute("SELECT row_key, data FROM rows ORDER BY seq")]
-    assert stored == [(key, row_json(row)) for key, row in expected.items()]
+    assert_stored_as_row_json(path, expected)
 
 
 @pytest.mark.parametrize("count", [MULTI_ROWS, 50, BATCH_ROWS - 1])
@@ -829,6 +834,4 @@ def test_sqlite_inserts_a_few_dozen_new_rows_as_write_rows_stores_them(tmp_path,
         assert store.rows_by_key("acme", "fresh", list(expected)) == second
     finally:
         store.close()
-    with sqlite3.connect(path) as db:
-        stored = [tuple(r) for r in db.execute("SELECT row_key, data FROM rows WHERE set_no = 1 ORDER BY seq")]
-    assert stored == [(key, row_json(row)) for key, row in expected.items()]
+    assert_stored_as_row_json(path, expected)
