@@ -58,26 +58,30 @@ def _spread(values: Values, forms: dict[str, str]) -> list[str]:
     return list(map(forms.__getitem__, values))
 
 
+def _all_match(pattern: re.Pattern[str], shapes: bytes, texts: list[str]) -> bool:
+    """``all(map(pattern.match, texts))``, each distinct shape of text matched once. ``shapes`` (a
+    ``bytes.translate`` table) writes each ASCII character as one the pattern cannot tell from it, so an
+    ASCII text and its shape match it or not alike, and a column's texts come in a few shapes (0.3-0.4 us
+    a match otherwise). The texts are joined by NUL, which the table keeps and none of them may hold
+    (else, or with non-ASCII text, value by value)."""
+    joined = "\x00".join(texts)
+    if joined.isascii() and joined.count("\x00") == len(texts) - 1:
+        found = set(joined.encode().translate(shapes).split(b"\x00"))
+        return all(pattern.match(shape.decode()) for shape in found)
+    return all(map(pattern.match, texts))
+
+
+# the ISO date pattern reads a digit only through ``\d``, which for ASCII text is 0-9: every digit as 0
+# (a client's timestamps then come in one shape or a few)
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
 def _all_iso_dates(texts: list[str]) -> bool:
-    """``all(map(_ISO_DATE.match, texts))``, looked at once when the texts are ASCII and all of one shape
-    (the same text once every digit is read as 0, as a client's timestamps usually are): the pattern
-    reads a digit only through ``\\d``, which for ASCII text is 0-9, so texts of one shape match it or
-    not alike, and only the first is matched (0.4 us a value otherwise). Any other column goes value by value.
-    """
-    joined = "\n".join(texts)
-    if joined.isascii():
-        shape = texts[0].encode().translate(_DIGITS_AS_ZERO)
-        # with no newline in the first text's shape, equal only when every text has that shape
-        if b"\n" not in shape and joined.encode().translate(_DIGITS_AS_ZERO) == b"\n".join([shape] * len(texts)):
-            return _ISO_DATE.match(texts[0]) is not None
-    return all(map(_ISO_DATE.match, texts))
+    return _all_match(_ISO_DATE, _DIGITS_AS_ZERO, texts)
 
 
 # every ASCII character as the email pattern tells it apart: ``@``, ``.``, each white space character (``\s``;
-# ``$`` also matches before a final newline) and NUL (the separator below) as themselves, any other as ``a``
+# ``$`` also matches before a final newline) and NUL (the separator) as themselves, any other as ``a``
 # (``[^@\s]`` and no dot, like ``a``)
 _EMAIL_SHAPE = (
     bytes(c if chr(c) in "@.\x00" or re.fullmatch(r"\s", chr(c)) else ord("a") for c in range(128)) + b"a" * 128
@@ -85,15 +89,7 @@ _EMAIL_SHAPE = (
 
 
 def _all_emails(texts: list[str]) -> bool:
-    """``all(map(_EMAIL.match, texts))``, each distinct shape matched once: the pattern tells characters apart
-    only as ``_EMAIL_SHAPE`` writes them, so an ASCII text and its shape (every other character written as
-    ``a``) match it or not alike, and a column's addresses come in a few shapes (0.27 us a match otherwise).
-    Texts joined by NUL, which none of them holds (else, or with non-ASCII text, value by value)."""
-    joined = "\x00".join(texts)
-    if joined.isascii() and joined.count("\x00") == len(texts) - 1:
-        shapes = set(joined.encode().translate(_EMAIL_SHAPE).split(b"\x00"))
-        return all(_EMAIL.match(shape.decode()) for shape in shapes)
-    return all(map(_EMAIL.match, texts))
+    return _all_match(_EMAIL, _EMAIL_SHAPE, texts)
 
 
 def _all_text(values: Values) -> bool:

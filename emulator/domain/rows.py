@@ -247,9 +247,9 @@ class RowValidator:
         # what plan_rows asks of the schema for every write
         self.required = [c for c in de.fields if not c.is_nullable and c.default is None and not c.is_primary_key]
         self.defaults = {c.name: c.default for c in de.fields if c.default is not None}
-        # a new row is stored as it stands and an update keys on the primary key: a lone row's write can be
-        # planned without its stored row (plan_rows' ``merge``)
-        self.mergeable = bool(self.primary_keys) and not self.required and not self.defaults
+        # rows keyed by a primary key whose new ones are stored as they stand (no default, no required
+        # column): a new key's plan needs no stored row (plan_rows' ``create``, ``merge`` and its no-key-stored case)
+        self.as_sent = bool(self.primary_keys) and not self.required and not self.defaults
         # (key names, value names) as sent -> the canonical names of the values, then of the keys
         self._names: dict[tuple[Names, Names], Names | None] = {}
         self._builders: dict[Names, Callable[..., Row]] = {}  # canonical names -> a row dict from their values
@@ -527,24 +527,22 @@ def plan_rows(
     validator = row_validator(de, checks)
     checked = validator.check(de, rows, strict)
     required, defaults, key_names = validator.required, validator.defaults, validator.primary_keys
-    if merge and len(rows) == 1 and validator.mergeable and not insert_only:
+    as_sent = validator.as_sent
+    if merge and len(rows) == 1 and as_sent and not insert_only:
         outcome = cast("list[RowOutcome]", checked)[0]  # a lone row is checked row by row: a list of its outcome
         if not outcome.problems and outcome.data is not None:  # without problems, a row has its key and data
             return RowPlan([outcome], {outcome.row_key: outcome.data}, [], merge=key_names)
     if isinstance(checked, Plain):  # no row has a problem; with primary keys, each row has its key
         row_keys, datas = checked
         count = len(datas)
-        writes: dict[str | None, Row]
-        if create is not None and key_names and not required and not defaults:
-            writes = dict(zip(row_keys, datas, strict=True))
-            # each key once: if none is stored, every row is created as it stands
-            if len(writes) == count and create(cast(dict[str, Row], writes)):
-                return RowPlan(CreatedRows(row_keys, datas), writes, [], written=True)
+        writes: dict[str | None, Row] = dict(zip(row_keys, datas, strict=True)) if as_sent else {}
+        # each key once: if none is stored, every row is created as it stands
+        as_created = as_sent and len(writes) == count
+        if as_created and create is not None and create(cast(dict[str, Row], writes)):
+            return RowPlan(CreatedRows(row_keys, datas), writes, [], written=True)
         stored = existing(cast(list[str], row_keys) if key_names else [])
-        if key_names and not stored and not required and not defaults:
-            writes = dict(zip(row_keys, datas, strict=True))
-            if len(writes) == count:  # new keys, each once: every row is created as it stands
-                return RowPlan(CreatedRows(row_keys, datas), writes, [])
+        if as_created and not stored:
+            return RowPlan(CreatedRows(row_keys, datas), writes, [])
         outcomes = list(map(RowOutcome, range(count), row_keys, datas))
     else:
         outcomes = checked

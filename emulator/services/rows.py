@@ -24,7 +24,7 @@ from .. import errors
 from ..clock import Clock
 from ..domain.data_extensions import DataExtension
 from ..domain.filters import Compare, FilterError, columns_in, parse_filter
-from ..domain.rows import RowInput, RowOutcome, RowPlan, plan_rows
+from ..domain.rows import RowInput, RowPlan, plan_rows
 from ..domain.rowsets import Cursors
 from ..domain.stats import Stats, WriteCapture
 from ..gc_pause import BULK_ROWS, cyclic_gc_paused
@@ -131,11 +131,7 @@ class Rows:
                 self.store.transaction(pipeline=shared) if then is not None or shared else nullcontext(),
             ):
                 plan = plan_and_write()
-        failed: list[RowOutcome]
-        if plan.merge is not None:  # one row, saved: none failed, and the names it ignored are the write's
-            failed, ignored_keys = [], list(plan.outcomes[0].ignored)
-        else:
-            failed, ignored_keys = plan.failed, plan.ignored_keys
+        failed, ignored_keys = plan.failed, plan.ignored_keys
         problems = [p for o in failed for p in o.problems] if failed else []
         self.stats.record_write(tenant_id, saved=len(rows) - len(failed), failed=len(failed), ignored_keys=ignored_keys)
         if capture is not None:

@@ -44,15 +44,14 @@ MULTI_ROWS = 8
 # prepared statements kept by the connection: the reads and writes of every row count up to a few
 # hundred (their IN lists and VALUES rows) besides the store's fixed statements
 STATEMENT_CACHE = 512
-_UPSERT = " ON CONFLICT (set_no, row_key) DO UPDATE SET data = excluded.data"
+_INSERT_ROWS = "INSERT INTO rows (set_no, row_key, data) VALUES "
+_ON_KEY = " ON CONFLICT (set_no, row_key) DO UPDATE SET data = "
+_UPSERT = _ON_KEY + "excluded.data"
 # one keyed row (executemany's statement; alone, outside a transaction, its own transaction)
-_UPSERT_ROW = "INSERT INTO rows (set_no, row_key, data) VALUES (?, ?, ?)" + _UPSERT
+_UPSERT_ROW = _INSERT_ROWS + "(?, ?, ?)" + _UPSERT
 # one keyed row whose update merges into the stored row (``merge_row``): RFC 7396's merge, which replaces
 # the members the patch names in place and appends the others, as ``{**stored, **patch}`` orders them
-_MERGE_ROW = (
-    "INSERT INTO rows (set_no, row_key, data) VALUES (?, ?, ?) "
-    "ON CONFLICT (set_no, row_key) DO UPDATE SET data = json_patch(data, ?)"
-)
+_MERGE_ROW = _INSERT_ROWS + "(?, ?, ?)" + _ON_KEY + "json_patch(data, ?)"
 _ROW_BY_KEY = "SELECT row_key, data FROM rows WHERE set_no = ? AND row_key IN (?)"
 
 
@@ -622,7 +621,7 @@ def _de_from_json(d: dict) -> DataExtension:
 @functools.cache
 def _multi_row_insert(count: int) -> str:
     """The insert of ``count`` keyed rows in one statement (rows inserted in the order of their VALUES)."""
-    return "INSERT INTO rows (set_no, row_key, data) VALUES " + ",".join(["(?, ?, ?)"] * count)
+    return _INSERT_ROWS + ",".join(["(?, ?, ?)"] * count)
 
 
 @functools.cache
